@@ -1,0 +1,108 @@
+# lia - the Lua IoT Agent. One plain Makefile; see README.md.
+#   make            build ./lia
+#   make test       install test deps, build, run every test; ends "N passed, N failed"
+#   make asan       the same suite with -fsanitize=address,undefined (build-asan/)
+#   make demo       local broker + example script + a subscriber printing what arrives
+#   make deps       install the Debian packages the build and tests need
+
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+SAN      ?=
+CFLAGS   ?=
+CPPFLAGS += -I. -Icore -D_GNU_SOURCE -DLIA_VERSION='"$(VERSION)"'
+CPPFLAGS += $(shell pkg-config --cflags lua5.4 openssl libserialport 2>/dev/null)
+ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
+
+# Lua and libserialport are linked statically, OpenSSL from the system.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBDIR   ?= /usr/lib/$(MULTIARCH)
+STATIC_LIBS = $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
+# -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
+LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lm -ldl -lpthread
+LDFLAGS  += -Wl,-E $(SAN)
+
+CORE_SRC := $(wildcard core/*.c)
+LUA_SRC  := $(wildcard lua/*.c)
+HW_SRC   := $(wildcard hw/*.c)
+LUA_LIB  := $(wildcard lua/lib/*.lua)
+MAIN_SRC := main.c
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  := $(LUA_SRC:%.c=$(BUILD)/%.o) $(HW_SRC:%.c=$(BUILD)/%.o) \
+            $(BUILD)/lua/embedded.o $(MAIN_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps test test-unit test-spec asan demo install uninstall clean check-deps
+
+all: lia
+
+lia: $(BUILD)/lia
+	cp $< $@
+
+$(BUILD)/lia: $(CORE_OBJ) $(APP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -c -o $@ $<
+
+# Lua-side library code (lua/lib/*.lua) is compiled into the binary.
+$(BUILD)/lua/embedded.c: $(LUA_LIB) lua/embed.sh
+	@mkdir -p $(dir $@)
+	sh lua/embed.sh $(LUA_LIB) > $@
+
+$(BUILD)/lua/embedded.o: $(BUILD)/lua/embedded.c
+	$(CC) $(CPPFLAGS) -std=c11 $(OPT) $(SAN) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+# ---- dependencies (Debian) ----
+DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev
+DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients
+deps:
+	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
+
+# ---- tests ----
+test: deps
+	@$(MAKE) --no-print-directory build-tests
+	@sh tests/run.sh $(BUILD)
+
+build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN)
+
+asan:
+	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		sh tests/run.sh build-asan
+
+demo: deps lia
+	@sh scripts/demo.sh
+
+install: lia
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lia/examples
+	install -m 755 lia $(DESTDIR)$(PREFIX)/bin/lia
+	install -m 644 scripts/examples/*.lua $(DESTDIR)$(PREFIX)/share/lia/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/lia
+	rm -rf $(DESTDIR)$(PREFIX)/share/lia
+
+clean:
+	rm -rf build build-asan lia
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

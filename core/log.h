@@ -1,0 +1,25 @@
+/*
+ * log.h - one line per event, to stderr (or a sink the host installs).
+ * Levels follow syslog so a journal prefix (<3>..<7>) can be added later.
+ */
+#ifndef LIA_LOG_H
+#define LIA_LOG_H
+
+enum log_level { LOG_ERROR = 3, LOG_WARN = 4, LOG_INFO = 6, LOG_DEBUG = 7 };
+
+/* A sink receives one formatted line without a trailing newline. */
+typedef void log_sink_fn(int level, const char *line, void *ud);
+
+void log_set_level(int level);
+int log_get_level(void);
+void log_set_sink(log_sink_fn *fn, void *ud);  /* NULL: stderr */
+const char *log_level_name(int level);         /* "error", "warn", ... */
+int log_level_by_name(const char *name);       /* -1 when unknown */
+
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * mqtt_client.h - one MQTT client session on the event loop: connection,
+ * keep-alive, QoS 0/1/2 state machines both ways, in-flight window, offline
+ * queue, reconnect with backoff, remembered subscriptions.
+ *
+ * The core owns the connection, session and subscriptions; the host (Lua)
+ * only receives events through one callback, which it may swap at any time
+ * (mqtt_client_set_handler), so scripts can be reloaded without dropping
+ * the session. No Lua here.
+ */
+#ifndef LIA_MQTT_CLIENT_H
+#define LIA_MQTT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqtt_codec.h"
+
+struct loop;
+struct mqtt_client;
+struct mqtt_store;
+
+/* Errors returned by the API (negative), one X-macro list. */
+#define MQTT_ERROR_LIST(X) \
+	X(MQTT_E_NOMEM, -1, "out of memory") \
+	X(MQTT_E_INVALID, -2, "invalid argument") \
+	X(MQTT_E_TOPIC, -3, "invalid topic") \
+	X(MQTT_E_QOS, -4, "invalid QoS") \
+	X(MQTT_E_TOO_BIG, -5, "packet too big") \
+	X(MQTT_E_QUEUE_FULL, -6, "offline queue full") \
+	X(MQTT_E_STATE, -7, "not allowed in this state") \
+	X(MQTT_E_UNKNOWN_ID, -8, "unknown packet id") \
+	X(MQTT_E_URI, -9, "bad broker URI")
+enum mqtt_error {
+#define MQTT_X_ERR(name, value, text) name = value,
+	MQTT_ERROR_LIST(MQTT_X_ERR)
+#undef MQTT_X_ERR
+};
+const char *mqtt_client_strerror(int err);
+
+struct mqtt_client_opts {
+	const char *uri;            /* "mqtt://[user[:pass]@]host[:port]", "tcp://", "unix:///path" */
+	const char *client_id;      /* NULL or "": empty id (v5: server assigns one) */
+	uint8_t version;            /* MQTT_V31, MQTT_V311, MQTT_V5; 0 = MQTT_V311 */
+	bool clean;                 /* clean session / clean start */
+	uint32_t session_expiry;    /* v5 seconds; 0xFFFFFFFF = never */
+	uint16_t keepalive;         /* seconds; 0 = off */
+	const char *username;       /* NULL: none (overrides the URI's) */
+	const uint8_t *password;    /* NULL: none */
+	size_t password_len;
+	bool has_will;
+	const char *will_topic;
+	const uint8_t *will_payload;
+	size_t will_payload_len;
+	uint8_t will_qos;
+	bool will_retain;
+	const uint8_t *will_props;  /* encoded v5 will properties block */
+	size_t will_props_len;
+	const uint8_t *connect_props; /* encoded v5 CONNECT properties (user, ...) */
+	size_t connect_props_len;
+	bool reconnect;             /* reconnect after loss (default on in hosts) */
+	uint32_t reconnect_min_ms;  /* first delay; 0 = 1000 */
+	uint32_t reconnect_max_ms;  /* cap; 0 = 120000 */
+	uint16_t max_inflight;      /* QoS>0 publishes awaiting ack; 0 = 20 */
+	uint32_t max_queued;        /* messages waiting to be sent; 0 = 1000 */
+	uint32_t connect_timeout_ms;/* TCP + CONNACK; 0 = 10000 */
+	uint32_t max_packet_size;   /* inbound limit (announced in v5); 0 = 1 MiB */
+	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
+};
+
+enum mqtt_event_type {
+	MQTT_EV_CONNECT,      /* CONNACK received (reason != 0: refused) */
+	MQTT_EV_DISCONNECT,   /* connection lost, closed by us, or refused */
+	MQTT_EV_MESSAGE,      /* inbound PUBLISH to deliver */
+	MQTT_EV_PUBLISHED,    /* outbound publish completed or failed (mid) */
+	MQTT_EV_SUBSCRIBED,   /* SUBACK for mid */
+	MQTT_EV_UNSUBSCRIBED, /* UNSUBACK for mid */
+	MQTT_EV_LOG           /* a log line about this client */
+};
+
+struct mqtt_event {
+	int type;
+	union {
+		struct {
+			bool session_present;
+			uint8_t reason;             /* 3.x return code or v5 reason */
+			const char *reason_name;
+			struct mqtt_str props;
+		} connect;
+		struct {
+			uint8_t reason;             /* v5 reason (0x80 for network errors) */
+			const char *reason_name;
+			bool by_server;             /* server sent DISCONNECT */
+			bool will_reconnect;        /* a reconnect is scheduled */
+			const char *message;        /* one human line: why */
+			struct mqtt_str props;
+		} disconnect;
+		struct {
+			const struct mqtt_publish *msg; /* topic resolved from alias */
+			uint16_t packet_id;
+		} message;
+		struct {
+			uint32_t mid;
+			bool ok;                    /* false: dropped or refused */
+			uint8_t reason;             /* PUBACK/PUBREC/PUBCOMP reason */
+			const char *reason_name;
+			struct mqtt_str props;
+		} published;
+		struct {
+			uint32_t mid;
+			struct mqtt_str codes;      /* one reason code per filter */
+			struct mqtt_str props;
+		} subscribed;                       /* also UNSUBSCRIBED */
+		struct {
+			int level;
+			const char *line;
+		} log;
+	} u;
+};
+
+typedef void mqtt_event_fn(struct mqtt_client *c, const struct mqtt_event *ev, void *ud);
+
+/* Create a client (not connected). All options are copied. store == NULL
+ * uses the memory store; the client owns the store either way. Returns NULL
+ * with a message in err on bad options. */
+struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opts *o,
+	struct mqtt_store *store, char *err, size_t errlen);
+/* Closes the connection (no DISCONNECT), cancels timers, frees everything.
+ * Pending tokens complete with ok = false. */
+void mqtt_client_free(struct mqtt_client *c);
+void mqtt_client_set_handler(struct mqtt_client *c, mqtt_event_fn *fn, void *ud);
+
+/* Start connecting (and reconnecting after losses, if enabled). */
+int mqtt_client_connect(struct mqtt_client *c);
+/* Clean shutdown: DISCONNECT (reason, v5 props) is flushed, the will is
+ * not published, no reconnect. Queued messages stay queued. */
+int mqtt_client_disconnect(struct mqtt_client *c, uint8_t reason,
+	const uint8_t *props, size_t props_len);
+bool mqtt_client_connected(const struct mqtt_client *c);
+/* Protocol level actually in use (after CONNACK) or configured. */
+uint8_t mqtt_client_version(const struct mqtt_client *c);
+
+struct mqtt_pub_req {
+	const char *topic;
+	size_t topic_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	uint8_t qos;
+	bool retain;
+	const uint8_t *props;       /* encoded v5 PUBLISH properties */
+	size_t props_len;
+};
+/* Queue a publish; *mid identifies it in MQTT_EV_PUBLISHED. QoS 0 completes
+ * once written to the socket. Errors: MQTT_E_TOPIC, MQTT_E_QOS,
+ * MQTT_E_TOO_BIG, MQTT_E_QUEUE_FULL (never silently dropped), MQTT_E_NOMEM. */
+int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, uint32_t *mid);
+
+/* Subscribe to filters (remembered and re-sent after a reconnect without
+ * session). Sent now when connected, else on connect. */
+int mqtt_client_subscribe(struct mqtt_client *c, const struct mqtt_sub_item *items,
+	size_t n, const uint8_t *props, size_t props_len, uint32_t *mid);
+int mqtt_client_unsubscribe(struct mqtt_client *c, const struct mqtt_str *filters,
+	size_t n, const uint8_t *props, size_t props_len, uint32_t *mid);
+
+/* Manual acknowledgement of an inbound QoS 1/2 message (opts.manual_ack). */
+int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id);
+
+struct mqtt_client_stats {
+	uint32_t inflight;   /* sent, awaiting ack */
+	uint32_t queued;     /* waiting to be sent */
+	uint32_t subscriptions;
+	uint64_t sent_packets, recv_packets;
+	uint32_t connects;   /* successful CONNACKs */
+};
+void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
+
+#endif
