@@ -13,6 +13,9 @@ typedef void log_sink_fn(int level, const char *line, void *ud);
 void log_set_level(int level);
 int log_get_level(void);
 void log_set_sink(log_sink_fn *fn, void *ud);  /* NULL: stderr */
+/* Prefix lines with a local "YYYY-mm-ddTHH:MM:SS.mmm" timestamp (default on);
+ * off when a journal adds its own. */
+void log_set_timestamps(int on);
 const char *log_level_name(int level);         /* "error", "warn", ... */
 int log_level_by_name(const char *name);       /* -1 when unknown */
 
