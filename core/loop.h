@@ -47,13 +47,17 @@ void loop_unwatch(struct loop *l, int fd);
 
 /* Start a timer that fires after delay_ms; returns NULL when out of memory.
  * The handle is valid until the timer is cancelled or its callback returns
- * LOOP_TIMER_STOP. */
+ * LOOP_TIMER_STOP. From inside a callback the delay counts from loop_now(),
+ * elsewhere from the clock. Equal due times fire in start order; a timer
+ * started (or re-armed) while timers run waits for the next iteration. */
 struct loop_timer *loop_timer_start(struct loop *l, uint64_t delay_ms,
 	loop_timer_fn *fn, void *ud);
 /* Cancel a timer; safe from inside its own callback (the return value of
  * that callback is then ignored). */
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
-/* Move a pending timer so it fires delay_ms from now. */
+/* Move a pending timer so it fires delay_ms from now. Called from the
+ * timer's own callback it re-arms the timer and the return value of that
+ * callback is ignored (unless the timer is also cancelled). */
 void loop_timer_reset(struct loop *l, struct loop_timer *t, uint64_t delay_ms);
 /* Number of live timers (for tests and leak checks). */
 unsigned loop_timer_count(const struct loop *l);
@@ -69,7 +73,8 @@ int loop_hook_add(struct loop *l, loop_hook_fn *fn, void *ud);
 void loop_hook_remove(struct loop *l, loop_hook_fn *fn, void *ud);
 
 /* Run until loop_stop(). Returns 0. loop_run_once waits at most timeout_ms
- * (-1: until the next timer or event) and processes what is ready. */
+ * (-1: until the next timer or event) and processes what is ready; it
+ * returns the number of fd and timer callbacks run. */
 int loop_run(struct loop *l);
 int loop_run_once(struct loop *l, int timeout_ms);
 void loop_stop(struct loop *l);
