@@ -93,6 +93,7 @@ struct mqtt_event {
 			const char *reason_name;
 			bool by_server;             /* server sent DISCONNECT */
 			bool will_reconnect;        /* a reconnect is scheduled */
+			bool connected;             /* false: a connect attempt failed */
 			const char *message;        /* one human line: why */
 			struct mqtt_str props;
 		} disconnect;
@@ -126,8 +127,9 @@ typedef void mqtt_event_fn(struct mqtt_client *c, const struct mqtt_event *ev, v
  * with a message in err on bad options. */
 struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opts *o,
 	struct mqtt_store *store, char *err, size_t errlen);
-/* Closes the connection (no DISCONNECT), cancels timers, frees everything.
- * Pending tokens complete with ok = false. */
+/* Closes the connection (no DISCONNECT), cancels timers, frees everything;
+ * no events are delivered after this. Safe inside the client's own handler
+ * (the memory is released when the handler returns to the loop). */
 void mqtt_client_free(struct mqtt_client *c);
 void mqtt_client_set_handler(struct mqtt_client *c, mqtt_event_fn *fn, void *ud);
 
@@ -138,6 +140,10 @@ int mqtt_client_connect(struct mqtt_client *c);
 int mqtt_client_disconnect(struct mqtt_client *c, uint8_t reason,
 	const uint8_t *props, size_t props_len);
 bool mqtt_client_connected(const struct mqtt_client *c);
+/* True when no socket is open and none is being opened or closed (after a
+ * disconnect has been flushed, or while waiting to reconnect). A host that
+ * wants a clean exit runs the loop until every client is idle. */
+bool mqtt_client_idle(const struct mqtt_client *c);
 /* Protocol level actually in use (after CONNACK) or configured. */
 uint8_t mqtt_client_version(const struct mqtt_client *c);
 

@@ -1,0 +1,904 @@
+/*
+ * mqtt_client.c - the connection lifecycle of an MQTT client: options,
+ * transport connect, CONNECT/CONNACK, reading and framing, the output queue
+ * flushed before the loop sleeps, keep-alive, reconnection with backoff and
+ * event delivery. Packet handling lives in mqtt_session.c.
+ *
+ * Re-entrancy: event handlers may call any API function, including
+ * mqtt_client_disconnect and mqtt_client_free. Events raised from loop
+ * callbacks are delivered at once (client_emit) and the caller re-checks
+ * client_alive() afterwards; events caused by API calls are posted and
+ * delivered from a zero-delay timer (client_post), so a handler never runs
+ * inside e.g. mqtt_client_publish.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mqtt_client_impl.h"
+#include "xalloc.h"
+
+#define DEFAULT_MIN_MS 1000
+#define DEFAULT_MAX_MS 120000
+#define DEFAULT_INFLIGHT 20
+#define DEFAULT_QUEUED 1000
+#define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_MAX_PACKET (1024 * 1024)
+#define STABLE_MS 10000         /* connected this long: backoff starts over */
+#define CLOSE_GRACE_MS 2000     /* how long a DISCONNECT may take to flush */
+#define READ_CHUNK 16384
+
+static const char *const error_text[] = {
+#define MQTT_X_ERR(name, value, text) [-(value)] = text,
+	MQTT_ERROR_LIST(MQTT_X_ERR)
+#undef MQTT_X_ERR
+};
+
+const char *mqtt_client_strerror(int err)
+{
+	if (err < 0 && (size_t)-err < sizeof error_text / sizeof error_text[0] && error_text[-err])
+		return error_text[-err];
+	return err == 0 ? "ok" : "unknown error";
+}
+
+/* ---- logging and events ---- */
+
+void client_log(struct mqtt_client *c, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	if (level > log_get_level() && !c->fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	log_msg(level, "mqtt %s: %s", c->client_id && c->client_id[0] ? c->client_id : "-", line);
+	struct mqtt_event ev = { .type = MQTT_EV_LOG };
+	ev.u.log.level = level;
+	ev.u.log.line = line;
+	client_post(c, &ev);
+}
+
+void client_emit(struct mqtt_client *c, const struct mqtt_event *ev)
+{
+	if (c->fn && !c->freeing)
+		c->fn(c, ev, c->ud);
+}
+
+bool client_alive(const struct mqtt_client *c, unsigned gen)
+{
+	return !c->freeing && c->gen == gen;
+}
+
+static void enter(struct mqtt_client *c)
+{
+	c->depth++;
+}
+
+static void client_destroy(struct mqtt_client *c);
+
+/* Leave a loop callback; frees the client if a handler asked for it. */
+static void leave(struct mqtt_client *c)
+{
+	if (--c->depth == 0 && c->freeing)
+		client_destroy(c);
+}
+
+/* Views an event points to, copied into one allocation for posting. */
+static size_t event_views(struct mqtt_event *ev, struct mqtt_str **views, const char ***strs)
+{
+	*strs = NULL;
+	switch (ev->type) {
+	case MQTT_EV_PUBLISHED:
+		views[0] = &ev->u.published.props;
+		return 1;
+	case MQTT_EV_SUBSCRIBED:
+	case MQTT_EV_UNSUBSCRIBED:
+		views[0] = &ev->u.subscribed.codes;
+		views[1] = &ev->u.subscribed.props;
+		return 2;
+	case MQTT_EV_DISCONNECT:
+		views[0] = &ev->u.disconnect.props;
+		*strs = &ev->u.disconnect.message;
+		return 1;
+	case MQTT_EV_LOG:
+		*strs = &ev->u.log.line;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int64_t dispatch_posted(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	(void)t;
+	c->post_timer = NULL;
+	enter(c);
+	/* Deliver only what was posted before this run; handlers may post more. */
+	struct posted *p = c->posted;
+	c->posted = c->posted_tail = NULL;
+	while (p) {
+		struct posted *next = p->next;
+		client_emit(c, &p->ev);
+		xfree(p);
+		p = next;
+	}
+	leave(c);
+	return LOOP_TIMER_STOP;
+}
+
+void client_post(struct mqtt_client *c, const struct mqtt_event *src)
+{
+	struct mqtt_str *views[2];
+	const char **str;
+	struct mqtt_event ev = *src;
+	size_t n = event_views(&ev, views, &str), total = 0, slen = 0;
+	if (!c->fn || c->freeing)
+		return;
+	for (size_t i = 0; i < n; i++)
+		total += views[i]->len;
+	if (str && *str)
+		slen = strlen(*str) + 1;
+	struct posted *p = xmalloc(sizeof *p + total + slen);
+	if (!p)
+		return;     /* an event lost to ENOMEM is logged by nobody: nothing left */
+	p->next = NULL;
+	p->ev = ev;
+	uint8_t *w = p->blob;
+	n = event_views(&p->ev, views, &str);
+	for (size_t i = 0; i < n; i++) {
+		if (views[i]->len)
+			memcpy(w, views[i]->ptr, views[i]->len);
+		views[i]->ptr = views[i]->ptr ? w : NULL;
+		w += views[i]->len;
+	}
+	if (str && *str) {
+		memcpy(w, *str, slen);
+		*str = (const char *)w;
+	}
+	if (c->posted_tail)
+		c->posted_tail->next = p;
+	else
+		c->posted = p;
+	c->posted_tail = p;
+	if (!c->post_timer)
+		c->post_timer = loop_timer_start(c->loop, 0, dispatch_posted, c);
+}
+
+/* ---- output ---- */
+
+static void set_watch(struct mqtt_client *c, int mask);
+
+/* Write what is queued; when the socket takes it all, refill from the
+ * session queue (back-pressure: the queue is only drained this fast). */
+static void flush_out(struct mqtt_client *c)
+{
+	for (;;) {
+		while (buf_len(&c->out)) {
+			ssize_t w = c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+			if (w > 0) {
+				buf_consume(&c->out, (size_t)w);
+				c->last_sent = loop_now(c->loop);
+				continue;
+			}
+			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				set_watch(c, LOOP_READ | LOOP_WRITE);
+				return;
+			}
+			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s",
+				c->tr.err[0] ? c->tr.err : "write failed");
+			return;
+		}
+		if (c->state == ST_DISCONNECTING) {
+			client_lost(c, 0, false, (struct mqtt_str){ 0 }, "disconnected");
+			return;
+		}
+		if (c->state != ST_CONNECTED || !c->queued)
+			break;
+		session_pump(c);
+		if (!buf_len(&c->out))
+			break;
+	}
+	set_watch(c, LOOP_READ);
+}
+
+int client_send(struct mqtt_client *c, const uint8_t *data, size_t len)
+{
+	/* The output buffer is bounded by the queue limits that feed it; this cap
+	 * only guards against a broker that stops reading for good. */
+	size_t limit = CLIENT_OUT_HIGH_WATER + (size_t)c->server_max_packet + 16 * 1024 * 1024;
+	if (buf_append(&c->out, data, len, limit) < 0) {
+		client_log(c, LOG_ERROR, "output buffer full (%zu bytes): broker not reading", buf_len(&c->out));
+		return MQTT_E_NOMEM;
+	}
+	c->st.sent_packets++;
+	return 0;
+}
+
+int client_send_packet(struct mqtt_client *c, const struct mqtt_packet *p)
+{
+	uint8_t small[256];
+	uint8_t version = c->o.version;
+	size_t n = mqtt_encoded_size(p, version);
+	if (n == 0)
+		return MQTT_E_TOO_BIG;
+	uint8_t *b = n <= sizeof small ? small : xmalloc(n);
+	if (!b)
+		return MQTT_E_NOMEM;
+	mqtt_encode(p, version, b, n);
+	int r = client_send(c, b, n);
+	if (b != small)
+		xfree(b);
+	return r;
+}
+
+static void before_sleep(struct loop *l, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	if (buf_len(&c->out) && (c->state == ST_CONNECTED || c->state == ST_WAIT_CONNACK ||
+			c->state == ST_DISCONNECTING) && !(c->watch_mask & LOOP_WRITE)) {
+		enter(c);
+		flush_out(c);
+		leave(c);
+	}
+}
+
+/* ---- connection lifecycle ---- */
+
+static void on_io(struct loop *l, int fd, int events, void *ud);
+
+static void set_watch(struct mqtt_client *c, int mask)
+{
+	if (c->tr.fd < 0 || mask == c->watch_mask)
+		return;
+	if (loop_watch(c->loop, c->tr.fd, mask, on_io, c) == 0)
+		c->watch_mask = mask;
+}
+
+static void stop_timer(struct mqtt_client *c, struct loop_timer **t)
+{
+	if (*t)
+		loop_timer_cancel(c->loop, *t);
+	*t = NULL;
+}
+
+static void close_transport(struct mqtt_client *c)
+{
+	if (c->tr.fd >= 0)
+		loop_unwatch(c->loop, c->tr.fd);
+	if (c->tops && (c->tr.fd >= 0 || c->tr.priv))
+		c->tops->close(&c->tr);
+	c->tr.fd = -1;
+	c->watch_mask = 0;
+	/* clear, not free: a packet being handled may still point into it */
+	buf_clear(&c->in);
+	buf_clear(&c->out);
+}
+
+static int64_t retry_due(struct loop *l, struct loop_timer *t, void *ud);
+
+static void schedule_reconnect(struct mqtt_client *c, uint32_t *delay)
+{
+	*delay = 0;
+	if (!c->want_connected || !c->o.reconnect) {
+		c->state = ST_IDLE;
+		return;
+	}
+	*delay = backoff_next(&c->backoff);
+	c->state = ST_BACKOFF;
+	c->retry_timer = loop_timer_start(c->loop, *delay, retry_due, c);
+}
+
+void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
+	struct mqtt_str props, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	uint32_t delay;
+	bool had_session = c->state == ST_CONNECTED || c->state == ST_DISCONNECTING;
+	bool by_request = c->state == ST_DISCONNECTING;
+	uint64_t now = loop_now(c->loop);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	close_transport(c);
+	stop_timer(c, &c->conn_timer);
+	stop_timer(c, &c->ka_timer);
+	stop_timer(c, &c->close_timer);
+	c->gen++;
+	c->ping_outstanding = false;
+	if (had_session && now - c->connected_at >= STABLE_MS)
+		backoff_reset(&c->backoff);
+	schedule_reconnect(c, &delay);
+	if (by_request)
+		client_log(c, LOG_INFO, "disconnected");
+	else if (c->state == ST_BACKOFF)
+		client_log(c, LOG_WARN, "%s; reconnecting in %u ms", msg, (unsigned)delay);
+	else
+		client_log(c, LOG_WARN, "%s", msg);
+
+	struct mqtt_event ev = { .type = MQTT_EV_DISCONNECT };
+	ev.u.disconnect.reason = reason;
+	ev.u.disconnect.reason_name = mqtt_reason_name(MQTT_V5, MQTT_DISCONNECT, reason);
+	ev.u.disconnect.by_server = by_server;
+	ev.u.disconnect.will_reconnect = c->state == ST_BACKOFF;
+	ev.u.disconnect.connected = had_session;
+	ev.u.disconnect.message = msg;
+	ev.u.disconnect.props = props;
+	client_emit(c, &ev);
+}
+
+void client_protocol_error(struct mqtt_client *c, uint8_t reason, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	client_log(c, LOG_ERROR, "protocol error: %s (%s)", msg,
+		mqtt_reason_name(MQTT_V5, MQTT_DISCONNECT, reason));
+	if (c->o.version == MQTT_V5 && c->state == ST_CONNECTED) {
+		/* Best effort: tell the broker why before closing [MQTT-4.13.1-1]. */
+		struct mqtt_packet p = { .type = MQTT_DISCONNECT };
+		p.u.disconnect.reason = reason;
+		buf_clear(&c->out);
+		if (client_send_packet(c, &p) == 0)
+			(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+	}
+	client_lost(c, reason, false, (struct mqtt_str){ 0 }, "protocol error: %s", msg);
+}
+
+static int64_t conn_timeout(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	(void)t;
+	c->conn_timer = NULL;
+	enter(c);
+	client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s %s:%u: no CONNACK within %u ms",
+		c->state == ST_CONNECTING ? "connect to" : "broker at", c->uri.host,
+		(unsigned)c->uri.port, (unsigned)c->o.connect_timeout_ms);
+	leave(c);
+	return LOOP_TIMER_STOP;
+}
+
+static void send_connect(struct mqtt_client *c)
+{
+	struct mqtt_packet p = { .type = MQTT_CONNECT };
+	struct mqtt_connect *k = &p.u.connect;
+	const char *id = c->assigned_id ? c->assigned_id : c->client_id;
+	k->version = c->o.version;
+	k->clean = c->o.clean;
+	k->keepalive = c->o.keepalive;
+	k->client_id = (struct mqtt_str){ (const uint8_t *)id, strlen(id) };
+	if (c->username)
+		k->username = (struct mqtt_str){ (const uint8_t *)c->username, strlen(c->username) };
+	if (c->password)
+		k->password = (struct mqtt_str){ c->password, c->o.password_len };
+	k->props = (struct mqtt_str){ c->connect_props, c->connect_props_len };
+	if (c->o.has_will) {
+		k->has_will = true;
+		k->will.topic = (struct mqtt_str){ (const uint8_t *)c->will_topic, strlen(c->will_topic) };
+		k->will.payload = (struct mqtt_str){ c->will_payload, c->o.will_payload_len };
+		k->will.props = (struct mqtt_str){ c->will_props, c->o.will_props_len };
+		k->will.qos = c->o.will_qos;
+		k->will.retain = c->o.will_retain;
+	}
+	if (client_send_packet(c, &p) < 0)
+		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "cannot encode CONNECT");
+}
+
+static void transport_ready(struct mqtt_client *c)
+{
+	c->state = ST_WAIT_CONNACK;
+	set_watch(c, LOOP_READ);
+	send_connect(c);
+}
+
+static void connect_start(struct mqtt_client *c)
+{
+	int r;
+	memset(&c->tr, 0, sizeof c->tr);
+	c->tr.fd = -1;
+	c->state = ST_CONNECTING;
+	c->conn_timer = loop_timer_start(c->loop, c->o.connect_timeout_ms, conn_timeout, c);
+	client_log(c, LOG_DEBUG, "connecting to %s", c->uri_text);
+	r = c->tops->open(&c->tr, &c->uri);
+	if (r < 0)
+		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err);
+	else if (r == 0)
+		transport_ready(c);
+	else
+		set_watch(c, r == TRANSPORT_WANT_READ ? LOOP_READ : LOOP_WRITE);
+}
+
+static int64_t retry_due(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	(void)t;
+	c->retry_timer = NULL;
+	enter(c);
+	if (c->state == ST_BACKOFF)
+		connect_start(c);
+	leave(c);
+	return LOOP_TIMER_STOP;
+}
+
+/* ---- input ---- */
+
+static void process_input(struct mqtt_client *c)
+{
+	unsigned gen = c->gen;
+	while (client_alive(c, gen) && buf_len(&c->in)) {
+		struct mqtt_packet p;
+		size_t used = 0;
+		const uint8_t *head = buf_head(&c->in);
+		int r = mqtt_decode(head, buf_len(&c->in), c->o.version, c->o.max_packet_size, &p, &used);
+		if (r == MQTT_INCOMPLETE)
+			return;
+		if (r == MQTT_TOO_BIG) {
+			client_protocol_error(c, 0x95, "broker sent a packet over our maximum of %u bytes",
+				(unsigned)c->o.max_packet_size);
+			return;
+		}
+		if (r != MQTT_OK) {
+			client_protocol_error(c, 0x81, "malformed packet of type %u from broker",
+				(unsigned)(head[0] >> 4));
+			return;
+		}
+		c->st.recv_packets++;
+		session_handle(c, &p);
+		if (!client_alive(c, gen))
+			return;
+		buf_consume(&c->in, used);
+	}
+}
+
+static void do_read(struct mqtt_client *c)
+{
+	size_t limit = (size_t)c->o.max_packet_size + READ_CHUNK;
+	ssize_t r;
+	if (buf_reserve(&c->in, READ_CHUNK, limit) < 0) {
+		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "out of memory for input");
+		return;
+	}
+	r = c->tops->read(&c->tr, c->in.data + c->in.end, c->in.cap - c->in.end);
+	if (r == 0) {
+		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "connection closed by broker");
+		return;
+	}
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err);
+		return;
+	}
+	c->in.end += (size_t)r;
+	process_input(c);
+}
+
+static void on_io(struct loop *l, int fd, int events, void *ud)
+{
+	struct mqtt_client *c = ud;
+	unsigned gen = c->gen;
+	(void)l;
+	(void)fd;
+	enter(c);
+	if (c->state == ST_CONNECTING) {
+		int r = c->tops->handshake(&c->tr);
+		if (r < 0)
+			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err);
+		else if (r == 0)
+			transport_ready(c);
+		else
+			set_watch(c, r == TRANSPORT_WANT_READ ? LOOP_READ : LOOP_WRITE);
+		leave(c);
+		return;
+	}
+	if (events & LOOP_WRITE)
+		flush_out(c);
+	if (client_alive(c, gen) && (events & (LOOP_READ | LOOP_ERROR)))
+		do_read(c);
+	leave(c);
+}
+
+/* ---- keep-alive ---- */
+
+/* PINGREQ once nothing was sent for a keep-alive period; the link is dead
+ * when the PINGRESP is not back within half a period, so a silent broker
+ * is found within 1.5 x keep-alive of our last packet. */
+static int64_t keepalive_tick(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct mqtt_client *c = ud;
+	uint64_t ka = (uint64_t)c->keepalive * 1000, now = loop_now(l);
+	uint64_t grace = ka / 2 ? ka / 2 : 1;
+	(void)t;
+	if (c->ping_outstanding) {
+		if (now - c->ping_sent < grace)
+			return (int64_t)(c->ping_sent + grace - now);
+		c->ka_timer = NULL;
+		enter(c);
+		client_lost(c, 0x8D, false, (struct mqtt_str){ 0 },
+			"no PINGRESP within %llu ms: broker unreachable", (unsigned long long)grace);
+		leave(c);
+		return LOOP_TIMER_STOP;
+	}
+	if (now - c->last_sent < ka)
+		return (int64_t)(c->last_sent + ka - now);
+	struct mqtt_packet p = { .type = MQTT_PINGREQ };
+	if (client_send_packet(c, &p) == 0) {
+		c->ping_outstanding = true;
+		c->ping_sent = now;
+		c->last_sent = now;
+	}
+	return (int64_t)grace;
+}
+
+/* ---- CONNACK ---- */
+
+static void learn_limits(struct mqtt_client *c, struct mqtt_str props)
+{
+	struct mqtt_prop pr;
+	size_t off = 0;
+	c->server_receive_max = 65535;
+	c->server_max_packet = MQTT_MAX_REMAINING + 5;
+	c->server_max_qos = 2;
+	c->server_retain = true;
+	c->keepalive = c->o.keepalive;
+	while (mqtt_props_next(props, &off, &pr) == 1) {
+		switch (pr.id) {
+		case MQTT_PROP_RECEIVE_MAXIMUM: c->server_receive_max = (uint16_t)pr.num; break;
+		case MQTT_PROP_MAXIMUM_PACKET_SIZE: c->server_max_packet = pr.num; break;
+		case MQTT_PROP_MAXIMUM_QOS: c->server_max_qos = (uint8_t)pr.num; break;
+		case MQTT_PROP_RETAIN_AVAILABLE: c->server_retain = pr.num != 0; break;
+		case MQTT_PROP_SERVER_KEEP_ALIVE: c->keepalive = (uint16_t)pr.num; break;
+		case MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER: {
+			char *id = xmalloc(pr.str.len + 1);
+			if (id) {
+				memcpy(id, pr.str.ptr, pr.str.len);
+				id[pr.str.len] = '\0';
+				xfree(c->assigned_id);
+				c->assigned_id = id;
+			}
+			break;
+		}
+		default: break;
+		}
+	}
+}
+
+static void emit_connect(struct mqtt_client *c, const struct mqtt_connack *ack)
+{
+	struct mqtt_event ev = { .type = MQTT_EV_CONNECT };
+	ev.u.connect.session_present = ack->session_present;
+	ev.u.connect.reason = ack->reason;
+	ev.u.connect.reason_name = mqtt_reason_name(c->o.version, MQTT_CONNACK, ack->reason);
+	ev.u.connect.props = ack->props;
+	client_emit(c, &ev);
+}
+
+void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
+{
+	unsigned gen = c->gen;
+	stop_timer(c, &c->conn_timer);
+	if (ack->reason != 0) {
+		const char *name = mqtt_reason_name(c->o.version, MQTT_CONNACK, ack->reason);
+		emit_connect(c, ack);
+		if (client_alive(c, gen))
+			client_lost(c, ack->reason, true, ack->props,
+				"connection refused by broker: %s (0x%02x)", name, ack->reason);
+		return;
+	}
+	learn_limits(c, ack->props);
+	c->state = ST_CONNECTED;
+	c->connected_at = loop_now(c->loop);
+	c->st.connects++;
+	client_log(c, LOG_INFO, "connected to %s%s", c->uri_text,
+		ack->session_present ? " (session present)" : "");
+	if (c->keepalive)
+		c->ka_timer = loop_timer_start(c->loop, (uint64_t)c->keepalive * 1000, keepalive_tick, c);
+	session_on_connack(c, ack->session_present);
+	if (!client_alive(c, gen))
+		return;
+	emit_connect(c, ack);
+	if (client_alive(c, gen))
+		session_pump(c);
+}
+
+/* ---- creation and options ---- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static uint8_t *memdup_or_null(const uint8_t *p, size_t n)
+{
+	return p ? xmemdup(p, n ? n : 1) : NULL;
+}
+
+static void apply_defaults(struct mqtt_client_opts *o)
+{
+	if (!o->version)
+		o->version = MQTT_V311;
+	if (!o->reconnect_min_ms)
+		o->reconnect_min_ms = DEFAULT_MIN_MS;
+	if (!o->reconnect_max_ms)
+		o->reconnect_max_ms = DEFAULT_MAX_MS;
+	if (o->reconnect_max_ms < o->reconnect_min_ms)
+		o->reconnect_max_ms = o->reconnect_min_ms;
+	if (!o->max_inflight)
+		o->max_inflight = DEFAULT_INFLIGHT;
+	if (!o->max_queued)
+		o->max_queued = DEFAULT_QUEUED;
+	if (!o->connect_timeout_ms)
+		o->connect_timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (!o->max_packet_size || o->max_packet_size > MQTT_MAX_REMAINING + 5)
+		o->max_packet_size = DEFAULT_MAX_PACKET;
+}
+
+static const char *check_opts(const struct mqtt_client_opts *o)
+{
+	if (o->version != MQTT_V31 && o->version != MQTT_V311 && o->version != MQTT_V5)
+		return "protocol version must be 3 (3.1), 4 (3.1.1) or 5";
+	if (o->has_will) {
+		if (!o->will_topic || !mqtt_topic_name_valid((const uint8_t *)o->will_topic, strlen(o->will_topic)))
+			return "will topic is not a valid topic name";
+		if (o->will_qos > 2)
+			return "will QoS must be 0, 1 or 2";
+		if (o->version == MQTT_V5 && o->will_props &&
+				mqtt_props_validate(MQTT_PROPS_WILL, o->will_props, o->will_props_len) != MQTT_OK)
+			return "will properties are not valid will properties";
+	}
+	if (o->version == MQTT_V5 && o->connect_props &&
+			mqtt_props_validate(MQTT_CONNECT, o->connect_props, o->connect_props_len) != MQTT_OK)
+		return "properties are not valid CONNECT properties";
+	if (o->client_id && strlen(o->client_id) > 65535)
+		return "client id too long";
+	if (o->version == MQTT_V311 && (!o->client_id || !o->client_id[0]) && !o->clean)
+		return "MQTT 3.1.1 needs a client id when clean session is off [MQTT-3.1.3-7]";
+	return NULL;
+}
+
+/* The CONNECT properties: the caller's block plus session expiry and our
+ * maximum packet size, unless the caller set them. */
+static int build_connect_props(struct mqtt_client *c)
+{
+	struct mqtt_str user = { c->o.connect_props, c->o.connect_props_len };
+	struct mqtt_prop extra[2], found;
+	size_t n = 0;
+	if (c->o.version != MQTT_V5)
+		return 0;
+	if (c->o.session_expiry && mqtt_props_find(user, MQTT_PROP_SESSION_EXPIRY_INTERVAL, &found) != 1)
+		extra[n++] = (struct mqtt_prop){ .id = MQTT_PROP_SESSION_EXPIRY_INTERVAL, .num = c->o.session_expiry };
+	if (mqtt_props_find(user, MQTT_PROP_MAXIMUM_PACKET_SIZE, &found) != 1)
+		extra[n++] = (struct mqtt_prop){ .id = MQTT_PROP_MAXIMUM_PACKET_SIZE, .num = c->o.max_packet_size };
+	long elen = mqtt_props_encode(extra, n, NULL, 0);
+	if (elen < 0)
+		return -1;
+	c->connect_props_len = user.len + (size_t)elen;
+	c->connect_props = xmalloc(c->connect_props_len + 1);
+	if (!c->connect_props)
+		return -1;
+	if (user.len)
+		memcpy(c->connect_props, user.ptr, user.len);
+	mqtt_props_encode(extra, n, c->connect_props + user.len, (size_t)elen);
+	return 0;
+}
+
+static int copy_strings(struct mqtt_client *c, const struct mqtt_client_opts *o)
+{
+	const char *user = o->username ? o->username : (c->uri.has_user ? c->uri.user : NULL);
+	c->client_id = xstrdup(o->client_id ? o->client_id : "");
+	c->username = dup_or_null(user);
+	if (o->password) {
+		c->password = memdup_or_null(o->password, o->password_len);
+	} else if (c->uri.has_pass) {
+		c->o.password_len = strlen(c->uri.pass);
+		c->password = memdup_or_null((const uint8_t *)c->uri.pass, c->o.password_len);
+	}
+	if (o->has_will) {
+		c->will_topic = xstrdup(o->will_topic);
+		c->will_payload = memdup_or_null(o->will_payload ? o->will_payload : (const uint8_t *)"",
+			o->will_payload_len);
+		c->will_props = memdup_or_null(o->will_props, o->will_props_len);
+		if (!c->will_topic || !c->will_payload)
+			return -1;
+	}
+	return c->client_id ? build_connect_props(c) : -1;
+}
+
+/* MQTT 3.1 servers require a 1-23 character client id. */
+static int ensure_v31_id(struct mqtt_client *c)
+{
+	char id[24];
+	if (c->o.version != MQTT_V31 || c->client_id[0])
+		return 0;
+	snprintf(id, sizeof id, "lia-%08x%04x", (unsigned)loop_clock_ns(), (unsigned)getpid() & 0xffff);
+	xfree(c->client_id);
+	c->client_id = xstrdup(id);
+	return c->client_id ? 0 : -1;
+}
+
+struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opts *opts,
+	struct mqtt_store *store, char *err, size_t errlen)
+{
+	struct mqtt_client *c;
+	const char *why;
+	struct mqtt_client_opts o = *opts;
+	apply_defaults(&o);
+	if ((why = check_opts(&o))) {
+		snprintf(err, errlen, "%s", why);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->loop = l;
+	c->o = o;
+	c->tr.fd = -1;
+	snprintf(c->uri_text, sizeof c->uri_text, "%s", o.uri ? o.uri : "mqtt://localhost:1883");
+	if (uri_parse(c->uri_text, &c->uri, err, errlen) < 0 ||
+			!(c->tops = transport_for(&c->uri, err, errlen))) {
+		xfree(c);
+		return NULL;
+	}
+	c->store = store ? store : mqtt_store_mem_new();
+	if (!c->store || copy_strings(c, &o) < 0 || ensure_v31_id(c) < 0 ||
+			loop_hook_add(l, before_sleep, c) < 0) {
+		snprintf(err, errlen, "out of memory");
+		client_destroy(c);
+		return NULL;
+	}
+	/* only the copies above are used from here on */
+	c->o.uri = c->o.client_id = c->o.username = c->o.will_topic = NULL;
+	c->o.password = c->o.will_payload = c->o.will_props = c->o.connect_props = NULL;
+	c->next_id = 1;
+	c->next_mid = 1;
+	c->server_receive_max = 65535;
+	c->server_max_packet = MQTT_MAX_REMAINING + 5;
+	c->server_max_qos = 2;
+	c->server_retain = true;
+	backoff_init(&c->backoff, o.reconnect_min_ms, o.reconnect_max_ms, 0);
+	return c;
+}
+
+static void client_destroy(struct mqtt_client *c)
+{
+	close_transport(c);
+	stop_timer(c, &c->conn_timer);
+	stop_timer(c, &c->ka_timer);
+	stop_timer(c, &c->retry_timer);
+	stop_timer(c, &c->post_timer);
+	stop_timer(c, &c->close_timer);
+	loop_hook_remove(c->loop, before_sleep, c);
+	session_free_all(c);
+	if (c->store)
+		c->store->ops->destroy(c->store);
+	while (c->posted) {
+		struct posted *p = c->posted;
+		c->posted = p->next;
+		xfree(p);
+	}
+	buf_free(&c->in);
+	buf_free(&c->out);
+	xfree(c->client_id);
+	xfree(c->username);
+	xfree(c->password);
+	xfree(c->will_topic);
+	xfree(c->will_payload);
+	xfree(c->will_props);
+	xfree(c->connect_props);
+	xfree(c->assigned_id);
+	xfree(c);
+}
+
+void mqtt_client_free(struct mqtt_client *c)
+{
+	if (!c)
+		return;
+	if (c->depth > 0) {
+		/* inside one of our callbacks: stop everything, free on the way out */
+		c->freeing = true;
+		close_transport(c);
+		stop_timer(c, &c->conn_timer);
+		stop_timer(c, &c->ka_timer);
+		stop_timer(c, &c->retry_timer);
+		stop_timer(c, &c->post_timer);
+		stop_timer(c, &c->close_timer);
+		return;
+	}
+	client_destroy(c);
+}
+
+void mqtt_client_set_handler(struct mqtt_client *c, mqtt_event_fn *fn, void *ud)
+{
+	c->fn = fn;
+	c->ud = ud;
+}
+
+/* ---- connect / disconnect ---- */
+
+int mqtt_client_connect(struct mqtt_client *c)
+{
+	c->want_connected = true;
+	if (c->state != ST_IDLE)
+		return 0;
+	/* Start from the loop, so connection events never fire inside this call. */
+	backoff_reset(&c->backoff);
+	c->state = ST_BACKOFF;
+	c->retry_timer = loop_timer_start(c->loop, 0, retry_due, c);
+	return c->retry_timer ? 0 : MQTT_E_NOMEM;
+}
+
+static int64_t close_due(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	(void)t;
+	c->close_timer = NULL;
+	enter(c);
+	client_lost(c, 0, false, (struct mqtt_str){ 0 }, "disconnected (DISCONNECT not flushed in time)");
+	leave(c);
+	return LOOP_TIMER_STOP;
+}
+
+int mqtt_client_disconnect(struct mqtt_client *c, uint8_t reason, const uint8_t *props, size_t props_len)
+{
+	c->want_connected = false;
+	stop_timer(c, &c->retry_timer);
+	if (c->state == ST_CONNECTED) {
+		struct mqtt_packet p = { .type = MQTT_DISCONNECT };
+		p.u.disconnect.reason = reason;
+		p.u.disconnect.props = (struct mqtt_str){ props, props ? props_len : 0 };
+		stop_timer(c, &c->ka_timer);
+		c->state = ST_DISCONNECTING;
+		if (client_send_packet(c, &p) < 0)
+			return MQTT_E_INVALID;
+		/* flushed by before_sleep; the close completes in flush_out */
+		c->close_timer = loop_timer_start(c->loop, CLOSE_GRACE_MS, close_due, c);
+		return 0;
+	}
+	if (c->state == ST_CONNECTING || c->state == ST_WAIT_CONNACK) {
+		close_transport(c);
+		stop_timer(c, &c->conn_timer);
+		c->gen++;
+	}
+	if (c->state != ST_DISCONNECTING)
+		c->state = ST_IDLE;
+	return 0;
+}
+
+bool mqtt_client_connected(const struct mqtt_client *c)
+{
+	return c->state == ST_CONNECTED;
+}
+
+bool mqtt_client_idle(const struct mqtt_client *c)
+{
+	return c->state == ST_IDLE || c->state == ST_BACKOFF;
+}
+
+uint8_t mqtt_client_version(const struct mqtt_client *c)
+{
+	return c->o.version;
+}
+
+void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st)
+{
+	*st = c->st;
+	st->inflight = c->inflight;
+	st->queued = c->queued;
+	st->subscriptions = 0;
+	for (const struct sub *s = c->subs; s; s = s->next)
+		st->subscriptions++;
+}

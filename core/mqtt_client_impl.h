@@ -1,0 +1,144 @@
+/*
+ * mqtt_client_impl.h - the client's private state, shared by the files that
+ * implement it: mqtt_client.c (connection lifecycle, I/O, keep-alive,
+ * reconnect, events) and mqtt_session.c (packets in and out: QoS state
+ * machines, queue, subscriptions). Not for use outside core/.
+ */
+#ifndef LIA_MQTT_CLIENT_IMPL_H
+#define LIA_MQTT_CLIENT_IMPL_H
+
+#include <stdarg.h>
+
+#include "backoff.h"
+#include "buf.h"
+#include "loop.h"
+#include "mqtt_client.h"
+#include "mqtt_store.h"
+#include "transport.h"
+#include "uri.h"
+
+enum client_state {
+	ST_IDLE,            /* not connected, not trying */
+	ST_CONNECTING,      /* transport connecting / handshaking */
+	ST_WAIT_CONNACK,    /* CONNECT sent */
+	ST_CONNECTED,
+	ST_DISCONNECTING,   /* DISCONNECT queued, flushing before close */
+	ST_BACKOFF          /* waiting to reconnect */
+};
+
+/* A remembered subscription, re-sent after a reconnect without session. */
+struct sub {
+	struct sub *next;
+	char *filter;
+	uint8_t options;
+	uint8_t *props;
+	size_t props_len;
+};
+
+/* A SUBSCRIBE or UNSUBSCRIBE waiting to be sent or acknowledged. The packet
+ * is kept encoded; its packet id (2 bytes at id_offset) is patched at send. */
+struct ctl {
+	struct ctl *next;
+	uint32_t mid;       /* 0: internal (re-subscribe), no event */
+	uint8_t type;       /* MQTT_SUBSCRIBE or MQTT_UNSUBSCRIBE */
+	uint16_t packet_id; /* 0 while unsent */
+	size_t nfilters;
+	size_t id_offset;
+	size_t len;
+	uint8_t *data;
+};
+
+/* An event whose delivery waits for a safe point (see post_event). */
+struct posted {
+	struct posted *next;
+	struct mqtt_event ev;
+	uint8_t blob[];     /* copies of the event's views */
+};
+
+#define CLIENT_OUT_HIGH_WATER (64 * 1024)
+
+struct mqtt_client {
+	struct loop *loop;
+	struct mqtt_client_opts o;      /* strings below owned */
+	char *client_id, *username, *will_topic, *assigned_id;
+	uint8_t *password, *will_payload, *will_props, *connect_props;
+	size_t connect_props_len;
+	char uri_text[300];
+	struct uri uri;
+
+	enum client_state state;
+	bool want_connected;
+	unsigned gen;                   /* bumped whenever a connection ends */
+	struct transport tr;
+	const struct transport_ops *tops;
+	int watch_mask;
+	struct buf in, out;
+
+	struct loop_timer *conn_timer, *ka_timer, *retry_timer, *post_timer, *close_timer;
+	struct backoff backoff;
+	uint64_t connected_at, last_sent;
+	bool ping_outstanding;
+	uint64_t ping_sent;
+	uint16_t keepalive;             /* in use (server may override) */
+
+	/* limits learned from CONNACK (v5) */
+	uint16_t server_receive_max;
+	uint32_t server_max_packet;
+	uint8_t server_max_qos;
+	bool server_retain;
+
+	struct mqtt_store *store;
+	uint32_t inflight, queued, next_mid;
+	uint16_t next_id;
+	uint8_t ids_used[65536 / 8];
+	uint8_t manual_pending[65536 / 8];  /* inbound awaiting mqtt_client_ack */
+	uint8_t manual_qos2[65536 / 8];
+
+	struct sub *subs;
+	struct ctl *ctls;
+	struct posted *posted, *posted_tail;
+
+	mqtt_event_fn *fn;
+	void *ud;
+	int depth;                      /* loop callbacks on the stack */
+	bool freeing;
+
+	struct mqtt_client_stats st;
+};
+
+/* mqtt_client.c */
+void client_log(struct mqtt_client *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void client_emit(struct mqtt_client *c, const struct mqtt_event *ev);
+void client_post(struct mqtt_client *c, const struct mqtt_event *ev);
+int client_send(struct mqtt_client *c, const uint8_t *data, size_t len);
+int client_send_packet(struct mqtt_client *c, const struct mqtt_packet *p);
+void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
+	struct mqtt_str props, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void client_protocol_error(struct mqtt_client *c, uint8_t reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack);
+bool client_alive(const struct mqtt_client *c, unsigned gen);
+
+/* mqtt_session.c */
+void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);
+void session_on_connack(struct mqtt_client *c, bool session_present);
+void session_pump(struct mqtt_client *c);
+int session_alloc_id(struct mqtt_client *c, uint16_t *id);
+void session_free_id(struct mqtt_client *c, uint16_t id);
+void session_free_all(struct mqtt_client *c);
+uint16_t session_window(const struct mqtt_client *c);
+
+static inline bool bit_get(const uint8_t *map, uint16_t i)
+{
+	return map[i >> 3] & (1u << (i & 7));
+}
+static inline void bit_set(uint8_t *map, uint16_t i, bool on)
+{
+	if (on)
+		map[i >> 3] |= (uint8_t)(1u << (i & 7));
+	else
+		map[i >> 3] &= (uint8_t)~(1u << (i & 7));
+}
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * mqtt_store_mem.c - the memory session store: a doubly linked list in
+ * publish order and a bitmap of inbound QoS 2 packet ids (8 KiB).
+ */
+#include <string.h>
+
+#include "mqtt_store.h"
+#include "xalloc.h"
+
+struct mem_store {
+	struct mqtt_store base;
+	struct mqtt_msg *head, *tail;
+	uint8_t inbound[65536 / 8];
+};
+
+struct mqtt_msg *mqtt_msg_new(size_t len)
+{
+	struct mqtt_msg *m = xcalloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->data = xmalloc(len ? len : 1);
+	if (!m->data) {
+		xfree(m);
+		return NULL;
+	}
+	m->len = len;
+	return m;
+}
+
+void mqtt_msg_free(struct mqtt_msg *m)
+{
+	if (!m)
+		return;
+	xfree(m->data);
+	xfree(m);
+}
+
+static int mem_add(struct mqtt_store *s, struct mqtt_msg *m)
+{
+	struct mem_store *ms = (struct mem_store *)s;
+	m->next = NULL;
+	m->prev = ms->tail;
+	if (ms->tail)
+		ms->tail->next = m;
+	else
+		ms->head = m;
+	ms->tail = m;
+	return 0;
+}
+
+static void mem_update(struct mqtt_store *s, struct mqtt_msg *m)
+{
+	(void)s;
+	(void)m;   /* memory is the record: nothing to write */
+}
+
+static void mem_remove(struct mqtt_store *s, struct mqtt_msg *m)
+{
+	struct mem_store *ms = (struct mem_store *)s;
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		ms->head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		ms->tail = m->prev;
+	mqtt_msg_free(m);
+}
+
+static struct mqtt_msg *mem_first(struct mqtt_store *s)
+{
+	return ((struct mem_store *)s)->head;
+}
+
+static struct mqtt_msg *mem_next(struct mqtt_store *s, struct mqtt_msg *m)
+{
+	(void)s;
+	return m->next;
+}
+
+static void mem_in_mark(struct mqtt_store *s, uint16_t id, bool on)
+{
+	struct mem_store *ms = (struct mem_store *)s;
+	if (on)
+		ms->inbound[id >> 3] |= (uint8_t)(1u << (id & 7));
+	else
+		ms->inbound[id >> 3] &= (uint8_t)~(1u << (id & 7));
+}
+
+static bool mem_in_has(struct mqtt_store *s, uint16_t id)
+{
+	struct mem_store *ms = (struct mem_store *)s;
+	return ms->inbound[id >> 3] & (1u << (id & 7));
+}
+
+static void mem_in_clear_all(struct mqtt_store *s)
+{
+	struct mem_store *ms = (struct mem_store *)s;
+	memset(ms->inbound, 0, sizeof ms->inbound);
+}
+
+static void mem_destroy(struct mqtt_store *s)
+{
+	struct mem_store *ms = (struct mem_store *)s;
+	while (ms->head)
+		mem_remove(s, ms->head);
+	xfree(ms);
+}
+
+static const struct mqtt_store_ops mem_ops = {
+	mem_add, mem_update, mem_remove, mem_first, mem_next,
+	mem_in_mark, mem_in_has, mem_in_clear_all, mem_destroy
+};
+
+struct mqtt_store *mqtt_store_mem_new(void)
+{
+	struct mem_store *ms = xcalloc(1, sizeof *ms);
+	if (!ms)
+		return NULL;
+	ms->base.ops = &mem_ops;
+	return &ms->base;
+}
