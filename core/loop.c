@@ -60,6 +60,7 @@ struct loop_sig {
 struct loop {
 	int epfd;
 	int stop;
+	int running;         /* inside loop_run: stop means do not sleep */
 	uint64_t now;
 	int in_dispatch;     /* inside callbacks: timers count from now */
 
@@ -643,7 +644,7 @@ static int wait_timeout(struct loop *l, int timeout_ms)
 {
 	uint64_t now, wait;
 
-	if (l->stop)
+	if (l->running && l->stop)
 		return 0;
 	if (l->heap_len == 0)
 		return timeout_ms;
@@ -691,8 +692,10 @@ int loop_run_once(struct loop *l, int timeout_ms)
 int loop_run(struct loop *l)
 {
 	l->stop = 0;
+	l->running = 1;
 	while (!l->stop)
 		loop_run_once(l, -1);
+	l->running = 0;
 	return 0;
 }
 
