@@ -25,7 +25,7 @@ static const struct scheme_info schemes[] = {
 
 static int fail(char *err, size_t errlen, const char *what, const char *s)
 {
-	snprintf(err, errlen, "bad broker URI '%s': %s", s, what);
+	snprintf(err, errlen, "bad broker URI (%s): %s", what, s);
 	return -1;
 }
 
