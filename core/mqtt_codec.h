@@ -271,6 +271,11 @@ size_t mqtt_varint_encode(uint32_t v, uint8_t *out); /* out >= 4 bytes */
  * "granted_qos_1", "no_matching_subscribers", "not_authorized"...), or of a
  * 3.x CONNACK return code when version < 5. Never NULL. */
 const char *mqtt_reason_name(uint8_t version, int packet_type, uint8_t code);
+/* May a packet of this type carry this code in this version? (v5 tables per
+ * packet; 3.x: CONNACK 0-5, SUBACK 0, 1, 2, 0x80; other 3.x packets carry no
+ * code, so false.) mqtt_decode rejects invalid codes as MQTT_MALFORMED, except
+ * in v5 UNSUBACK, whose codes it passes through (see mqtt_codec.c). */
+bool mqtt_reason_valid(uint8_t version, int packet_type, uint8_t code);
 
 /* ---- UTF-8 and topics ---- */
 
