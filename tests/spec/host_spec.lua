@@ -1,0 +1,256 @@
+-- The script host: errors in handlers, timers, lia.sleep in coroutines,
+-- per-filter handlers versus on("message"), global-handler mode, lia.*.
+local H = require "tests.spec.helper"
+
+-- line number of the first line of text containing marker
+local function line_of(path, marker)
+	local n = 0
+	for l in io.lines(path) do
+		n = n + 1
+		if l:find(marker, 1, true) then return n end
+	end
+end
+
+describe("script host", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("an error in on_message is logged with file:LINE and the session goes on", function()
+		local id = H.uniq("err")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("e/${ID}/#", 1) end)
+c:on("message", function(c, msg)
+	if msg.payload == "boom" then
+		error("kaboom " .. msg.payload) -- MARK
+	end
+	print("GOT", msg.payload)
+end)
+c:connect()
+]], { ID = id })
+		local line = line_of(script, "-- MARK")
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		for _, m in ipairs { "one", "boom", "two" } do
+			broker:pub(string.format("-q 1 -t 'e/%s/x' -m %s", id, m))
+		end
+		assert.truthy(lia:wait_for("GOT\ttwo\n", 5), H.dump(lia, broker))
+		assert.truthy(lia:stdout():find("GOT\tone\n", 1, true), H.dump(lia))
+		local err = lia:stderr()
+		local where = script:match("[^/]+$") .. ":" .. line .. ":"
+		local logline
+		for _, l in ipairs(H.lines(err)) do
+			if l:find(where, 1, true) and l:find("kaboom boom", 1, true) then logline = l end
+		end
+		assert.truthy(logline, "no error line naming " .. where .. " in:\n" .. err)
+		assert.truthy(logline:match(" error "), logline)
+		assert.is_true(lia:alive())
+		-- the session is the same one: no reconnect happened
+		assert.equal(1, H.count(broker:log(), "Sending CONNACK to " .. id .. " "), broker:log())
+	end)
+
+	it("timers: every, after and stop", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local ticks = 0
+local t0 = lia.now()
+local t = timer.every(100, function() ticks = ticks + 1 end)
+timer.after(450, function()
+	t:stop()
+	print("STOPPED", ticks)
+	timer.after(400, function()
+		print("LATER", ticks, lia.now() - t0)
+		lia.stop()
+	end)
+end)
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		local out = lia:stdout()
+		local stopped = tonumber(out:match("STOPPED\t(%d+)\n"))
+		local later, elapsed = out:match("LATER\t(%d+)\t(%d+)\n")
+		assert.truthy(stopped and later, out)
+		assert.is_true(stopped >= 3 and stopped <= 5, "ticks in 450 ms: " .. stopped)
+		assert.equal(stopped, tonumber(later), "the timer ticked after stop()")
+		assert.is_true(tonumber(elapsed) >= 850 and tonumber(elapsed) < 1500, out)
+	end)
+
+	it("a timer may stop itself from its own callback", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local n = 0
+local t
+t = timer.every(20, function() n = n + 1; if n == 3 then t:stop() end end)
+timer.after(300, function() print("N", n); lia.stop() end)
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		assert.equal("N\t3\n", lia:stdout())
+	end)
+
+	it("lia.sleep inside a handler does not block other handlers", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local t0 = lia.now()
+timer.after(10, function()
+	print("A sleeping")
+	lia.sleep(600)
+	print("A woke", lia.now() - t0)
+end)
+timer.after(100, function() print("B ran", lia.now() - t0) end)
+timer.after(900, function() lia.stop() end)
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		local lines = H.lines(lia:stdout())
+		assert.equal("A sleeping", lines[1], lia:stdout())
+		local b = tonumber((lines[2] or ""):match("^B ran\t(%d+)$"))
+		local a = tonumber((lines[3] or ""):match("^A woke\t(%d+)$"))
+		assert.truthy(a and b, lia:stdout())
+		assert.is_true(b >= 90 and b < 400, "B was held up: " .. b)
+		assert.is_true(a >= 600 and a < 850, "sleep(600) took " .. a)
+	end)
+
+	it("lia.sleep in the main chunk yields to the loop", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local fired = false
+timer.after(50, function() fired = true end)
+lia.sleep(200)
+print("FIRED", fired)
+lia.stop()
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		assert.equal("FIRED\ttrue\n", lia:stdout())
+	end)
+
+	it("lia.now is monotonic integer ms, lia.time wall clock seconds, lia.log.* to stderr", function()
+		local script = H.script([[
+local a = lia.now()
+print("NOW", math.type(a), a >= 0)
+print("TIME", math.type(lia.time()), math.abs(lia.time() - os.time()) < 5)
+lia.log.info("hello", 42, true)
+lia.log.warn("careful")
+lia.log.error("bad")
+lia.stop()
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		assert.equal("NOW\tinteger\ttrue\nTIME\tfloat\ttrue\n", lia:stdout())
+		local err = lia:stderr()
+		assert.truthy(err:match("%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%d info hello 42 true\n"), err)
+		assert.truthy(err:match("%d%d%.%d%d%d warn careful\n"), err)
+		assert.truthy(err:match("%d%d%.%d%d%d error bad\n"), err)
+	end)
+
+	it("an error in a timer is logged with file:LINE and timers keep running", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local n = 0
+timer.every(50, function()
+	n = n + 1
+	if n == 2 then error("timer failed") end -- MARK
+	if n == 5 then print("FIVE"); lia.stop() end
+end)
+]])
+		local line = line_of(script, "-- MARK")
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		assert.equal("FIVE\n", lia:stdout())
+		local where = script:match("[^/]+$") .. ":" .. line .. ": timer failed"
+		assert.truthy(lia:stderr():find(where, 1, true), lia:stderr())
+	end)
+
+	it("per-filter handlers take their messages; on('message') gets the rest", function()
+		local id = H.uniq("route")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("message", function(c, msg) print("GENERAL", msg.topic) end)
+c:on("connect", function(c)
+	c:subscribe("r/${ID}/plus/+", 1, function(c, msg) print("PLUS", msg.topic) end)
+	c:subscribe("r/${ID}/hash/#", 1, function(c, msg) print("HASH", msg.topic) end)
+	c:subscribe("r/${ID}/other", 1)
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(broker:subscribed(id, 5, 3), H.dump(lia, broker))
+		local pre = "r/" .. id
+		for _, t in ipairs { "/plus/a", "/hash/a/b/c", "/hash", "/other", "/plus/a/deeper" } do
+			broker:pub(string.format("-q 1 -t '%s%s' -m x", pre, t))
+		end
+		assert.truthy(lia:wait_for("GENERAL\t" .. pre .. "/other\n", 5), H.dump(lia, broker))
+		H.sleep(0.2)
+		local got = H.lines(lia:stdout())
+		table.sort(got)
+		-- "#" also matches the parent level (r/ID/hash); "+" is exactly one level
+		-- and r/ID/plus/a/deeper matches no subscription at all.
+		local want = { "GENERAL\t" .. pre .. "/other", "HASH\t" .. pre .. "/hash",
+			"HASH\t" .. pre .. "/hash/a/b/c", "PLUS\t" .. pre .. "/plus/a" }
+		table.sort(want)
+		assert.same(want, got)
+	end)
+
+	it("global-handler mode: on_connect/on_message globals with -h/-p/-i", function()
+		local id = H.uniq("glob")
+		local script = H.script([[
+function on_connect(client, ack)
+	print("ON_CONNECT", client == mqtt, ack.reason)
+	client:subscribe("g/${ID}/#", 1)
+end
+function on_message(client, msg)
+	print("ON_MESSAGE", msg.topic, msg.payload, msg.qos)
+	mqtt:publish("g-out/${ID}", "echo " .. msg.payload, { qos = 1 })
+end
+]], { ID = id })
+		local sub = broker:sub(string.format("-q 1 -t 'g-out/%s' -C 1", id))
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-q", "1", script })
+		assert.truthy(lia:wait_for("ON_CONNECT\ttrue\t0\n", 5), H.dump(lia, broker))
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		broker:pub(string.format("-q 1 -t 'g/%s/in' -m ping", id))
+		assert.truthy(lia:wait_for("ON_MESSAGE\tg/" .. id .. "/in\tping\t1\n", 5), H.dump(lia, broker))
+		assert.equal(0, sub:wait(5), H.dump(lia, broker))
+		assert.equal("echo ping\n", sub:stdout())
+	end)
+
+	it("global-handler mode: on_disconnect is called when the broker goes away", function()
+		local id = H.uniq("gdis")
+		local script = H.script([[
+function on_connect(client, ack) print("UP") end
+function on_disconnect(client, info) print("DOWN", type(info.message)) end
+]])
+		local b2 = H.broker()
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", b2.port, "-i", id, script })
+		assert.truthy(lia:wait_for("UP\n", 5), H.dump(lia, b2))
+		b2:stop()
+		assert.truthy(lia:wait_for("DOWN\tstring\n", 5), H.dump(lia))
+		assert.is_true(lia:alive())
+	end)
+
+	it("the default client connects when the script uses the global mqtt", function()
+		local id = H.uniq("gm")
+		local sub = broker:sub(string.format("-q 1 -t 'gm/%s' -C 1", id))
+		local script = H.script([[
+local timer = require "lia.timer"
+timer.every(100, function() mqtt:publish("gm/${ID}", "tick", { qos = 1 }) end)
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", "-p", broker.port, "-h", "127.0.0.1", script })
+		assert.equal(0, sub:wait(5), H.dump(lia, broker))
+		assert.equal("tick\n", sub:stdout())
+	end)
+
+	it("a plain script with no broker and no handlers runs without connecting", function()
+		local script = H.script([[
+print("RAN")
+require("lia.timer").after(100, function() lia.stop() end)
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(5), H.dump(lia))
+		assert.equal("RAN\n", lia:stdout())
+	end)
+end)

@@ -1,0 +1,199 @@
+-- Publish and subscribe from a lia script against a real mosquitto:
+-- QoS 0/1/2 both ways, retained messages, tok:wait, invalid topics.
+local H = require "tests.spec.helper"
+
+describe("publish and subscribe", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	for qos = 0, 2 do
+		it("a script publishes at QoS " .. qos .. " and mosquitto_sub receives it", function()
+			local id = H.uniq("pub")
+			local sub = broker:sub(string.format("-q 2 -t 't/%s/#' -F '%%q %%r %%t %%p' -C 1", id))
+			local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c)
+	c:publish("t/${ID}/q${QOS}", "hello at ${QOS}", { qos = ${QOS} })
+end)
+c:connect()
+]], { ID = id, QOS = qos })
+			local lia = H.lia_spawn({ "run", script })
+			assert.equal(0, sub:wait(5), H.dump(lia, broker))
+			assert.equal(string.format("%d 0 t/%s/q%d hello at %d\n", qos, id, qos, qos), sub:stdout())
+			assert.is_true(lia:alive(), H.dump(lia))
+		end)
+	end
+
+	for qos = 0, 2 do
+		it("a script subscribed at QoS " .. qos .. " receives from mosquitto_pub", function()
+			local id = H.uniq("sub")
+			local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("t/${ID}/#", ${QOS}) end)
+c:on("message", function(c, msg)
+	print("GOT", msg.qos, msg.retain, msg.topic, msg.payload)
+end)
+c:connect()
+]], { ID = id, QOS = qos })
+			local lia = H.lia_spawn({ "run", script })
+			assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+			broker:pub(string.format("-q %d -t 't/%s/x' -m 'payload %d'", qos, id, qos))
+			local want = string.format("GOT\t%d\tfalse\tt/%s/x\tpayload %d\n", qos, id, qos)
+			assert.truthy(lia:wait_for(want, 5), H.dump(lia, broker))
+			-- exactly once, also at QoS 1/2 (no duplicate delivery)
+			H.sleep(0.2)
+			assert.equal(1, H.count(lia:stdout(), want), H.dump(lia))
+		end)
+	end
+
+	it("delivers with the smaller of the publish and subscription QoS", function()
+		local id = H.uniq("min")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("t/${ID}/#", 1) end)
+c:on("message", function(c, msg) print("GOT", msg.qos, msg.payload) end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		broker:pub(string.format("-q 2 -t 't/%s/x' -m two", id))
+		broker:pub(string.format("-q 0 -t 't/%s/x' -m zero", id))
+		assert.truthy(lia:wait_for("GOT\t0\tzero\n", 5), H.dump(lia, broker))
+		assert.truthy(lia:stdout():find("GOT\t1\ttwo\n", 1, true), H.dump(lia))
+	end)
+
+	it("publishes a retained message that a later subscriber gets with the retain flag", function()
+		local id = H.uniq("ret")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c)
+	local tok = c:publish("t/${ID}/ret", "kept", { qos = 1, retain = true })
+	print("ACKED", tok:wait(5000))
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("ACKED\ttrue\n", 5), H.dump(lia, broker))
+		local r = H.run(string.format(
+			"mosquitto_sub -h 127.0.0.1 -p %d -q 1 -t 't/%s/#' -F '%%r %%q %%t %%p' -C 1 -W 5",
+			broker.port, id))
+		assert.equal(0, r.status, r.err)
+		assert.equal(string.format("1 1 t/%s/ret kept\n", id), r.out)
+	end)
+
+	it("a script subscribing later gets a retained message with msg.retain == true", function()
+		local id = H.uniq("rsub")
+		broker:pub(string.format("-q 1 -r -t 't/%s/state' -m on", id))
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("t/${ID}/#", 1) end)
+c:on("message", function(c, msg) print("GOT", msg.retain, msg.topic, msg.payload) end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for(string.format("GOT\ttrue\tt/%s/state\ton\n", id), 5),
+			H.dump(lia, broker))
+		-- a live (not retained) message has retain == false
+		broker:pub(string.format("-q 1 -t 't/%s/state' -m off", id))
+		assert.truthy(lia:wait_for(string.format("GOT\tfalse\tt/%s/state\toff\n", id), 5),
+			H.dump(lia, broker))
+	end)
+
+	it("tok:wait returns true for QoS 1 and QoS 2 publishes", function()
+		local id = H.uniq("tok")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c)
+	for _, q in ipairs{ 1, 2 } do
+		local tok = c:publish("t/${ID}/w", "x", { qos = q })
+		print("MID", q, math.type(tok.mid), tok.mid > 0)
+		print("WAIT", q, tok:wait(5000))
+	end
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("WAIT\t2\ttrue\n", 5), H.dump(lia, broker))
+		local out = lia:stdout()
+		assert.truthy(out:find("WAIT\t1\ttrue\n", 1, true), out)
+		assert.truthy(out:find("MID\t1\tinteger\ttrue\n", 1, true), out)
+		assert.truthy(out:find("MID\t2\tinteger\ttrue\n", 1, true), out)
+		-- the broker really saw the QoS 2 flow complete
+		assert.truthy(broker:wait_log("Sending PUBCOMP to " .. id, 2), broker:log())
+	end)
+
+	it("the publish event reports completion for the token's mid", function()
+		local id = H.uniq("pev")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+local mids = {}
+c:on("publish", function(c, mid, ok, reason) print("PUBLISHED", mids[mid], ok) end)
+c:on("connect", function(c)
+	mids[c:publish("t/${ID}/e", "x", { qos = 1 }).mid] = "q1"
+	mids[c:publish("t/${ID}/e", "x", { qos = 2 }).mid] = "q2"
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("PUBLISHED\tq1\ttrue\n", 5), H.dump(lia, broker))
+		assert.truthy(lia:wait_for("PUBLISHED\tq2\ttrue\n", 5), H.dump(lia, broker))
+	end)
+
+	it("publishing to an invalid topic returns nil and a message", function()
+		local id = H.uniq("bad")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c)
+	for _, t in ipairs{ "a/+/b", "a/#", "", "+" } do
+		local tok, msg = c:publish(t, "x", { qos = 1 })
+		print("BAD", "[" .. t .. "]", tok, type(msg), msg ~= nil and #msg > 0)
+	end
+	local tok = c:publish("t/${ID}/fine", "x", { qos = 1 })
+	print("GOOD", tok ~= nil, tok and tok:wait(5000))
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("GOOD\t", 5), H.dump(lia, broker))
+		local out = lia:stdout()
+		for _, t in ipairs { "a/+/b", "a/#", "", "+" } do
+			assert.truthy(out:find("BAD\t[" .. t .. "]\tnil\tstring\ttrue\n", 1, true),
+				"publish to '" .. t .. "':\n" .. H.dump(lia))
+		end
+		assert.truthy(lia:wait_for("GOOD\ttrue\ttrue\n", 5), H.dump(lia))
+		assert.is_true(lia:alive())
+	end)
+
+	it("unsubscribe stops delivery", function()
+		local id = H.uniq("uns")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("t/${ID}/#", 1) end)
+c:on("unsubscribe", function(c, mid) print("UNSUBACK") end)
+c:on("message", function(c, msg)
+	print("GOT", msg.payload)
+	if msg.payload == "first" then c:unsubscribe("t/${ID}/#") end
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		broker:pub(string.format("-q 1 -t 't/%s/x' -m first", id))
+		assert.truthy(lia:wait_for("UNSUBACK\n", 5), H.dump(lia, broker))
+		broker:pub(string.format("-q 1 -t 't/%s/x' -m second", id))
+		H.sleep(0.3)
+		assert.truthy(lia:stdout():find("GOT\tfirst\n", 1, true), H.dump(lia))
+		assert.falsy(lia:stdout():find("second", 1, true), H.dump(lia))
+	end)
+end)
