@@ -1,0 +1,684 @@
+/*
+ * test_client.c - the MQTT client session against a scripted fake broker in
+ * the same process: a listening loopback socket the test reads and writes
+ * byte by byte while it turns the client's event loop. Every check is on
+ * the packets the client really sent, decoded by the codec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "mqtt_client.h"
+#include "mqtt_codec.h"
+#include "test.h"
+#include "xalloc.h"
+
+struct fake {
+	int lfd, fd;
+	uint16_t port;
+	uint8_t buf[65536];
+	size_t len;
+	uint8_t pkt[65536];     /* last packet returned by expect() */
+	struct mqtt_packet p;
+	uint8_t version;        /* learnt from CONNECT */
+};
+
+struct events {
+	int connects, disconnects, messages, published_ok, published_fail, subscribed, unsubscribed;
+	uint32_t last_mid;
+	char last_topic[128];
+	char last_payload[128];
+	char last_disconnect[256];
+	bool last_session_present, last_by_server;
+	uint8_t last_reason;
+	struct mqtt_client *free_me_on_message;
+};
+
+static struct loop *L;
+static struct fake F;
+static struct events E;
+
+static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud)
+{
+	(void)ud;
+	switch (ev->type) {
+	case MQTT_EV_CONNECT:
+		E.connects++;
+		E.last_session_present = ev->u.connect.session_present;
+		E.last_reason = ev->u.connect.reason;
+		break;
+	case MQTT_EV_DISCONNECT:
+		E.disconnects++;
+		E.last_by_server = ev->u.disconnect.by_server;
+		E.last_reason = ev->u.disconnect.reason;
+		snprintf(E.last_disconnect, sizeof E.last_disconnect, "%s", ev->u.disconnect.message);
+		break;
+	case MQTT_EV_MESSAGE:
+		E.messages++;
+		snprintf(E.last_topic, sizeof E.last_topic, "%.*s", (int)ev->u.message.msg->topic.len,
+			(const char *)ev->u.message.msg->topic.ptr);
+		snprintf(E.last_payload, sizeof E.last_payload, "%.*s", (int)ev->u.message.msg->payload.len,
+			(const char *)ev->u.message.msg->payload.ptr);
+		if (E.free_me_on_message == c)
+			mqtt_client_free(c);
+		break;
+	case MQTT_EV_PUBLISHED:
+		if (ev->u.published.ok)
+			E.published_ok++;
+		else
+			E.published_fail++;
+		E.last_mid = ev->u.published.mid;
+		break;
+	case MQTT_EV_SUBSCRIBED: E.subscribed++; break;
+	case MQTT_EV_UNSUBSCRIBED: E.unsubscribed++; break;
+	default: break;
+	}
+}
+
+static void fake_listen(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	memset(&F, 0, sizeof F);
+	F.fd = -1;
+	F.version = MQTT_V311;
+	F.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	bind(F.lfd, (struct sockaddr *)&sa, sizeof sa);
+	listen(F.lfd, 4);
+	getsockname(F.lfd, (struct sockaddr *)&sa, &len);
+	F.port = ntohs(sa.sin_port);
+}
+
+static void fake_close_conn(void)
+{
+	if (F.fd >= 0)
+		close(F.fd);
+	F.fd = -1;
+	F.len = 0;
+}
+
+static void fake_stop(void)
+{
+	fake_close_conn();
+	close(F.lfd);
+}
+
+static void turn(int ms)
+{
+	uint64_t end = loop_clock_ns() / 1000000 + (uint64_t)ms;
+	while (loop_clock_ns() / 1000000 < end)
+		loop_run_once(L, 5);
+}
+
+/* Run the loop until the client connects to the fake broker. */
+static bool fake_accept(int ms)
+{
+	uint64_t end = loop_clock_ns() / 1000000 + (uint64_t)ms;
+	fake_close_conn();
+	while (loop_clock_ns() / 1000000 < end) {
+		F.fd = accept4(F.lfd, NULL, NULL, SOCK_NONBLOCK);
+		if (F.fd >= 0)
+			return true;
+		loop_run_once(L, 5);
+	}
+	return false;
+}
+
+/* Run the loop until the client sent a whole packet; decode it into F.p
+ * (from a copy, so its views stay valid while more bytes arrive). Returns
+ * the packet type, 0 when the client closed, -1 on timeout, -2 malformed. */
+static int fake_expect(int ms)
+{
+	uint64_t end = loop_clock_ns() / 1000000 + (uint64_t)ms;
+	for (;;) {
+		size_t used = 0;
+		struct mqtt_packet p;
+		if (F.len) {
+			int r = mqtt_decode(F.buf, F.len, F.version, 0, &p, &used);
+			if (r == MQTT_MALFORMED)
+				return -2;
+			if (r == MQTT_OK) {
+				memcpy(F.pkt, F.buf, used);
+				mqtt_decode(F.pkt, used, F.version, 0, &F.p, &used);
+				memmove(F.buf, F.buf + used, F.len - used);
+				F.len -= used;
+				if (F.p.type == MQTT_CONNECT)
+					F.version = F.p.u.connect.version;
+				return F.p.type;
+			}
+		}
+		if (loop_clock_ns() / 1000000 >= end)
+			return -1;
+		ssize_t n = F.fd >= 0 ? recv(F.fd, F.buf + F.len, sizeof F.buf - F.len, 0) : -1;
+		if (n > 0)
+			F.len += (size_t)n;
+		else if (n == 0)
+			return 0;
+		loop_run_once(L, 0);    /* spin: the fake socket is not in the loop */
+	}
+}
+
+static void fake_send(const void *bytes, size_t n)
+{
+	CHECK(send(F.fd, bytes, n, MSG_NOSIGNAL) == (ssize_t)n);
+}
+
+static void fake_send_packet(const struct mqtt_packet *p)
+{
+	uint8_t b[4096];
+	size_t n = mqtt_encode(p, F.version, b, sizeof b);
+	CHECK(n > 0);
+	fake_send(b, n);
+}
+
+static void fake_ack(int type, uint16_t id)
+{
+	struct mqtt_packet p = { .type = (uint8_t)type };
+	p.u.ack.packet_id = id;
+	fake_send_packet(&p);
+}
+
+static void fake_connack(bool session_present, const uint8_t *props, size_t plen)
+{
+	struct mqtt_packet p = { .type = MQTT_CONNACK };
+	p.u.connack.session_present = session_present;
+	p.u.connack.props = (struct mqtt_str){ props, plen };
+	fake_send_packet(&p);
+}
+
+static struct mqtt_client *new_client(uint8_t version, void (*tweak)(struct mqtt_client_opts *))
+{
+	char uri[64], err[200];
+	struct mqtt_client_opts o = { 0 };
+	int stale;
+	/* drop connections a previous test's client made before it was freed */
+	fake_close_conn();
+	while ((stale = accept4(F.lfd, NULL, NULL, 0)) >= 0)
+		close(stale);
+	snprintf(uri, sizeof uri, "mqtt://127.0.0.1:%u", (unsigned)F.port);
+	o.uri = uri;
+	o.client_id = "test-client";
+	o.version = version;
+	o.clean = true;
+	o.keepalive = 60;
+	o.reconnect = true;
+	o.reconnect_min_ms = 10;
+	o.reconnect_max_ms = 20;
+	if (tweak)
+		tweak(&o);
+	struct mqtt_client *c = mqtt_client_new(L, &o, NULL, err, sizeof err);
+	if (!c)
+		fprintf(stderr, "mqtt_client_new: %s\n", err);
+	CHECK(c != NULL);
+	memset(&E, 0, sizeof E);
+	mqtt_client_set_handler(c, on_event, NULL);
+	return c;
+}
+
+/* Connect c to the fake broker and complete the handshake. */
+static void handshake(struct mqtt_client *c, bool session_present, const uint8_t *props, size_t plen)
+{
+	mqtt_client_connect(c);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(2000), MQTT_CONNECT);
+	fake_connack(session_present, props, plen);
+	for (int i = 0; i < 200 && !mqtt_client_connected(c); i++)
+		loop_run_once(L, 5);
+	CHECK(mqtt_client_connected(c));
+	turn(10);
+}
+
+static uint32_t publish(struct mqtt_client *c, const char *topic, const char *payload, int qos)
+{
+	struct mqtt_pub_req r = { topic, strlen(topic), (const uint8_t *)payload, strlen(payload),
+		(uint8_t)qos, false, NULL, 0 };
+	uint32_t mid = 0;
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);
+	return mid;
+}
+
+static bool str_is(struct mqtt_str s, const char *want)
+{
+	return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* ---- tests ---- */
+
+static void test_connect_v311(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	mqtt_client_connect(c);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(2000), MQTT_CONNECT);
+	CHECK_EQ_INT(F.p.u.connect.version, MQTT_V311);
+	CHECK(str_is(F.p.u.connect.client_id, "test-client"));
+	CHECK(F.p.u.connect.clean);
+	CHECK_EQ_INT(F.p.u.connect.keepalive, 60);
+	CHECK_EQ_INT(E.connects, 0);
+	fake_connack(false, NULL, 0);
+	turn(30);
+	CHECK_EQ_INT(E.connects, 1);
+	CHECK(mqtt_client_connected(c));
+	mqtt_client_free(c);
+	CHECK_EQ_INT(fake_expect(500), 0);    /* free closes without DISCONNECT */
+}
+
+static void test_qos1_out(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	uint32_t mid = publish(c, "a/b", "hello", 1);
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBLISH);
+	CHECK_EQ_INT(F.p.u.publish.qos, 1);
+	CHECK(F.p.u.publish.packet_id != 0);
+	CHECK(!F.p.u.publish.dup);
+	CHECK(str_is(F.p.u.publish.topic, "a/b"));
+	CHECK(str_is(F.p.u.publish.payload, "hello"));
+	turn(20);
+	CHECK_EQ_INT(E.published_ok, 0);
+	fake_ack(MQTT_PUBACK, F.p.u.publish.packet_id);
+	turn(30);
+	CHECK_EQ_INT(E.published_ok, 1);
+	CHECK_EQ_INT(E.last_mid, mid);
+	mqtt_client_free(c);
+}
+
+static void test_qos2_out(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	publish(c, "q2", "x", 2);
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBLISH);
+	uint16_t id = F.p.u.publish.packet_id;
+	fake_ack(MQTT_PUBREC, id);
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBREL);
+	CHECK_EQ_INT(F.p.u.ack.packet_id, id);
+	CHECK_EQ_INT(F.p.flags, 2);
+	turn(20);
+	CHECK_EQ_INT(E.published_ok, 0);
+	fake_ack(MQTT_PUBCOMP, id);
+	turn(30);
+	CHECK_EQ_INT(E.published_ok, 1);
+	mqtt_client_free(c);
+}
+
+static void send_publish(int qos, uint16_t id, bool dup, const char *topic, const char *payload)
+{
+	struct mqtt_packet p = { .type = MQTT_PUBLISH };
+	p.u.publish.qos = (uint8_t)qos;
+	p.u.publish.packet_id = id;
+	p.u.publish.dup = dup;
+	p.u.publish.topic = (struct mqtt_str){ (const uint8_t *)topic, strlen(topic) };
+	p.u.publish.payload = (struct mqtt_str){ (const uint8_t *)payload, strlen(payload) };
+	fake_send_packet(&p);
+}
+
+/* Inbound QoS 2: a redelivery with DUP before PUBREL is acknowledged again
+ * but delivered once; PUBREL (not PUBLISH) completes it. */
+static void test_qos2_in_exactly_once(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	send_publish(2, 7, false, "in/2", "once");
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBREC);
+	CHECK_EQ_INT(F.p.u.ack.packet_id, 7);
+	send_publish(2, 7, true, "in/2", "once");
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBREC);
+	CHECK_EQ_INT(E.messages, 1);
+	CHECK(strcmp(E.last_payload, "once") == 0);
+	fake_ack(MQTT_PUBREL, 7);
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBCOMP);
+	CHECK_EQ_INT(F.p.u.ack.packet_id, 7);
+	/* after release the same id is a new message */
+	send_publish(2, 7, false, "in/2", "twice");
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBREC);
+	CHECK_EQ_INT(E.messages, 2);
+	mqtt_client_free(c);
+}
+
+static void test_qos1_in(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	send_publish(1, 300, false, "in/1", "p");
+	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBACK);
+	CHECK_EQ_INT(F.p.u.ack.packet_id, 300);
+	CHECK_EQ_INT(E.messages, 1);
+	CHECK(strcmp(E.last_topic, "in/1") == 0);
+	mqtt_client_free(c);
+}
+
+static void window_2(struct mqtt_client_opts *o)
+{
+	o->max_inflight = 2;
+}
+
+static void test_inflight_window(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, window_2);
+	uint16_t ids[5];
+	handshake(c, false, NULL, 0);
+	for (int i = 0; i < 5; i++)
+		publish(c, "w", "m", 1);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	ids[0] = F.p.u.publish.packet_id;
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	ids[1] = F.p.u.publish.packet_id;
+	CHECK_EQ_INT(fake_expect(150), -1);    /* window full: nothing more */
+	fake_ack(MQTT_PUBACK, ids[0]);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	ids[2] = F.p.u.publish.packet_id;
+	CHECK(ids[2] != ids[1]);
+	CHECK(ids[0] && ids[1] && ids[2]);
+	mqtt_client_free(c);
+}
+
+static void queue_3(struct mqtt_client_opts *o)
+{
+	o->max_queued = 3;
+}
+
+static void test_offline_queue_bound(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, queue_3);
+	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)"x", 1, 1, false, NULL, 0 };
+	uint32_t mid;
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_QUEUE_FULL);
+	/* once connected, the queue drains in order */
+	handshake(c, false, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	mqtt_client_free(c);
+}
+
+static void test_invalid_publish(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	struct mqtt_pub_req r = { "a/+", 3, (const uint8_t *)"x", 1, 0, false, NULL, 0 };
+	uint32_t mid;
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_TOPIC);
+	r.topic = "ok";
+	r.topic_len = 2;
+	r.qos = 3;
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_QOS);
+	mqtt_client_free(c);
+}
+
+/* Unacknowledged messages go out again with DUP=1 and the same ids, in
+ * order, when the broker kept the session; unreleased QoS 2 gets PUBREL. */
+static void test_resend_with_session(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	publish(c, "r", "one", 1);
+	publish(c, "r", "two", 2);
+	publish(c, "r", "three", 2);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	uint16_t id1 = F.p.u.publish.packet_id;
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	uint16_t id2 = F.p.u.publish.packet_id;
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	uint16_t id3 = F.p.u.publish.packet_id;
+	fake_ack(MQTT_PUBREC, id3);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBREL);
+	fake_close_conn();
+	turn(30);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	fake_connack(true, NULL, 0);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK(F.p.u.publish.dup);
+	CHECK_EQ_INT(F.p.u.publish.packet_id, id1);
+	CHECK(str_is(F.p.u.publish.payload, "one"));
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK(F.p.u.publish.dup);
+	CHECK_EQ_INT(F.p.u.publish.packet_id, id2);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBREL);
+	CHECK_EQ_INT(F.p.u.ack.packet_id, id3);
+	mqtt_client_free(c);
+}
+
+/* Without a session: in-flight messages are sent again as new (DUP=0),
+ * released QoS 2 completes, and remembered subscriptions are re-sent. */
+static void test_restart_without_session(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	struct mqtt_sub_item it = { { (const uint8_t *)"s/#", 3 }, 1 };
+	uint32_t mid;
+	handshake(c, false, NULL, 0);
+	CHECK_EQ_INT(mqtt_client_subscribe(c, &it, 1, NULL, 0, &mid), 0);
+	CHECK_EQ_INT(fake_expect(500), MQTT_SUBSCRIBE);
+	uint8_t suback[] = { 0x90, 0x03, 0, 0, 0x01 };
+	suback[2] = (uint8_t)(F.p.u.subscribe.packet_id >> 8);
+	suback[3] = (uint8_t)F.p.u.subscribe.packet_id;
+	fake_send(suback, sizeof suback);
+	publish(c, "r", "one", 1);
+	publish(c, "r", "two", 2);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	fake_ack(MQTT_PUBREC, F.p.u.publish.packet_id);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBREL);
+	turn(20);
+	CHECK_EQ_INT(E.subscribed, 1);
+	fake_close_conn();
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	fake_connack(false, NULL, 0);
+	CHECK_EQ_INT(fake_expect(500), MQTT_SUBSCRIBE);
+	struct mqtt_sub_item got;
+	size_t off = 0;
+	CHECK_EQ_INT(mqtt_sub_next(F.p.u.subscribe.list, &off, &got), 1);
+	CHECK(str_is(got.filter, "s/#"));
+	CHECK_EQ_INT(got.options & 3, 1);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK(!F.p.u.publish.dup);
+	CHECK(str_is(F.p.u.publish.payload, "one"));
+	CHECK_EQ_INT(fake_expect(150), -1);    /* "two" was released: done */
+	turn(20);
+	CHECK_EQ_INT(E.published_ok, 1);
+	mqtt_client_free(c);
+}
+
+static void keepalive_1(struct mqtt_client_opts *o)
+{
+	o->keepalive = 1;
+}
+
+/* PINGREQ after a keep-alive of silence; no PINGRESP: dead within 1.5 x. */
+static void test_keepalive_dead_link(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, keepalive_1);
+	handshake(c, false, NULL, 0);
+	uint64_t t0 = loop_clock_ns() / 1000000;
+	CHECK_EQ_INT(fake_expect(1500), MQTT_PINGREQ);
+	fake_send("\xd0\x00", 2);
+	CHECK_EQ_INT(fake_expect(1500), MQTT_PINGREQ);  /* answered: pings go on */
+	uint64_t t1 = loop_clock_ns() / 1000000;
+	CHECK(t1 - t0 >= 1500);
+	while (E.disconnects == 0 && loop_clock_ns() / 1000000 - t1 < 2000)
+		loop_run_once(L, 5);
+	uint64_t t2 = loop_clock_ns() / 1000000;
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(t2 - t1 <= 700);
+	CHECK(strstr(E.last_disconnect, "PINGRESP") != NULL);
+	mqtt_client_free(c);
+}
+
+static void test_receive_maximum(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V5, NULL);
+	uint8_t props[] = { 0x21, 0x00, 0x01 };     /* Receive Maximum = 1 */
+	handshake(c, false, props, sizeof props);
+	publish(c, "rm", "1", 1);
+	publish(c, "rm", "2", 1);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK_EQ_INT(fake_expect(150), -1);
+	fake_ack(MQTT_PUBACK, F.p.u.publish.packet_id);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "2"));
+	mqtt_client_free(c);
+}
+
+static void test_suback_wrong_count(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	struct mqtt_sub_item it = { { (const uint8_t *)"x", 1 }, 0 };
+	uint32_t mid;
+	handshake(c, false, NULL, 0);
+	mqtt_client_subscribe(c, &it, 1, NULL, 0, &mid);
+	CHECK_EQ_INT(fake_expect(500), MQTT_SUBSCRIBE);
+	uint8_t suback[] = { 0x90, 0x04, 0, 0, 0x00, 0x00 };
+	suback[2] = (uint8_t)(F.p.u.subscribe.packet_id >> 8);
+	suback[3] = (uint8_t)F.p.u.subscribe.packet_id;
+	fake_send(suback, sizeof suback);
+	CHECK_EQ_INT(fake_expect(500), 0);          /* client closed the connection */
+	turn(10);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(strstr(E.last_disconnect, "reason codes") != NULL);
+	mqtt_client_free(c);
+}
+
+static void test_server_disconnect_v5(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V5, NULL);
+	handshake(c, false, NULL, 0);
+	/* DISCONNECT 0x8B server shutting down, reason string "bye" */
+	uint8_t d[] = { 0xe0, 0x08, 0x8b, 0x06, 0x1f, 0x00, 0x03, 'b', 'y', 'e' };
+	fake_send(d, sizeof d);
+	turn(50);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(E.last_by_server);
+	CHECK_EQ_INT(E.last_reason, 0x8b);
+	CHECK(strstr(E.last_disconnect, "bye") != NULL);
+	/* and it reconnects */
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	mqtt_client_free(c);
+}
+
+static void timeout_200(struct mqtt_client_opts *o)
+{
+	o->connect_timeout_ms = 200;
+}
+
+static void test_connect_timeout(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, timeout_200);
+	mqtt_client_connect(c);
+	CHECK(fake_accept(1000));
+	CHECK_EQ_INT(fake_expect(500), MQTT_CONNECT);
+	turn(300);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(strstr(E.last_disconnect, "CONNACK") != NULL);
+	mqtt_client_free(c);
+}
+
+static void test_malformed_closes(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	fake_send("\x40\x03\x00\x01\x00", 5);       /* PUBACK too long */
+	CHECK_EQ_INT(fake_expect(500), 0);
+	turn(10);
+	CHECK_EQ_INT(E.disconnects, 1);
+	mqtt_client_free(c);
+}
+
+static void test_clean_disconnect(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	mqtt_client_disconnect(c, 0, NULL, 0);
+	CHECK_EQ_INT(fake_expect(500), MQTT_DISCONNECT);
+	for (int i = 0; i < 100 && !mqtt_client_idle(c); i++)
+		loop_run_once(L, 5);
+	CHECK(mqtt_client_idle(c));
+	CHECK_EQ_INT(E.disconnects, 1);
+	turn(50);
+	CHECK(!fake_accept(100));                   /* no reconnect after a disconnect */
+	mqtt_client_free(c);
+}
+
+/* A handler may free its own client; the rest of the read is dropped. */
+static void test_free_inside_handler(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	E.free_me_on_message = c;
+	send_publish(0, 0, false, "bye", "1");
+	send_publish(0, 0, false, "bye", "2");
+	turn(50);
+	CHECK_EQ_INT(E.messages, 1);
+}
+
+static void test_packet_ids_skip_in_use(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	uint16_t first = 0, prev = 0;
+	/* keep the first message in flight while 66 000 others come and go */
+	publish(c, "id", "keep", 1);
+	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	first = F.p.u.publish.packet_id;
+	int seen_wrap = 0, bad = 0;
+	for (int i = 0; i < 66000; i++) {
+		publish(c, "id", "x", 1);
+		if (fake_expect(500) != MQTT_PUBLISH) {
+			bad++;
+			break;
+		}
+		uint16_t id = F.p.u.publish.packet_id;
+		if (id == 0 || id == first)
+			bad++;
+		if (id < prev)
+			seen_wrap++;
+		prev = id;
+		fake_ack(MQTT_PUBACK, id);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(seen_wrap >= 1);
+	mqtt_client_free(c);
+}
+
+static void test_no_leaks(void)
+{
+	CHECK_EQ_INT(xalloc_live(), 0);
+}
+
+int main(void)
+{
+	log_set_level(getenv("LIA_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR - 1);
+	L = loop_new();
+	fake_listen();
+	RUN(test_connect_v311);
+	RUN(test_qos1_out);
+	RUN(test_qos2_out);
+	RUN(test_qos1_in);
+	RUN(test_qos2_in_exactly_once);
+	RUN(test_inflight_window);
+	RUN(test_offline_queue_bound);
+	RUN(test_invalid_publish);
+	RUN(test_resend_with_session);
+	RUN(test_restart_without_session);
+	RUN(test_keepalive_dead_link);
+	RUN(test_receive_maximum);
+	RUN(test_suback_wrong_count);
+	RUN(test_server_disconnect_v5);
+	RUN(test_connect_timeout);
+	RUN(test_malformed_closes);
+	RUN(test_clean_disconnect);
+	RUN(test_free_inside_handler);
+	RUN(test_packet_ids_skip_in_use);
+	fake_stop();
+	loop_free(L);
+	RUN(test_no_leaks);
+	return test_report("client");
+}
