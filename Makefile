@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test test-unit test-spec asan demo install uninstall clean check-deps
+.PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance
 
 all: lia
 
@@ -103,6 +103,26 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/lia
 
 clean:
-	rm -rf build build-asan lia
+	rm -rf build build-asan build-fuzz lia
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (clang's libFuzzer) ----
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TIME  ?= 20
+FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client
+CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
+
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC)
+
+build-fuzz/seeds/.done: tests/fuzz/seeds.lua
+	@mkdir -p build-fuzz/seeds
+	@if [ -d $(CONFORMANCE_DIR) ]; then lua5.4 tests/fuzz/seeds.lua build-fuzz/seeds $(CONFORMANCE_DIR)/*.json; fi
+	@touch $@
+
+# make fuzz: each target for FUZZ_TIME seconds (FUZZ_TIME=3600 for a long run).
+fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
