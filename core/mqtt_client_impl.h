@@ -120,6 +120,11 @@ void client_protocol_error(struct mqtt_client *c, uint8_t reason, const char *fm
 void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack);
 bool client_alive(const struct mqtt_client *c, unsigned gen);
 
+/* mqtt_options.c: defaults, checks, private copies; -1 with err */
+int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *o,
+	char *err, size_t errlen);
+void client_options_free(struct mqtt_client *c);
+
 /* mqtt_session.c */
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);
 void session_on_connack(struct mqtt_client *c, bool session_present);

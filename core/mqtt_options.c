@@ -1,0 +1,167 @@
+/*
+ * mqtt_options.c - a client's options: defaults, validation with a message a
+ * person can act on, and private copies of every string and block, so the
+ * caller's memory can go away after mqtt_client_new.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqtt_client_impl.h"
+#include "xalloc.h"
+
+#define DEFAULT_MIN_MS 1000
+#define DEFAULT_MAX_MS 120000
+#define DEFAULT_INFLIGHT 20
+#define DEFAULT_QUEUED 1000
+#define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_MAX_PACKET (1024 * 1024)
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static uint8_t *memdup_or_null(const uint8_t *p, size_t n)
+{
+	return p ? xmemdup(p, n ? n : 1) : NULL;
+}
+
+static void apply_defaults(struct mqtt_client_opts *o)
+{
+	if (!o->version)
+		o->version = MQTT_V311;
+	if (!o->reconnect_min_ms)
+		o->reconnect_min_ms = DEFAULT_MIN_MS;
+	if (!o->reconnect_max_ms)
+		o->reconnect_max_ms = DEFAULT_MAX_MS;
+	if (o->reconnect_max_ms < o->reconnect_min_ms)
+		o->reconnect_max_ms = o->reconnect_min_ms;
+	if (!o->max_inflight)
+		o->max_inflight = DEFAULT_INFLIGHT;
+	if (!o->max_queued)
+		o->max_queued = DEFAULT_QUEUED;
+	if (!o->connect_timeout_ms)
+		o->connect_timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (!o->max_packet_size || o->max_packet_size > MQTT_MAX_REMAINING + 5)
+		o->max_packet_size = DEFAULT_MAX_PACKET;
+}
+
+static const char *check_opts(const struct mqtt_client_opts *o)
+{
+	if (o->version != MQTT_V31 && o->version != MQTT_V311 && o->version != MQTT_V5)
+		return "protocol version must be 3 (3.1), 4 (3.1.1) or 5";
+	if (o->has_will) {
+		if (!o->will_topic || !mqtt_topic_name_valid((const uint8_t *)o->will_topic, strlen(o->will_topic)))
+			return "will topic is not a valid topic name";
+		if (o->will_qos > 2)
+			return "will QoS must be 0, 1 or 2";
+		if (o->version == MQTT_V5 && o->will_props &&
+				mqtt_props_validate(MQTT_PROPS_WILL, o->will_props, o->will_props_len) != MQTT_OK)
+			return "will properties are not valid will properties";
+	}
+	if (o->version == MQTT_V5 && o->connect_props &&
+			mqtt_props_validate(MQTT_CONNECT, o->connect_props, o->connect_props_len) != MQTT_OK)
+		return "properties are not valid CONNECT properties";
+	if (o->client_id && strlen(o->client_id) > 65535)
+		return "client id too long";
+	if (o->version == MQTT_V311 && (!o->client_id || !o->client_id[0]) && !o->clean)
+		return "MQTT 3.1.1 needs a client id when clean session is off [MQTT-3.1.3-7]";
+	return NULL;
+}
+
+/* The CONNECT properties: the caller's block plus session expiry and our
+ * maximum packet size, unless the caller set them. */
+static int build_connect_props(struct mqtt_client *c)
+{
+	struct mqtt_str user = { c->o.connect_props, c->o.connect_props_len };
+	struct mqtt_prop extra[2], found;
+	size_t n = 0;
+	if (c->o.version != MQTT_V5)
+		return 0;
+	if (c->o.session_expiry && mqtt_props_find(user, MQTT_PROP_SESSION_EXPIRY_INTERVAL, &found) != 1)
+		extra[n++] = (struct mqtt_prop){ .id = MQTT_PROP_SESSION_EXPIRY_INTERVAL, .num = c->o.session_expiry };
+	if (mqtt_props_find(user, MQTT_PROP_MAXIMUM_PACKET_SIZE, &found) != 1)
+		extra[n++] = (struct mqtt_prop){ .id = MQTT_PROP_MAXIMUM_PACKET_SIZE, .num = c->o.max_packet_size };
+	long elen = mqtt_props_encode(extra, n, NULL, 0);
+	if (elen < 0)
+		return -1;
+	c->connect_props_len = user.len + (size_t)elen;
+	c->connect_props = xmalloc(c->connect_props_len + 1);
+	if (!c->connect_props)
+		return -1;
+	if (user.len)
+		memcpy(c->connect_props, user.ptr, user.len);
+	mqtt_props_encode(extra, n, c->connect_props + user.len, (size_t)elen);
+	return 0;
+}
+
+static int copy_strings(struct mqtt_client *c, const struct mqtt_client_opts *o)
+{
+	const char *user = o->username ? o->username : (c->uri.has_user ? c->uri.user : NULL);
+	c->client_id = xstrdup(o->client_id ? o->client_id : "");
+	c->username = dup_or_null(user);
+	if (o->password) {
+		c->password = memdup_or_null(o->password, o->password_len);
+	} else if (c->uri.has_pass) {
+		c->o.password_len = strlen(c->uri.pass);
+		c->password = memdup_or_null((const uint8_t *)c->uri.pass, c->o.password_len);
+	}
+	if (o->has_will) {
+		c->will_topic = xstrdup(o->will_topic);
+		c->will_payload = memdup_or_null(o->will_payload ? o->will_payload : (const uint8_t *)"",
+			o->will_payload_len);
+		c->will_props = memdup_or_null(o->will_props, o->will_props_len);
+		if (!c->will_topic || !c->will_payload)
+			return -1;
+	}
+	return c->client_id ? build_connect_props(c) : -1;
+}
+
+/* MQTT 3.1 servers require a 1-23 character client id. */
+static int ensure_v31_id(struct mqtt_client *c)
+{
+	char id[24];
+	if (c->o.version != MQTT_V31 || c->client_id[0])
+		return 0;
+	snprintf(id, sizeof id, "lia-%08x%04x", (unsigned)loop_clock_ns(), (unsigned)getpid() & 0xffff);
+	xfree(c->client_id);
+	c->client_id = xstrdup(id);
+	return c->client_id ? 0 : -1;
+}
+
+
+int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *opts,
+	char *err, size_t errlen)
+{
+	const char *why;
+	c->o = *opts;
+	apply_defaults(&c->o);
+	if ((why = check_opts(&c->o))) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	snprintf(c->uri_text, sizeof c->uri_text, "%s", opts->uri ? opts->uri : "mqtt://localhost:1883");
+	if (uri_parse(c->uri_text, &c->uri, err, errlen) < 0 ||
+			!(c->tops = transport_for(&c->uri, err, errlen)))
+		return -1;
+	if (copy_strings(c, &c->o) < 0 || ensure_v31_id(c) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* only the copies are used from here on */
+	c->o.uri = c->o.client_id = c->o.username = c->o.will_topic = NULL;
+	c->o.password = c->o.will_payload = c->o.will_props = c->o.connect_props = NULL;
+	return 0;
+}
+
+void client_options_free(struct mqtt_client *c)
+{
+	xfree(c->client_id);
+	xfree(c->username);
+	xfree(c->password);
+	xfree(c->will_topic);
+	xfree(c->will_payload);
+	xfree(c->will_props);
+	xfree(c->connect_props);
+}
