@@ -12,7 +12,7 @@
 #define IN_WILL (1u << 16)
 #define IN_ACKS (IN(MQTT_PUBACK) | IN(MQTT_PUBREC) | IN(MQTT_PUBREL) | IN(MQTT_PUBCOMP))
 #define IN_MSG (IN(MQTT_PUBLISH) | IN_WILL)
-#define IN_ALL (0xFFFEu | IN_WILL)
+#define IN_ALL ((0xFFFEu & ~(IN(MQTT_PINGREQ) | IN(MQTT_PINGRESP))) | IN_WILL)
 #define MAX_PROP_ID 0x2A
 
 struct prop_info {
