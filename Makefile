@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance
+.PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance bench
 
 all: lia
 
@@ -126,3 +126,11 @@ build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 # make fuzz: each target for FUZZ_TIME seconds (FUZZ_TIME=3600 for a long run).
 fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
 	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
+
+# ---- benchmark: lia's core vs libmosquitto's clients through one mosquitto ----
+bench: deps $(BUILD)/tools/bench
+	@sh tests/bench.sh $(BUILD)
+
+# ---- protocol conformance: the 1 343-case corpus from ../shared ----
+conformance: $(BUILD)/tools/conformance
+	@$(BUILD)/tools/conformance $(CONFORMANCE_DIR)

@@ -589,6 +589,21 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 				"connection refused by broker: %s (0x%02x)", name, ack->reason);
 		return;
 	}
+	if (ack->session_present && c->o.clean) {
+		/* v5 [MQTT-3.2.2-4]: no session state here, so a present one is a
+		 * broker bug; 3.1.1 [MQTT-3.2.2-1] forbids it too. Resuming would
+		 * resend packets under ids the broker never saw. */
+		c->state = ST_CONNECTED;
+		client_protocol_error(c, 0x82, "CONNACK says session present after a clean start");
+		return;
+	}
+	if (c->client_id[0] && mqtt_props_find(ack->props, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER,
+			&(struct mqtt_prop){ 0 }) == 1) {
+		/* the broker may only assign an id when we sent none (MQTT 5 3.2.2.3.7) */
+		c->state = ST_CONNECTED;
+		client_protocol_error(c, 0x82, "CONNACK assigns a client id although we sent one");
+		return;
+	}
 	learn_limits(c, ack->props);
 	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);

@@ -158,11 +158,16 @@ static void test_invalid_publish(void)
 	mqtt_client_free(c);
 }
 
+static void persistent(struct mqtt_client_opts *o)
+{
+	o->clean = false;
+}
+
 /* Unacknowledged messages go out again with DUP=1 and the same ids, in
  * order, when the broker kept the session; unreleased QoS 2 gets PUBREL. */
 static void test_resend_with_session(void)
 {
-	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	struct mqtt_client *c = new_client(MQTT_V311, persistent);
 	handshake(c, false, NULL, 0);
 	publish(c, "r", "one", 1);
 	publish(c, "r", "two", 2);
@@ -271,6 +276,53 @@ static void test_receive_maximum(void)
 	fake_ack(MQTT_PUBACK, F.p.u.publish.packet_id);
 	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
 	CHECK(str_is(F.p.u.publish.payload, "2"));
+	mqtt_client_free(c);
+}
+
+/* A clean start cannot find a session: "present" is a broker bug. */
+static void test_session_present_after_clean_start(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V5, NULL);
+	publish(c, "q", "1", 1);
+	mqtt_client_connect(c);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	fake_connack(true, NULL, 0);
+	CHECK_EQ_INT(fake_expect(1000), MQTT_DISCONNECT);
+	CHECK_EQ_INT(F.p.u.disconnect.reason, 0x82);
+	CHECK_EQ_INT(fake_expect(1000), 0);
+	CHECK_EQ_INT(E.connects, 0);
+	mqtt_client_free(c);
+}
+
+static void no_id(struct mqtt_client_opts *o)
+{
+	o->client_id = "";
+}
+
+/* v5: an empty client id gets one assigned, and reconnects reuse it; a
+ * broker that renames a client that has an id breaks the protocol. */
+static void test_assigned_client_id(void)
+{
+	uint8_t props[] = { 0x12, 0x00, 0x03, 'a', 'b', 'c' };
+	struct mqtt_client *c = new_client(MQTT_V5, no_id);
+	handshake(c, false, props, sizeof props);
+	fake_close_conn();
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK(str_is(F.p.u.connect.client_id, "abc"));
+	mqtt_client_free(c);
+
+	c = new_client(MQTT_V5, NULL);
+	mqtt_client_connect(c);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	fake_connack(false, props, sizeof props);
+	CHECK_EQ_INT(fake_expect(1000), MQTT_DISCONNECT);
+	CHECK_EQ_INT(fake_expect(1000), 0);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK(str_is(F.p.u.connect.client_id, "test-client"));
 	mqtt_client_free(c);
 }
 
@@ -417,6 +469,8 @@ int main(void)
 	RUN(test_restart_without_session);
 	RUN(test_keepalive_dead_link);
 	RUN(test_receive_maximum);
+	RUN(test_session_present_after_clean_start);
+	RUN(test_assigned_client_id);
 	RUN(test_suback_wrong_count);
 	RUN(test_server_disconnect_v5);
 	RUN(test_connect_timeout);
