@@ -1,0 +1,89 @@
+/*
+ * args.c - the parsed command line as a Lua table for lia.cli and the
+ * default client of lia run.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "args.h"
+
+void args_init(struct lia_args *a)
+{
+	*a = (struct lia_args){ 0 };
+	a->port = -1;
+	a->keepalive = -1;
+	a->protocol = -1;
+	a->qos = -1;
+	a->session_expiry = -1;
+	a->will_qos = -1;
+	a->repeat = -1;
+	a->count = -1;
+	a->timeout = -1;
+}
+
+bool args_broker_given(const struct lia_args *a)
+{
+	return a->host || a->port >= 0 || a->uri;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+	if (v) {
+		lua_pushstring(L, v);
+		lua_setfield(L, -2, k);
+	}
+}
+
+static void set_int(lua_State *L, const char *k, long v)
+{
+	if (v >= 0) {
+		lua_pushinteger(L, v);
+		lua_setfield(L, -2, k);
+	}
+}
+
+static void set_bool(lua_State *L, const char *k, bool v)
+{
+	lua_pushboolean(L, v);
+	lua_setfield(L, -2, k);
+}
+
+void args_push(lua_State *L, const struct lia_args *a)
+{
+	char mode[2] = { a->mode, 0 };
+	lua_createtable(L, 0, 32);
+	set_str(L, "host", a->host);
+	set_int(L, "port", a->port);
+	set_str(L, "uri", a->uri);
+	set_str(L, "id", a->id);
+	set_str(L, "username", a->username);
+	set_str(L, "password", a->password);
+	set_int(L, "keepalive", a->keepalive);
+	set_int(L, "protocol", a->protocol);
+	set_int(L, "qos", a->qos);
+	set_bool(L, "clean", !a->no_clean);
+	set_int(L, "session_expiry", a->session_expiry);
+	set_str(L, "will_topic", a->will_topic);
+	set_str(L, "will_payload", a->will_payload);
+	set_int(L, "will_qos", a->will_qos);
+	set_bool(L, "will_retain", a->will_retain);
+	set_bool(L, "debug", a->debug);
+	set_bool(L, "verbose", a->verbose);
+	set_str(L, "message", a->message);
+	set_str(L, "mode", a->mode ? mode : NULL);
+	set_str(L, "file", a->file);
+	set_bool(L, "retain", a->retain);
+	set_int(L, "rep", a->repeat);
+	set_int(L, "count", a->count);
+	set_int(L, "timeout", a->timeout);
+	set_bool(L, "no_newline", a->no_newline);
+	set_bool(L, "skip_retained", a->skip_retained);
+	set_bool(L, "broker_given", args_broker_given(a));
+	set_str(L, "script", a->script);
+	lua_createtable(L, a->ntopics, 0);
+	for (int i = 0; i < a->ntopics; i++) {
+		lua_pushstring(L, a->topics[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "topics");
+}

@@ -1,0 +1,61 @@
+/*
+ * args.h - the command line of lia run / pub / sub as main.c parsed it.
+ * Plain C (no Lua): main.c fills it, the host turns it into a Lua table
+ * (args_push) for the default client and for the embedded lia.cli module.
+ * Strings point into argv (or static storage) and are not copied.
+ */
+#ifndef LIA_ARGS_H
+#define LIA_ARGS_H
+
+#include <stdbool.h>
+
+struct lua_State;
+
+#define ARGS_MAX_TOPICS 64
+
+struct lia_args {
+	/* broker and session (-1 / NULL: not given) */
+	const char *host;
+	int port;
+	const char *uri;                /* --broker / -L */
+	const char *id;
+	const char *username;
+	const char *password;
+	int keepalive;
+	int protocol;                   /* 3, 4, 5 */
+	int qos;
+	bool no_clean;                  /* -c */
+	long session_expiry;            /* -x */
+	const char *will_topic;
+	const char *will_payload;
+	int will_qos;
+	bool will_retain;
+	bool debug;                     /* -d */
+	bool verbose;                   /* run: tracebacks; sub: print topics */
+	/* pub */
+	const char *message;            /* -m */
+	char mode;                      /* 'm', 'l', 'n', 's', 'f' */
+	const char *file;               /* -f */
+	bool retain;                    /* -r */
+	int repeat;                     /* --repeat */
+	/* pub: one topic, sub: filters */
+	const char *topics[ARGS_MAX_TOPICS];
+	int ntopics;
+	/* sub */
+	int count;                      /* -C */
+	int timeout;                    /* -W */
+	bool no_newline;                /* -N */
+	bool skip_retained;             /* -R */
+	/* run */
+	const char *script;
+};
+
+/* Defaults: everything "not given". */
+void args_init(struct lia_args *a);
+/* True when the command line named a broker (-h, -p, --broker, -L). */
+bool args_broker_given(const struct lia_args *a);
+/* Push a table with the fields above (absent ones left out). Raises on
+ * out of memory (call it inside a protected call). */
+void args_push(struct lua_State *L, const struct lia_args *a);
+
+#endif

@@ -1,0 +1,649 @@
+/*
+ * host.c - the script host: the state, the embedded modules, coroutines
+ * and waiters, and the run loop of lia run / pub / sub.
+ *
+ * Coroutines are anchored in one registry table (THREADS: light userdata
+ * co -> the thread) from their first resume until they end, and that
+ * table also tells which threads are ours: only they may park on a waiter,
+ * because only the host resumes them.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "args.h"
+#include "host.h"
+#include "lmqtt.h"
+#include "log.h"
+#include "loop.h"
+#include "xalloc.h"
+
+#define DRAIN_MS 3000
+
+struct drain {
+	host_drain_fn *fn;
+	void *ud;
+	bool done;
+	struct drain *next;
+};
+
+struct host_waiter {
+	struct host *h;
+	lua_State *co;
+	struct loop_timer *timer;       /* timeout, or the deferred wake */
+	host_push_fn *on_timeout;
+	void *ud;
+	host_push_fn *push;             /* deferred wake */
+	void *push_ud;
+	struct host_waiter *prev, *next;
+};
+
+struct host {
+	lua_State *L;
+	struct loop *loop;
+	bool verbose;
+	int busy;                       /* Lua code is running */
+	bool stop;
+	bool closing;
+	int status;
+	lua_State *parked;              /* the coroutine that made the last waiter */
+	struct host_waiter *waiters;
+	struct drain *drains;
+};
+
+static const char THREADS = 't';        /* registry key of the coroutine table */
+
+struct lia_embedded { const char *name; const unsigned char *src; size_t len; };
+extern const struct lia_embedded lia_embedded[];
+
+int luaopen_lia(lua_State *L);
+
+struct host *host_of(lua_State *L)
+{
+	return *(struct host **)lua_getextraspace(L);
+}
+
+struct loop *host_get_loop(lua_State *L)
+{
+	return host_of(L)->loop;
+}
+
+bool host_verbose(lua_State *L)
+{
+	return host_of(L)->verbose;
+}
+
+bool host_busy(const struct host *h)
+{
+	return h->busy > 0;
+}
+
+void host_stop(struct host *h, int status)
+{
+	h->stop = true;
+	h->status = status;
+	loop_stop(h->loop);
+}
+
+/* ---- references ---- */
+
+int host_ref(lua_State *L, int idx)
+{
+	lua_pushvalue(L, idx);
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void host_unref(lua_State *L, int *ref)
+{
+	if (*ref != LUA_NOREF && *ref != LUA_REFNIL) {
+		luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+		*ref = LUA_NOREF;
+	}
+}
+
+void host_push_ref(lua_State *L, int ref)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+}
+
+/* ---- coroutines ---- */
+
+static void push_threads(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &THREADS);
+}
+
+static bool is_ours(lua_State *L, lua_State *co)
+{
+	push_threads(L);
+	bool ours = lua_rawgetp(L, -1, co) == LUA_TTHREAD;
+	lua_pop(L, 2);
+	return ours;
+}
+
+/* Never raises: removing a key does not allocate. */
+static void forget_thread(lua_State *L, lua_State *co)
+{
+	push_threads(L);
+	lua_pushnil(L);
+	lua_rawsetp(L, -2, co);
+	lua_pop(L, 1);
+}
+
+/* Builds the message of a failed coroutine (inside a protected call, since
+ * the traceback allocates): arg 1 the thread. */
+static int error_text(lua_State *L)
+{
+	lua_State *co = lua_tothread(L, 1);
+	const char *msg = lua_tostring(co, -1);
+	if (!msg)
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
+	if (host_verbose(L))
+		luaL_traceback(L, co, msg, 0);
+	else
+		lua_pushstring(L, msg);
+	return 1;
+}
+
+static void report(lua_State *L, lua_State *co)
+{
+	lua_pushcfunction(L, error_text);
+	lua_pushthread(co);
+	lua_xmove(co, L, 1);
+	if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+		log_error("%s", lua_tostring(L, -1));
+	else
+		log_error("lia: cannot report an error: out of memory");
+	lua_pop(L, 1);
+}
+
+/* After a resume: the coroutine ended (ok or failed) or parked. */
+static int finish(struct host *h, lua_State *co, int status)
+{
+	lua_State *L = h->L;
+	bool parked = h->parked == co;
+	h->parked = NULL;
+	if (status == LUA_YIELD && parked)
+		return 0;
+	if (status == LUA_YIELD) {
+		lua_Debug ar;
+		const char *where = "?";
+		if (lua_getstack(co, 1, &ar) && lua_getinfo(co, "Sl", &ar))
+			where = ar.short_src;
+		log_error("%s: coroutine.yield() outside a coroutine the script made; "
+			"use lia.sleep or tok:wait", where);
+	} else if (status != LUA_OK) {
+		report(L, co);
+	}
+	forget_thread(L, co);
+	lua_resetthread(co);
+	return status == LUA_OK ? 0 : -1;
+}
+
+struct resume_req {
+	struct host *h;
+	lua_State *co;          /* NULL: spawn a new one */
+	host_push_fn *push;
+	void *ud;
+	int status;
+};
+
+/* Protected part: make the coroutine, push function and arguments (or the
+ * wake values), move them over, resume. */
+static int resume_k(lua_State *L)
+{
+	struct resume_req *r = lua_touserdata(L, 1);
+	lua_State *co = r->co;
+	bool fresh = co == NULL;
+	int base, n, nres;
+	if (fresh) {
+		co = lua_newthread(L);
+		push_threads(L);
+		lua_pushvalue(L, -2);
+		lua_rawsetp(L, -2, co);
+		lua_pop(L, 2);
+		r->co = co;
+	}
+	base = lua_gettop(L);
+	if (r->push)
+		r->push(L, r->ud);
+	n = lua_gettop(L) - base;
+	if (fresh && n < 1)
+		return luaL_error(L, "internal: nothing to run");
+	if (!lua_checkstack(co, n + LUA_MINSTACK))
+		return luaL_error(L, "coroutine stack overflow");
+	lua_xmove(L, co, n);
+	r->status = lua_resume(co, L, fresh ? n - 1 : n, &nres);
+	if (r->status == LUA_YIELD)
+		lua_pop(co, nres);
+	return 0;
+}
+
+static int do_resume(struct host *h, lua_State *co, host_push_fn *push, void *ud)
+{
+	lua_State *L = h->L;
+	struct resume_req r = { h, co, push, ud, LUA_OK };
+	int top = lua_gettop(L);
+	h->busy++;
+	lua_pushcfunction(L, resume_k);
+	lua_pushlightuserdata(L, &r);
+	int st = lua_pcall(L, 1, 0, 0);
+	h->busy--;
+	if (st != LUA_OK) {
+		log_error("lia: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+		lua_settop(L, top);
+		if (r.co && !co)
+			forget_thread(L, r.co);
+		return -1;
+	}
+	lua_settop(L, top);
+	return finish(h, r.co, r.status);
+}
+
+int host_spawn(struct host *h, host_push_fn *push, void *ud)
+{
+	if (h->busy || h->closing) {
+		log_error("lia: internal: a handler was started while Lua runs; dropped");
+		return -1;
+	}
+	return do_resume(h, NULL, push, ud);
+}
+
+/* ---- waiters ---- */
+
+static void waiter_unlink(struct host_waiter *w)
+{
+	struct host *h = w->h;
+	if (w->timer)
+		loop_timer_cancel(h->loop, w->timer);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		h->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+static int64_t waiter_timeout(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct host_waiter *w = ud;
+	struct host *h = w->h;
+	lua_State *co = w->co;
+	host_push_fn *push = w->push ? w->push : w->on_timeout;
+	void *pud = w->push ? w->push_ud : w->ud;
+	(void)l;
+	(void)t;
+	w->timer = NULL;
+	waiter_unlink(w);
+	xfree(w);
+	do_resume(h, co, push, pud);
+	return LOOP_TIMER_STOP;
+}
+
+struct host_waiter *host_waiter_new(lua_State *L, int64_t timeout_ms,
+	host_push_fn *on_timeout, void *ud)
+{
+	struct host *h = host_of(L);
+	struct host_waiter *w;
+	if (!is_ours(L, L))
+		luaL_error(L, "cannot wait here: only handlers, timers and the main chunk may "
+			"wait (not a coroutine the script made itself)");
+	if (!lua_isyieldable(L))
+		luaL_error(L, "cannot wait here: attempt to yield across a C-call boundary "
+			"(inside a metamethod, iterator or C function)");
+	w = xcalloc(1, sizeof *w);
+	if (!w)
+		luaL_error(L, "out of memory");
+	w->h = h;
+	w->co = L;
+	w->on_timeout = on_timeout;
+	w->ud = ud;
+	if (timeout_ms >= 0) {
+		w->timer = loop_timer_start(h->loop, (uint64_t)timeout_ms, waiter_timeout, w);
+		if (!w->timer) {
+			xfree(w);
+			luaL_error(L, "out of memory");
+		}
+	}
+	w->next = h->waiters;
+	if (w->next)
+		w->next->prev = w;
+	h->waiters = w;
+	h->parked = L;
+	return w;
+}
+
+int host_yield(lua_State *L)
+{
+	return lua_yield(L, 0);
+}
+
+void host_wake(struct host_waiter *w, host_push_fn *push, void *ud)
+{
+	struct host *h = w->h;
+	lua_State *co = w->co;
+	if (h->closing) {
+		waiter_unlink(w);
+		xfree(w);
+		return;
+	}
+	if (h->busy) {
+		/* Lua runs now: resume from the loop instead, on a fresh C stack. */
+		if (w->timer)
+			loop_timer_cancel(h->loop, w->timer);
+		w->push = push;
+		w->push_ud = ud;
+		w->timer = loop_timer_start(h->loop, 0, waiter_timeout, w);
+		if (w->timer)
+			return;
+		log_error("lia: out of memory: a waiting coroutine is dropped");
+		waiter_unlink(w);
+		xfree(w);
+		return;
+	}
+	waiter_unlink(w);
+	xfree(w);
+	do_resume(h, co, push, ud);
+}
+
+/* ---- drains ---- */
+
+int host_drain_add(struct host *h, host_drain_fn *fn, void *ud)
+{
+	struct drain *d = xcalloc(1, sizeof *d);
+	if (!d)
+		return -1;
+	d->fn = fn;
+	d->ud = ud;
+	d->next = h->drains;
+	h->drains = d;
+	return 0;
+}
+
+void host_drain_remove(struct host *h, host_drain_fn *fn, void *ud)
+{
+	for (struct drain **p = &h->drains; *p; p = &(*p)->next) {
+		if ((*p)->fn == fn && (*p)->ud == ud) {
+			struct drain *d = *p;
+			*p = d->next;
+			xfree(d);
+			return;
+		}
+	}
+}
+
+/* One pass over the drains; true when all are done. A drain may remove
+ * itself (or others) while we walk, so restart after every call. */
+static bool drain_pass(struct host *h, bool first)
+{
+	bool again = true;
+	while (again) {
+		again = false;
+		for (struct drain *d = h->drains; d; d = d->next) {
+			if (d->done)
+				continue;
+			d->done = true;
+			bool ok = d->fn(d->ud, first);
+			for (struct drain *e = h->drains; e; e = e->next)
+				if (e == d)
+					d->done = ok;
+			again = true;
+			break;
+		}
+	}
+	bool all = true;
+	for (struct drain *d = h->drains; d; d = d->next) {
+		all = all && d->done;
+		d->done = false;
+	}
+	return all;
+}
+
+/* ---- the state ---- */
+
+static int load_embedded(lua_State *L)
+{
+	const struct lia_embedded *e = &lia_embedded[lua_tointeger(L, lua_upvalueindex(1))];
+	char chunk[128];
+	snprintf(chunk, sizeof chunk, "=%s", e->name);
+	if (luaL_loadbufferx(L, (const char *)e->src, e->len, chunk, "t") != LUA_OK)
+		return lua_error(L);
+	lua_pushstring(L, e->name);
+	lua_call(L, 1, 1);
+	return 1;
+}
+
+static int open_state(lua_State *L)
+{
+	static const luaL_Reg preload[] = {
+		{ "lia.mqtt", luaopen_lia_mqtt },
+		{ "lia.timer", luaopen_lia_timer },
+		{ "lia.stdin", luaopen_lia_stdin },
+		{ NULL, NULL }
+	};
+	luaL_openlibs(L);
+	lua_newtable(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &THREADS);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (const luaL_Reg *r = preload; r->name; r++) {
+		lua_pushcfunction(L, r->func);
+		lua_setfield(L, -2, r->name);
+	}
+	for (int i = 0; lia_embedded[i].name; i++) {
+		lua_pushinteger(L, i);
+		lua_pushcclosure(L, load_embedded, 1);
+		lua_setfield(L, -2, lia_embedded[i].name);
+	}
+	lua_pop(L, 1);
+	luaL_requiref(L, "lia", luaopen_lia, 1);
+	lua_pop(L, 1);
+	return 0;
+}
+
+struct host *host_new(struct loop *l, bool verbose)
+{
+	struct host *h = xcalloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->loop = l;
+	h->verbose = verbose;
+	h->L = luaL_newstate();
+	if (!h->L) {
+		xfree(h);
+		return NULL;
+	}
+	*(struct host **)lua_getextraspace(h->L) = h;
+	lua_pushcfunction(h->L, open_state);
+	if (lua_pcall(h->L, 0, 0, 0) != LUA_OK) {
+		lua_close(h->L);
+		xfree(h);
+		return NULL;
+	}
+	return h;
+}
+
+void host_free(struct host *h)
+{
+	if (!h)
+		return;
+	h->closing = true;
+	lua_close(h->L);
+	while (h->waiters) {
+		struct host_waiter *w = h->waiters;
+		waiter_unlink(w);
+		xfree(w);
+	}
+	while (h->drains) {
+		struct drain *d = h->drains;
+		h->drains = d->next;
+		xfree(d);
+	}
+	xfree(h);
+}
+
+int host_check(const char *path, char *err, size_t errlen)
+{
+	lua_State *L = luaL_newstate();
+	int r = 0;
+	if (!L) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (luaL_loadfile(L, path) != LUA_OK) {
+		snprintf(err, errlen, "%s", lua_tostring(L, -1));
+		r = -1;
+	}
+	lua_close(L);
+	return r;
+}
+
+/* ---- running a script ---- */
+
+struct main_req {
+	const char *path;           /* lia run: the script */
+	const char *fn;             /* lia pub/sub: the function of lia.cli */
+	const struct lia_args *a;
+	int fn_ref, arg_ref;
+	char *err;
+	size_t errlen;
+};
+
+static int push_main(lua_State *L, void *ud)
+{
+	struct main_req *m = ud;
+	host_push_ref(L, m->fn_ref);
+	if (m->arg_ref != LUA_NOREF)
+		host_push_ref(L, m->arg_ref);
+	return 0;
+}
+
+/* The default client of lia run: global `mqtt`, global-handler mode. */
+static void make_default_client(lua_State *L, const struct lia_args *a)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.cli");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "client_opts");
+	args_push(L, a);
+	lua_call(L, 1, 1);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.mqtt");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "client");
+	lua_pushvalue(L, -3);
+	lua_call(L, 1, 1);
+	lmqtt_set_default(L, -1);
+	lua_setglobal(L, "mqtt");
+	lua_pop(L, 3);
+}
+
+static int prepare_main(lua_State *L)
+{
+	struct main_req *m = lua_touserdata(L, 1);
+	if (m->path) {
+		make_default_client(L, m->a);
+		if (luaL_loadfile(L, m->path) != LUA_OK) {
+			snprintf(m->err, m->errlen, "%s", lua_tostring(L, -1));
+			return 0;
+		}
+		m->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return 0;
+	}
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.cli");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, m->fn);
+	m->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	args_push(L, m->a);
+	m->arg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+static int start_default(lua_State *L)
+{
+	lmqtt_start_default(L, lua_toboolean(L, 1));
+	return 0;
+}
+
+static int run_main(struct host *h, struct main_req *m)
+{
+	lua_State *L = h->L;
+	int r;
+	m->fn_ref = m->arg_ref = LUA_NOREF;
+	m->err[0] = '\0';
+	lua_pushcfunction(L, prepare_main);
+	lua_pushlightuserdata(L, m);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		snprintf(m->err, m->errlen, "%s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	if (m->err[0] || m->fn_ref == LUA_NOREF) {
+		host_unref(L, &m->fn_ref);
+		host_unref(L, &m->arg_ref);
+		return -1;
+	}
+	r = host_spawn(h, push_main, m);
+	host_unref(L, &m->fn_ref);
+	host_unref(L, &m->arg_ref);
+	return r;
+}
+
+int host_run_script(struct host *h, const char *path, const struct lia_args *a,
+	char *err, size_t errlen)
+{
+	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
+	if (run_main(h, &m) < 0)
+		return -1;
+	lua_pushcfunction(h->L, start_default);
+	lua_pushboolean(h->L, args_broker_given(a));
+	if (lua_pcall(h->L, 1, 0, 0) != LUA_OK) {
+		log_error("lia: %s", lua_tostring(h->L, -1));
+		lua_pop(h->L, 1);
+	}
+	return 0;
+}
+
+int host_run_cli(struct host *h, const char *fn, const struct lia_args *a,
+	char *err, size_t errlen)
+{
+	struct main_req m = { .fn = fn, .a = a, .err = err, .errlen = errlen };
+	return run_main(h, &m);
+}
+
+static void on_signal(struct loop *l, int signo, void *ud)
+{
+	struct host *h = ud;
+	(void)l;
+	if (h->stop) {
+		/* a second ^C while draining: give up on the clean stop */
+		log_warn("signal %d while stopping: exiting now", signo);
+		h->status = 1;
+		h->closing = true;
+		return;
+	}
+	log_info("signal %d: stopping", signo);
+	host_stop(h, 0);
+}
+
+int host_loop(struct host *h)
+{
+	uint64_t deadline;
+	loop_signal(h->loop, SIGINT, on_signal, h);
+	loop_signal(h->loop, SIGTERM, on_signal, h);
+	while (!h->stop)
+		loop_run_once(h->loop, -1);
+	deadline = loop_now_fresh(h->loop) + DRAIN_MS;
+	if (!drain_pass(h, true)) {
+		while (!h->closing && loop_now_fresh(h->loop) < deadline) {
+			loop_run_once(h->loop, 50);
+			if (drain_pass(h, false))
+				break;
+		}
+	}
+	return h->status;
+}
