@@ -9,17 +9,10 @@ build=${1:-build}
 n=${BENCH_N:-50000}
 size=${BENCH_SIZE:-64}
 dir=$(mktemp -d)
-trap 'kill $bpid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+trap 'stop_broker; rm -rf "$dir"' EXIT INT TERM
 
-for try in 1 2 3 4 5 6 7 8; do
-	port=$(( (($$ + try * 7919) % 20000) + 40000 ))
-	printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$dir/m.conf"
-	mosquitto -c "$dir/m.conf" >"$dir/m.log" 2>&1 &
-	bpid=$!
-	sleep 0.3
-	if kill -0 $bpid 2>/dev/null; then break; fi
-done
-kill -0 $bpid 2>/dev/null || { echo "bench: cannot start mosquitto"; cat "$dir/m.log"; exit 1; }
+. "$(dirname "$0")/broker.sh"
+start_broker "$dir" || exit 1
 echo "bench: mosquitto $(mosquitto -h 2>/dev/null | head -n 1 | awk '{print $3}') on 127.0.0.1:$port; $n messages of $size bytes; $(nproc) cores"
 
 for q in 0 1 2; do
@@ -28,8 +21,6 @@ done
 
 # libmosquitto: mosquitto_sub counts, mosquitto_pub -l sends one message a line
 payload=$(head -c "$size" /dev/zero | tr '\0' 'x')
-i=0
-: >"$dir/lines"
 yes "$payload" | head -n "$n" >"$dir/lines"
 for q in 0 1 2; do
 	mosquitto_sub -h 127.0.0.1 -p "$port" -q "$q" -t "bench/mosq$q" -C "$n" >/dev/null &
