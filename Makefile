@@ -44,8 +44,9 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 all: lia
 
+# copy then rename, so a running ./lia never blocks the build
 lia: $(BUILD)/lia
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/lia: $(CORE_OBJ) $(APP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
