@@ -400,6 +400,7 @@ static void connect_start(struct mqtt_client *c)
 	int r;
 	memset(&c->tr, 0, sizeof c->tr);
 	c->tr.fd = -1;
+	c->tr.cfg = &c->tcfg;
 	c->state = ST_CONNECTING;
 	c->conn_timer = loop_timer_start(c->loop, c->o.connect_timeout_ms, conn_timeout, c);
 	client_log(c, LOG_DEBUG, "connecting to %s", c->uri_text);
@@ -455,26 +456,38 @@ static void process_input(struct mqtt_client *c)
 	}
 }
 
-static void do_read(struct mqtt_client *c)
+/* One read; true when it got bytes. */
+static bool read_once(struct mqtt_client *c)
 {
 	size_t limit = (size_t)c->o.max_packet_size + READ_CHUNK;
 	ssize_t r;
 	if (buf_reserve(&c->in, READ_CHUNK, limit) < 0) {
 		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "out of memory for input");
-		return;
+		return false;
 	}
 	r = c->tops->read(&c->tr, c->in.data + c->in.end, c->in.cap - c->in.end);
 	if (r == 0) {
-		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "connection closed by broker");
-		return;
+		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err[0] ? c->tr.err :
+			"connection closed by broker");
+		return false;
 	}
 	if (r < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err);
-		return;
+		return false;
 	}
 	c->in.end += (size_t)r;
 	process_input(c);
+	return true;
+}
+
+/* Bytes a TLS or WebSocket layer already holds never make the fd readable
+ * again: keep reading while the transport says it has some. */
+static void do_read(struct mqtt_client *c)
+{
+	unsigned gen = c->gen;
+	while (read_once(c) && client_alive(c, gen) && c->tops->pending && c->tops->pending(&c->tr))
+		;
 }
 
 static void on_io(struct loop *l, int fd, int events, void *ud)
@@ -490,8 +503,14 @@ static void on_io(struct loop *l, int fd, int events, void *ud)
 			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err);
 		else if (r == 0)
 			transport_ready(c);
-		else
+		else {
+			/* A layer may have moved to a new socket (the next address),
+			 * possibly under the same number: register it afresh. */
+			if (c->tr.fd != fd)
+				loop_unwatch(c->loop, fd);
+			c->watch_mask = 0;
 			set_watch(c, r == TRANSPORT_WANT_READ ? LOOP_READ : LOOP_WRITE);
+		}
 		leave(c);
 		return;
 	}
@@ -660,6 +679,7 @@ static void client_destroy(struct mqtt_client *c)
 	stop_timer(c, &c->retry_timer);
 	stop_timer(c, &c->post_timer);
 	stop_timer(c, &c->close_timer);
+	stop_timer(c, &c->reload_timer);
 	loop_hook_remove(c->loop, before_sleep, c);
 	session_free_all(c);
 	if (c->store)
@@ -689,6 +709,7 @@ void mqtt_client_free(struct mqtt_client *c)
 		stop_timer(c, &c->retry_timer);
 		stop_timer(c, &c->post_timer);
 		stop_timer(c, &c->close_timer);
+		stop_timer(c, &c->reload_timer);
 		return;
 	}
 	client_destroy(c);
@@ -750,6 +771,40 @@ int mqtt_client_disconnect(struct mqtt_client *c, uint8_t reason, const uint8_t 
 	if (c->state != ST_DISCONNECTING)
 		c->state = ST_IDLE;
 	return 0;
+}
+
+static int64_t reload_due(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	(void)t;
+	c->reload_timer = NULL;
+	if (c->state != ST_CONNECTING && c->state != ST_WAIT_CONNACK && c->state != ST_CONNECTED)
+		return LOOP_TIMER_STOP;
+	enter(c);
+	if (c->state == ST_CONNECTED && !buf_len(&c->out)) {
+		/* best effort, so the broker does not publish the will */
+		struct mqtt_packet p = { .type = MQTT_DISCONNECT };
+		if (client_send_packet(c, &p) == 0)
+			(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+	}
+	client_lost(c, 0, false, (struct mqtt_str){ 0 }, "closing to use new TLS material");
+	if (!c->freeing && c->want_connected && (c->state == ST_BACKOFF || c->state == ST_IDLE)) {
+		stop_timer(c, &c->retry_timer);
+		connect_start(c);
+	}
+	leave(c);
+	return LOOP_TIMER_STOP;
+}
+
+int mqtt_client_reload_tls(struct mqtt_client *c)
+{
+	if (!c->uri.tls)
+		return MQTT_E_STATE;
+	tls_cache_invalidate(&c->tcfg);
+	if (!c->reload_timer)
+		c->reload_timer = loop_timer_start(c->loop, 0, reload_due, c);
+	return c->reload_timer ? 0 : MQTT_E_NOMEM;
 }
 
 bool mqtt_client_connected(const struct mqtt_client *c)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "mqtt_codec.h"
+#include "transport.h"
 
 struct loop;
 struct mqtt_client;
@@ -67,6 +68,16 @@ struct mqtt_client_opts {
 	uint32_t connect_timeout_ms;/* TCP + CONNACK; 0 = 10000 */
 	uint32_t max_packet_size;   /* inbound limit (announced in v5); 0 = 1 MiB */
 	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
+	/* Secure and alternative transports (transport.h has the field docs).
+	 * Any TLS field set turns TLS on: mqtt:// becomes mqtts:// (port 8883
+	 * unless the URI names one), ws:// becomes wss://. */
+	struct transport_tls_opts tls;
+	struct transport_ws_opts ws;  /* ws:// and wss:// only */
+	/* "socks5://[user:pass@]host[:port]", "http://[user:pass@]host[:port]";
+	 * "" or "none": direct even when the environment names a proxy; NULL:
+	 * the environment (all_proxy, https_proxy, http_proxy, no_proxy: see
+	 * transport_proxy.c), read once by mqtt_client_new. */
+	const char *proxy;
 };
 
 enum mqtt_event_type {
@@ -140,6 +151,16 @@ int mqtt_client_connect(struct mqtt_client *c);
 int mqtt_client_disconnect(struct mqtt_client *c, uint8_t reason,
 	const uint8_t *props, size_t props_len);
 bool mqtt_client_connected(const struct mqtt_client *c);
+/* Use new TLS material now: the CA, certificate and key files are loaded
+ * again, and an open (or opening) connection is closed and reopened at
+ * once, from the loop (MQTT_EV_DISCONNECT, then MQTT_EV_CONNECT). When the
+ * socket is idle a DISCONNECT (normal) is written first, best effort, so
+ * the broker does not publish the will for a planned reconnect. The session
+ * survives when clean is false (v5: with a session expiry): in-flight
+ * messages are resent, queued ones stay queued. Files that changed on disk
+ * are also picked up by any ordinary reconnect, without this call.
+ * Returns 0, or MQTT_E_STATE when the client does not use TLS. */
+int mqtt_client_reload_tls(struct mqtt_client *c);
 /* True when no socket is open and none is being opened or closed (after a
  * disconnect has been flushed, or while waiting to reconnect). A host that
  * wants a clean exit runs the loop until every client is idle. */

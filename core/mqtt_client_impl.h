@@ -65,6 +65,8 @@ struct mqtt_client {
 	size_t connect_props_len;
 	char uri_text[300];
 	struct uri uri;
+	struct transport_cfg tcfg;      /* tls/ws strings owned (copies), cache owned */
+	char proxy[600];                /* resolved proxy URL, "" direct */
 
 	enum client_state state;
 	bool want_connected;
@@ -75,6 +77,7 @@ struct mqtt_client {
 	struct buf in, out;
 
 	struct loop_timer *conn_timer, *ka_timer, *retry_timer, *post_timer, *close_timer;
+	struct loop_timer *reload_timer;    /* mqtt_client_reload_tls, from the loop */
 	struct backoff backoff;
 	uint64_t connected_at, last_sent;
 	bool ping_outstanding;

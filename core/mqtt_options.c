@@ -131,6 +131,80 @@ static int ensure_v31_id(struct mqtt_client *c)
 }
 
 
+static bool tls_wanted(const struct transport_tls_opts *t)
+{
+	return t->enabled || t->insecure || t->ca_file || t->ca_path || t->cert || t->key ||
+		t->key_password || t->alpn || t->ciphers || t->min_version || t->server_name;
+}
+
+/* TLS options on mqtt:// or ws://: the same URI with the TLS scheme, so an
+ * omitted port becomes the TLS default (8883, 443) as in mosquitto_pub. */
+static int upgrade_uri(struct mqtt_client *c, char *err, size_t errlen)
+{
+	char text[sizeof c->uri_text];
+	const char *sep = strstr(c->uri_text, "://");
+	const char *rest = sep ? sep + 3 : c->uri_text;
+	bool ws = strcmp(c->uri.scheme, "ws") == 0;
+	if (c->uri.tls || (strcmp(c->uri.scheme, "mqtt") != 0 && !ws))
+		return 0;
+	if ((size_t)snprintf(text, sizeof text, "%s://%s", ws ? "wss" : "mqtts", rest) >= sizeof text)
+		return snprintf(err, errlen, "broker URI too long"), -1;
+	memcpy(c->uri_text, text, sizeof text);
+	return uri_parse(c->uri_text, &c->uri, err, errlen);
+}
+
+static void transport_log(void *ud, int level, const char *line)
+{
+	client_log(ud, level, "%s", line);
+}
+
+static int dup_opt(const char **dst, const char *src)
+{
+	*dst = NULL;
+	if (src && !(*dst = xstrdup(src)))
+		return -1;
+	return 0;
+}
+
+static int copy_transport(struct mqtt_client *c, const struct mqtt_client_opts *o)
+{
+	struct transport_tls_opts *t = &c->tcfg.tls;
+	*t = (struct transport_tls_opts){ .enabled = o->tls.enabled, .insecure = o->tls.insecure,
+		.expiry_warn_days = o->tls.expiry_warn_days };
+	if (dup_opt(&t->ca_file, o->tls.ca_file) || dup_opt(&t->ca_path, o->tls.ca_path) ||
+			dup_opt(&t->cert, o->tls.cert) || dup_opt(&t->key, o->tls.key) ||
+			dup_opt(&t->key_password, o->tls.key_password) || dup_opt(&t->alpn, o->tls.alpn) ||
+			dup_opt(&t->ciphers, o->tls.ciphers) || dup_opt(&t->min_version, o->tls.min_version) ||
+			dup_opt(&t->server_name, o->tls.server_name) ||
+			dup_opt(&c->tcfg.ws.path, o->ws.path) || dup_opt(&c->tcfg.ws.headers, o->ws.headers))
+		return -1;
+	return 0;
+}
+
+/* The transport stack and what it needs: TLS material loaded now (a bad
+ * file fails here, not at every reconnect), the proxy resolved once. */
+static int transport_init(struct mqtt_client *c, const struct mqtt_client_opts *o,
+	char *err, size_t errlen)
+{
+	if (tls_wanted(&o->tls) && upgrade_uri(c, err, errlen) < 0)
+		return -1;
+	if (copy_transport(c, o) < 0)
+		return snprintf(err, errlen, "out of memory"), -1;
+	c->tcfg.tls.enabled = c->uri.tls;
+	c->tcfg.max_frame = (size_t)c->o.max_packet_size + 1024 * 1024;
+	c->tcfg.log = transport_log;
+	c->tcfg.log_ud = c;
+	if (c->uri.scheme[0] == 'w' && transport_ws_check(&c->tcfg.ws, err, errlen) < 0)
+		return -1;
+	if (proxy_resolve(o->proxy, &c->uri, c->proxy, sizeof c->proxy, err, errlen) < 0)
+		return -1;
+	c->tcfg.proxy = c->proxy[0] ? c->proxy : NULL;
+	if (c->uri.tls && tls_cache_prepare(&c->tcfg, err, errlen) < 0)
+		return -1;
+	c->tops = transport_for_cfg(&c->uri, &c->tcfg, err, errlen);
+	return c->tops ? 0 : -1;
+}
+
 int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *opts,
 	char *err, size_t errlen)
 {
@@ -142,8 +216,7 @@ int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *op
 		return -1;
 	}
 	snprintf(c->uri_text, sizeof c->uri_text, "%s", opts->uri ? opts->uri : "mqtt://localhost:1883");
-	if (uri_parse(c->uri_text, &c->uri, err, errlen) < 0 ||
-			!(c->tops = transport_for(&c->uri, err, errlen)))
+	if (uri_parse(c->uri_text, &c->uri, err, errlen) < 0 || transport_init(c, opts, err, errlen) < 0)
 		return -1;
 	if (copy_strings(c, &c->o) < 0 || ensure_v31_id(c) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -152,11 +225,15 @@ int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *op
 	/* only the copies are used from here on */
 	c->o.uri = c->o.client_id = c->o.username = c->o.will_topic = NULL;
 	c->o.password = c->o.will_payload = c->o.will_props = c->o.connect_props = NULL;
+	c->o.tls = (struct transport_tls_opts){ 0 };
+	c->o.ws = (struct transport_ws_opts){ 0 };
+	c->o.proxy = NULL;
 	return 0;
 }
 
 void client_options_free(struct mqtt_client *c)
 {
+	struct transport_tls_opts *t = &c->tcfg.tls;
 	xfree(c->client_id);
 	xfree(c->username);
 	xfree(c->password);
@@ -164,4 +241,10 @@ void client_options_free(struct mqtt_client *c)
 	xfree(c->will_payload);
 	xfree(c->will_props);
 	xfree(c->connect_props);
+	tls_cache_free(&c->tcfg);
+	const char *strs[] = { t->ca_file, t->ca_path, t->cert, t->key, t->key_password, t->alpn,
+		t->ciphers, t->min_version, t->server_name, c->tcfg.ws.path, c->tcfg.ws.headers };
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		xfree((void *)strs[i]);
+	memset(&c->tcfg, 0, sizeof c->tcfg);
 }

@@ -167,20 +167,9 @@ static int unix_open(struct transport *t, const struct uri *u)
 }
 
 const struct transport_ops transport_tcp = {
-	"tcp", tcp_open, tcp_handshake, tcp_read, tcp_write, tcp_close
+	"tcp", tcp_open, tcp_handshake, tcp_read, tcp_write, tcp_close, NULL
 };
 
 const struct transport_ops transport_unix = {
-	"unix", unix_open, tcp_handshake, tcp_read, tcp_write, tcp_close
+	"unix", unix_open, tcp_handshake, tcp_read, tcp_write, tcp_close, NULL
 };
-
-const struct transport_ops *transport_for(const struct uri *u, char *err, size_t errlen)
-{
-	if (strcmp(u->scheme, "mqtt") == 0)
-		return &transport_tcp;
-	if (strcmp(u->scheme, "unix") == 0)
-		return &transport_unix;
-	snprintf(err, errlen, "%s:// is not supported yet (TLS and WebSockets are planned)",
-		u->scheme);
-	return NULL;
-}
