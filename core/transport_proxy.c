@@ -236,7 +236,7 @@ static int http_reply(struct transport *t, size_t *want)
 	struct proxy_state *st = t->priv;
 	unsigned code;
 	char reason[120] = "";
-	*want = 1;      /* byte by byte: never read past the blank line */
+	*want = st->in_len + 1;     /* byte by byte: never read past the blank line */
 	if (st->in_len < 4 || memcmp(st->in + st->in_len - 4, "\r\n\r\n", 4) != 0)
 		return st->in_len < sizeof st->in - 1 ? 0 : proxy_fail(t, "reply header too long");
 	st->in[st->in_len] = '\0';
