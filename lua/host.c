@@ -28,7 +28,7 @@
 struct drain {
 	host_drain_fn *fn;
 	void *ud;
-	bool done;
+	unsigned pass;
 	struct drain *next;
 };
 
@@ -54,6 +54,7 @@ struct host {
 	lua_State *parked;              /* the coroutine that made the last waiter */
 	struct host_waiter *waiters;
 	struct drain *drains;
+	unsigned drain_pass;
 };
 
 static const char THREADS = 't';        /* registry key of the coroutine table */
@@ -281,7 +282,8 @@ static int64_t waiter_timeout(struct loop *l, struct loop_timer *t, void *ud)
 	w->timer = NULL;
 	waiter_unlink(w);
 	xfree(w);
-	do_resume(h, co, push, pud);
+	if (!h->closing)
+		do_resume(h, co, push, pud);
 	return LOOP_TIMER_STOP;
 }
 
@@ -378,28 +380,22 @@ void host_drain_remove(struct host *h, host_drain_fn *fn, void *ud)
 }
 
 /* One pass over the drains; true when all are done. A drain may remove
- * itself (or others) while we walk, so restart after every call. */
+ * itself (or others) while we walk, so restart after every call and skip
+ * those already asked in this pass. */
 static bool drain_pass(struct host *h, bool first)
 {
-	bool again = true;
+	bool all = true, again = true;
+	unsigned pass = ++h->drain_pass;
 	while (again) {
 		again = false;
 		for (struct drain *d = h->drains; d; d = d->next) {
-			if (d->done)
+			if (d->pass == pass)
 				continue;
-			d->done = true;
-			bool ok = d->fn(d->ud, first);
-			for (struct drain *e = h->drains; e; e = e->next)
-				if (e == d)
-					d->done = ok;
+			d->pass = pass;
+			all = d->fn(d->ud, first) && all;
 			again = true;
 			break;
 		}
-	}
-	bool all = true;
-	for (struct drain *d = h->drains; d; d = d->next) {
-		all = all && d->done;
-		d->done = false;
 	}
 	return all;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -27,7 +28,7 @@
 #define CLIENT_MT "lia.mqtt.client"
 #define TOKEN_MT "lia.mqtt.token"
 
-enum { UV_HANDLERS = 1, UV_FILTERS, UV_PUBS, UV_SUBS, UV_COUNT = UV_SUBS };
+enum { UV_HANDLERS = 1, UV_FILTERS, UV_PUBS, UV_SUBS, UV_INFO, UV_COUNT = UV_INFO };
 
 enum { EV_CONNECT, EV_DISCONNECT, EV_MESSAGE, EV_PUBLISH, EV_SUBSCRIBE, EV_UNSUBSCRIBE,
 	EV_LOG, EV_NAMES };
@@ -698,6 +699,13 @@ static void read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	check_opt_names(L, t);
 	o->uri = opt_uri(L, t);
 	o->client_id = opt_str(L, t, "client_id", NULL);
+	if (!o->client_id) {
+		/* as mosquitto_pub/sub do: a fresh id, so scripts can read it back */
+		static unsigned seq;
+		uint64_t ns = loop_clock_ns();
+		o->client_id = lua_pushfstring(L, "lia-%d-%d", (int)(getpid() & 0xfffff),
+			(int)((ns / 1000 + seq++) & 0xfffff));
+	}
 	o->version = opt_protocol(L, t);
 	o->clean = opt_bool(L, t, "clean", true);
 	o->session_expiry = (uint32_t)opt_num(L, t, "session_expiry", 0, 0, 4294967295.0);
@@ -752,6 +760,20 @@ static int l_gc(lua_State *L)
 	return 0;
 }
 
+/* c.method, or the read-only fields client_id, uri, protocol */
+static int l_index(lua_State *L)
+{
+	to_client(L, 1);
+	lua_settop(L, 2);
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+		return 1;
+	push_uv(L, 1, UV_INFO);
+	lua_pushvalue(L, 2);
+	lua_rawget(L, -2);
+	return 1;
+}
+
 static int l_tostring(lua_State *L)
 {
 	struct lclient *lc = to_client(L, 1);
@@ -794,6 +816,14 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "mqtt.client: %s", err);
 	}
 	mqtt_client_set_handler(lc->c, on_event, lc);
+	push_uv(L, ud, UV_INFO);
+	lua_pushstring(L, o.client_id);
+	lua_setfield(L, -2, "client_id");
+	lua_pushstring(L, o.uri);
+	lua_setfield(L, -2, "uri");
+	lua_pushinteger(L, o.version);
+	lua_setfield(L, -2, "protocol");
+	lua_pop(L, 1);
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &CLIENTS);
 	lua_pushvalue(L, ud);
 	lua_rawsetp(L, -2, lc);
@@ -1174,6 +1204,7 @@ int luaopen_lia_mqtt(lua_State *L)
 	if (luaL_newmetatable(L, CLIENT_MT)) {
 		luaL_setfuncs(L, meta, 0);
 		luaL_newlib(L, methods);
+		lua_pushcclosure(L, l_index, 1);
 		lua_setfield(L, -2, "__index");
 	}
 	lua_pop(L, 1);
