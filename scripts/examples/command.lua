@@ -10,28 +10,34 @@
 -- correlation_data copied back) when there is one, else to
 -- lia/<id>/reply/<name>.
 --
--- Run it:     lia run -h localhost -i pi-1 -V 5 scripts/examples/command.lua
+-- <id> is DEVICE (a global, or the environment variable), else the host name.
+--
+-- Run it:     DEVICE=pi-1 lia run -h localhost -V 5 scripts/examples/command.lua
 -- Ask it:     lia sub -v -t 'lia/pi-1/reply/#' &
 --             lia pub -t lia/pi-1/cmd/ping -m ''
 -- or, v5 request/response with mosquitto_rr:
 --             mosquitto_rr -V 5 -t lia/pi-1/cmd/echo -e my/answers -m hello
-local device
+local function first_line(path)
+	local f = io.open(path, "r")
+	if not f then return nil end
+	local s = f:read("l")
+	f:close()
+	return s
+end
+
+local device = DEVICE or os.getenv("DEVICE") or first_line("/proc/sys/kernel/hostname") or "lia"
 
 local commands = {
 	ping = function() return "pong" end,
 	echo = function(payload) return payload end,
 	uptime = function()
-		local f = io.open("/proc/uptime", "r")
-		if not f then return "error: no /proc/uptime" end
-		local s = f:read("l")
-		f:close()
-		return s:match("^(%S+)")
+		local s = first_line("/proc/uptime")
+		return s and s:match("^(%S+)") or "error: no /proc/uptime"
 	end,
 	time = function() return string.format("%.3f", lia.time()) end,
 }
 
 function on_connect(client, ack)
-	device = client.client_id or "lia"
 	client:subscribe("lia/" .. device .. "/cmd/+", 1)
 	lia.log.info("command: waiting for commands on lia/" .. device .. "/cmd/+")
 end

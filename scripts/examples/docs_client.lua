@@ -13,6 +13,8 @@ local c = mqtt.client {
 	reconnect = { min = 1, max = 30 },
 }
 
+local received = false
+
 c:on("connect", function(c, ack)
 	print("connected", ack.reason_name, "session present:", ack.session_present)
 	-- a per-filter handler: only messages matching docs/client/+ come here
@@ -20,13 +22,16 @@ c:on("connect", function(c, ack)
 		local p = msg.properties
 		print("got", msg.topic, msg.payload, "qos", msg.qos,
 			"content type", p.content_type, "user.unit", p.user.unit)
-		c:disconnect()
-		lia.stop()
+		received = true
 	end)
-	lia.sleep(100)          -- handlers are coroutines: sleeping here blocks nothing else
 	local tok = c:publish("docs/client/temp", "21.5", { qos = 1, properties = {
 		content_type = "text/plain", user = { unit = "C" } } })
-	print("published mid", tok.mid, "acknowledged:", tok:wait(5000))
+	-- tok:wait and lia.sleep pause this handler only; the message handler runs meanwhile
+	local ok = tok:wait(5000)
+	while not received do lia.sleep(10) end
+	print("published mid", tok.mid, "acknowledged:", ok)
+	c:disconnect()
+	lia.stop()
 end)
 
 c:on("disconnect", function(c, info)

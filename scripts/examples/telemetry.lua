@@ -4,7 +4,7 @@
 --
 -- Run it against a broker, with a will that marks the device offline:
 --
---   lia run -h localhost -i pi-1 --will-topic lia/pi-1/status \
+--   DEVICE=pi-1 lia run -h localhost -i pi-1 --will-topic lia/pi-1/status \
 --       --will-payload offline --will-retain scripts/examples/telemetry.lua
 --
 -- and watch it with:  lia sub -v -t 'lia/#'
@@ -15,8 +15,10 @@
 --   lia/<id>/telemetry/memory     {"total_kb":8039808,"available_kb":6120424,"used_pct":23.9}
 --   lia/<id>/telemetry/uptime     "86400.25"         (seconds since boot)
 --
--- <id> is the client id (-i); INTERVAL (default 2 seconds) may be set by a
--- script that sets the global and then runs this one with dofile.
+-- <id> is DEVICE (a global, or the environment variable), else the host
+-- name; give the client the same id with -i so the will matches.
+-- INTERVAL (seconds, default 2) may be set by a script that sets the global
+-- and then runs this one with dofile.
 local timer = require "lia.timer"
 
 INTERVAL = INTERVAL or 2
@@ -47,7 +49,8 @@ local function uptime()
 	return (read("/proc/uptime") or ""):match("^(%S+)")
 end
 
-local device                  -- the client id, known once connected
+local device = DEVICE or os.getenv("DEVICE")
+	or (read("/proc/sys/kernel/hostname") or "lia"):match("[^%s]+")
 local ticker
 
 local function publish_all()
@@ -58,7 +61,6 @@ local function publish_all()
 end
 
 function on_connect(client, ack)
-	device = client.client_id or "lia"
 	client:publish("lia/" .. device .. "/status", "online", { qos = 1, retain = true })
 	lia.log.info("telemetry: publishing to lia/" .. device .. "/telemetry/ every", INTERVAL, "s")
 	publish_all()

@@ -29,9 +29,9 @@ describe("examples", function()
 		local id = H.uniq("tele")
 		local sub = broker:sub(string.format("-q 1 -t 'lia/%s/#' -F '%%r %%q %%t %%p'", id))
 		local t0 = H.now()
-		local lia = H.lia_spawn { "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id,
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id,
 			"--will-topic", "lia/" .. id .. "/status", "--will-payload", "offline", "--will-retain",
-			EX .. "telemetry.lua" }
+			EX .. "telemetry.lua" }, { env = { DEVICE = id } })
 		local base = "lia/" .. id
 		assert.truthy(sub:wait_for(" " .. base .. "/telemetry/uptime ", 5), H.dump(lia, broker))
 		-- the status is retained and QoS 1
@@ -63,7 +63,8 @@ describe("examples", function()
 		local id = H.uniq("tint")
 		local sub = broker:sub(string.format("-t 'lia/%s/telemetry/uptime' -v", id))
 		local wrapper = H.script(string.format("INTERVAL = 0.3\ndofile(%q)\n", EX .. "telemetry.lua"))
-		local lia = H.lia_spawn { "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, wrapper }
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, wrapper },
+			{ env = { DEVICE = id } })
 		assert.truthy(H.wait(function() return #H.lines(sub:stdout()) >= 4 end, 3),
 			H.dump(lia, broker) .. sub:stdout())
 	end)
@@ -71,8 +72,8 @@ describe("examples", function()
 	it("command.lua answers ping/echo on lia/<id>/reply/<name> and unknown commands", function()
 		local id = H.uniq("cmd")
 		local sub = broker:sub(string.format("-q 1 -t 'lia/%s/reply/#' -v", id))
-		local lia = H.lia_spawn { "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-V", "5",
-			EX .. "command.lua" }
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-V", "5",
+			EX .. "command.lua" }, { env = { DEVICE = id } })
 		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
 		broker:pub(string.format("-q 1 -t 'lia/%s/cmd/ping' -m ''", id))
 		broker:pub(string.format("-q 1 -t 'lia/%s/cmd/echo' -m 'say this'", id))
@@ -88,8 +89,8 @@ describe("examples", function()
 	it("command.lua replies to the v5 response topic with the correlation data", function()
 		local id = H.uniq("cmdrr")
 		local sub = broker:sub(string.format("-V 5 -q 1 -t 'answers/%s' -F '%%D|%%p' -C 1", id))
-		local lia = H.lia_spawn { "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-V", "5",
-			EX .. "command.lua" }
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-V", "5",
+			EX .. "command.lua" }, { env = { DEVICE = id } })
 		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
 		broker:pub(string.format("-V 5 -q 1 -t 'lia/%s/cmd/echo' -m marco "
 			.. "-D publish response-topic 'answers/%s' -D publish correlation-data req-7", id, id))
@@ -151,7 +152,10 @@ describe("examples", function()
 		local r = H.lia_run { "run", "-h", "127.0.0.1", "-p", tostring(broker.port), "-i", H.uniq("dg"),
 			EX .. "docs_global.lua" }
 		assert.equal(0, r.status, r.out .. r.err)
-		assert.equal("on_message\tdocs/global/hello\tfrom on_connect\n", r.out)
+		-- CONTRACT.md does not say whether on_disconnect runs for the clean
+		-- disconnect at lia.stop(); accept both, nothing else.
+		local rest = r.out:match("^on_message\tdocs/global/hello\tfrom on_connect\n(.*)$")
+		assert.truthy(rest == "" or (rest and rest:match("^on_disconnect\t[^\n]*\n$")), r.out)
 	end)
 end)
 

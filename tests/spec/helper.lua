@@ -11,10 +11,11 @@
 --     ...
 --   end)
 --
--- Processes are started through `sh -c 'set -m; CMD & echo $! >pidfile;
--- wait $!; echo $? >statusfile'`: the pid is the command itself (so signals
--- reach it), `set -m` keeps SIGINT/SIGQUIT un-ignored in the background
--- child, and the waiting shell records the exit status and reaps the child.
+-- Processes are started through `sh -c 'setsid env --default-signal sh -c
+-- "exec CMD" & echo $! >pidfile; wait $!; echo $? >statusfile'`: the pid is
+-- the command itself (so signals reach it), its own process group (setsid),
+-- with default signal dispositions (SIGINT is not ignored), and the waiting
+-- shell records the exit status and reaps the child.
 local system = require "system"
 
 local H = {}
@@ -130,9 +131,12 @@ function H.spawn(cmd, opts)
 		out = H.tmp(id .. ".out"), err = H.tmp(id .. ".err"),
 		pidfile = H.tmp(id .. ".pid"), statusfile = H.tmp(id .. ".status"),
 	}, Proc)
-	local inner = string.format("set -m; %s <%s >%s 2>%s & echo $! >%s; wait $!; echo $? >%s",
-		cmd, H.q(opts.stdin or "/dev/null"), H.q(p.out), H.q(p.err), H.q(p.pidfile),
-		H.q(p.statusfile))
+	-- os.execute's "&" leaves SIGINT/SIGQUIT ignored, and a shell cannot
+	-- undo that: env --default-signal does, then sh execs cmd (same pid).
+	local inner = string.format(
+		"setsid env --default-signal sh -c %s <%s >%s 2>%s & echo $! >%s; wait $!; echo $? >%s",
+		H.q("exec " .. cmd), H.q(opts.stdin or "/dev/null"), H.q(p.out), H.q(p.err),
+		H.q(p.pidfile), H.q(p.statusfile))
 	os.execute("sh -c " .. H.q(inner) .. " >/dev/null 2>&1 &")
 	local pid = H.wait(function()
 		local s = H.read(p.pidfile)
@@ -166,13 +170,21 @@ function Proc:wait(timeout)
 	return H.wait(function() return self:status() end, timeout or 5)
 end
 
--- stop(): TERM, then KILL if it does not exit within grace seconds.
+-- kill_group(sig): signal the whole process group (setsid made the
+-- command a group leader), so what a shell script started goes too.
+function Proc:kill_group(sig)
+	os.execute(string.format("kill -%s -- -%d 2>/dev/null", sig or "TERM", self.pid))
+end
+
+-- stop(): TERM, then KILL (the process and its group) if it does not exit
+-- within grace seconds.
 function Proc:stop(grace)
-	if not self:alive() then return self:status() end
+	if not self:alive() then self:kill_group("KILL") return self:status() end
 	self:kill("TERM")
 	local st = self:wait(grace or 2)
-	if st then return st end
+	if st then self:kill_group("KILL") return st end
 	self:kill("KILL")
+	self:kill_group("KILL")
 	return self:wait(2)
 end
 
@@ -209,14 +221,24 @@ local function argstr(args)
 	return table.concat(t, " ")
 end
 
--- lia(args, opts): start `lia ARGS` in the background.
+-- "env K=V ... " for opts.env (a table), or ""
+local function envstr(opts)
+	if not (opts and opts.env) then return "" end
+	local t = {}
+	for k, v in pairs(opts.env) do t[#t + 1] = H.q(k .. "=" .. tostring(v)) end
+	table.sort(t)
+	return "env " .. table.concat(t, " ") .. " "
+end
+
+-- lia_spawn(args, opts): start `lia ARGS` in the background
+-- (opts.env: extra environment variables).
 function H.lia_spawn(args, opts)
-	return H.spawn(H.q(H.lia) .. " " .. argstr(args), opts)
+	return H.spawn(envstr(opts) .. H.q(H.lia) .. " " .. argstr(args), opts)
 end
 
 -- lia_run(args, opts): run `lia ARGS` to completion.
 function H.lia_run(args, opts)
-	return H.run(H.q(H.lia) .. " " .. argstr(args), opts)
+	return H.run(envstr(opts) .. H.q(H.lia) .. " " .. argstr(args), opts)
 end
 
 -- ---- mosquitto ----
@@ -337,7 +359,7 @@ function H.reap()
 	for _, p in ipairs(procs) do
 		local is_broker = false
 		for _, b in ipairs(brokers) do if b.proc == p then is_broker = true end end
-		if not is_broker and p:alive() then p:stop(1) end
+		if not is_broker then p:stop(2) end
 	end
 end
 
