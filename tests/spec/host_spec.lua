@@ -253,4 +253,19 @@ require("lia.timer").after(100, function() lia.stop() end)
 		assert.equal(0, lia:wait(5), H.dump(lia))
 		assert.equal("RAN\n", lia:stdout())
 	end)
+
+	it("lia run -v adds a traceback to handler errors", function()
+		local script = H.script([[
+local function inner() error("deep failure") end
+require("lia.timer").after(10, function() inner() end)
+require("lia.timer").after(200, function() lia.stop() end)
+]], nil, "traced.lua")
+		local r = H.lia_run { "run", "-v", script }
+		assert.equal(0, r.status, r.err)
+		assert.truthy(r.err:find("traced.lua:1: deep failure", 1, true), r.err)
+		assert.truthy(r.err:find("traceback", 1, true), r.err)
+		local plain = H.lia_run { "run", script }
+		assert.truthy(plain.err:find("traced.lua:1: deep failure", 1, true), plain.err)
+		assert.falsy(plain.err:find("traceback", 1, true), plain.err)
+	end)
 end)

@@ -196,4 +196,28 @@ c:connect()
 		assert.truthy(lia:stdout():find("GOT\tfirst\n", 1, true), H.dump(lia))
 		assert.falsy(lia:stdout():find("second", 1, true), H.dump(lia))
 	end)
+
+	it("subscribe takes a list of {filter, qos | opts}; the subscribe event has the granted codes", function()
+		local id = H.uniq("list")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", protocol = 5 }
+c:on("subscribe", function(c, mid, codes) print("SUBACK", table.concat(codes, ",")) end)
+c:on("message", function(c, msg) print("GOT", msg.topic, msg.payload) end)
+c:on("connect", function(c)
+	c:subscribe({ { "l/${ID}/a", 1 }, { "l/${ID}/b", { qos = 2 } }, { "l/${ID}/own", { qos = 1, no_local = true } } })
+	lia.sleep(200)
+	c:publish("l/${ID}/own", "mine", { qos = 1 }):wait(5000)
+	c:publish("l/${ID}/a", "self-a", { qos = 1 }):wait(5000)
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("SUBACK\t1,2,1\n", 5), H.dump(lia, broker))
+		-- no_local: its own message on l/ID/own does not come back; on l/ID/a it does
+		assert.truthy(lia:wait_for("GOT\tl/" .. id .. "/a\tself-a\n", 5), H.dump(lia, broker))
+		broker:pub(string.format("-q 2 -t 'l/%s/b' -m from-b", id))
+		assert.truthy(lia:wait_for("GOT\tl/" .. id .. "/b\tfrom-b\n", 5), H.dump(lia, broker))
+		assert.falsy(lia:stdout():find("mine", 1, true), H.dump(lia))
+	end)
 end)
