@@ -102,13 +102,14 @@ function H.uniq(prefix)
 end
 
 -- script(text, vars) - write a Lua script into the temp dir; ${NAME} in the
--- text is replaced by vars.NAME (PORT and HOST default to the last broker).
+-- text is replaced by vars.NAME (PORT defaults to the first broker the spec
+-- started, HOST to 127.0.0.1).
 function H.script(text, vars, name)
 	vars = vars or {}
 	local path = H.tmp(name or (H.uniq("script") .. ".lua"))
 	text = text:gsub("%${(%w+)}", function(k)
 		local v = vars[k]
-		if v == nil and k == "PORT" and H.last_broker then v = H.last_broker.port end
+		if v == nil and k == "PORT" and H.default_broker then v = H.default_broker.port end
 		if v == nil and k == "HOST" then v = H.host end
 		return v ~= nil and tostring(v) or nil
 	end)
@@ -350,7 +351,7 @@ end
 function H.broker()
 	local b = setmetatable({ id = H.uniq("mosq"), starts = 0 }, Broker)
 	brokers[#brokers + 1] = b
-	H.last_broker = b
+	H.default_broker = H.default_broker or b
 	return b:start()
 end
 
@@ -368,6 +369,7 @@ function H.cleanup()
 	H.reap()
 	for _, b in ipairs(brokers) do b:stop() end
 	brokers, procs = {}, {}
+	H.default_broker = nil
 	if tmpdir and os.getenv("KEEP_TMP") == nil then
 		os.execute("rm -rf " .. H.q(tmpdir))
 		tmpdir = nil
