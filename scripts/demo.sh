@@ -71,7 +71,7 @@ done
 "$LIA" sub -h 127.0.0.1 -p "$port" -v -t 'lia/#' &
 spid=$!
 sleep 0.3
-DEVICE="$ID" "$LIA" run -h 127.0.0.1 -p "$port" -i "$ID" -q 1 \
+"$LIA" run -h 127.0.0.1 -p "$port" -i "$ID" -q 1 \
 	--will-topic "lia/$ID/status" --will-payload offline --will-qos 1 --will-retain \
 	scripts/examples/telemetry.lua &
 rpid=$!

@@ -10,9 +10,9 @@
 -- correlation_data copied back) when there is one, else to
 -- lia/<id>/reply/<name>.
 --
--- <id> is DEVICE (a global, or the environment variable), else the host name.
+-- <id> is the client id (-i).
 --
--- Run it:     DEVICE=pi-1 lia run -h localhost -V 5 scripts/examples/command.lua
+-- Run it:     lia run -h localhost -i pi-1 -V 5 scripts/examples/command.lua
 -- Ask it:     lia sub -v -t 'lia/pi-1/reply/#' &
 --             lia pub -t lia/pi-1/cmd/ping -m ''
 -- or, v5 request/response with mosquitto_rr:
@@ -25,7 +25,7 @@ local function first_line(path)
 	return s
 end
 
-local device = DEVICE or os.getenv("DEVICE") or first_line("/proc/sys/kernel/hostname") or "lia"
+local device                  -- the client id, known once connected
 
 local commands = {
 	ping = function() return "pong" end,
@@ -38,6 +38,7 @@ local commands = {
 }
 
 function on_connect(client, ack)
+	device = client.client_id
 	client:subscribe("lia/" .. device .. "/cmd/+", 1)
 	lia.log.info("command: waiting for commands on lia/" .. device .. "/cmd/+")
 end

@@ -4,7 +4,7 @@
 --
 -- Run it against a broker, with a will that marks the device offline:
 --
---   DEVICE=pi-1 lia run -h localhost -i pi-1 --will-topic lia/pi-1/status \
+--   lia run -h localhost -i pi-1 --will-topic lia/pi-1/status \
 --       --will-payload offline --will-retain scripts/examples/telemetry.lua
 --
 -- and watch it with:  lia sub -v -t 'lia/#'
@@ -15,8 +15,7 @@
 --   lia/<id>/telemetry/memory     {"total_kb":8039808,"available_kb":6120424,"used_pct":23.9}
 --   lia/<id>/telemetry/uptime     "86400.25"         (seconds since boot)
 --
--- <id> is DEVICE (a global, or the environment variable), else the host
--- name; give the client the same id with -i so the will matches.
+-- <id> is the client id (-i; give the will topic the same id).
 -- INTERVAL (seconds, default 2) may be set by a script that sets the global
 -- and then runs this one with dofile.
 local timer = require "lia.timer"
@@ -49,8 +48,7 @@ local function uptime()
 	return (read("/proc/uptime") or ""):match("^(%S+)")
 end
 
-local device = DEVICE or os.getenv("DEVICE")
-	or (read("/proc/sys/kernel/hostname") or "lia"):match("[^%s]+")
+local device                  -- the client id, known once connected
 local ticker
 
 local function publish_all()
@@ -61,6 +59,7 @@ local function publish_all()
 end
 
 function on_connect(client, ack)
+	device = client.client_id
 	client:publish("lia/" .. device .. "/status", "online", { qos = 1, retain = true })
 	lia.log.info("telemetry: publishing to lia/" .. device .. "/telemetry/ every", INTERVAL, "s")
 	publish_all()

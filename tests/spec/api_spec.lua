@@ -188,4 +188,20 @@ lia.stop()
 		assert.equal(0, r.status, r.err)
 		assert.equal("BADURI\ttrue\tstring\n", r.out)
 	end)
+
+	it("client.client_id, .uri and .protocol read back the options (id generated if none)", function()
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local a = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "given-id", protocol = 5 }
+local b = mqtt.client{ host = "127.0.0.1", port = ${PORT} }
+print("A", a.client_id, a.uri, a.protocol)
+print("B", type(b.client_id), #b.client_id > 0, b.uri, b.protocol)
+lia.stop()
+]])
+		local r = H.lia_run { "run", script }
+		assert.equal(0, r.status, r.err)
+		local p = broker.port
+		assert.equal(string.format("A\tgiven-id\tmqtt://127.0.0.1:%d\t5\nB\tstring\ttrue\tmqtt://127.0.0.1:%d\t4\n",
+			p, p), r.out)
+	end)
 end)

@@ -31,7 +31,7 @@ describe("examples", function()
 		local t0 = H.now()
 		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id,
 			"--will-topic", "lia/" .. id .. "/status", "--will-payload", "offline", "--will-retain",
-			EX .. "telemetry.lua" }, { env = { DEVICE = id } })
+			EX .. "telemetry.lua" })
 		local base = "lia/" .. id
 		assert.truthy(sub:wait_for(" " .. base .. "/telemetry/uptime ", 5), H.dump(lia, broker))
 		-- the status is retained and QoS 1
@@ -63,8 +63,7 @@ describe("examples", function()
 		local id = H.uniq("tint")
 		local sub = broker:sub(string.format("-t 'lia/%s/telemetry/uptime' -v", id))
 		local wrapper = H.script(string.format("INTERVAL = 0.3\ndofile(%q)\n", EX .. "telemetry.lua"))
-		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, wrapper },
-			{ env = { DEVICE = id } })
+		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, wrapper })
 		assert.truthy(H.wait(function() return #H.lines(sub:stdout()) >= 4 end, 3),
 			H.dump(lia, broker) .. sub:stdout())
 	end)
@@ -73,7 +72,7 @@ describe("examples", function()
 		local id = H.uniq("cmd")
 		local sub = broker:sub(string.format("-q 1 -t 'lia/%s/reply/#' -v", id))
 		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-V", "5",
-			EX .. "command.lua" }, { env = { DEVICE = id } })
+			EX .. "command.lua" })
 		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
 		broker:pub(string.format("-q 1 -t 'lia/%s/cmd/ping' -m ''", id))
 		broker:pub(string.format("-q 1 -t 'lia/%s/cmd/echo' -m 'say this'", id))
@@ -90,7 +89,7 @@ describe("examples", function()
 		local id = H.uniq("cmdrr")
 		local sub = broker:sub(string.format("-V 5 -q 1 -t 'answers/%s' -F '%%D|%%p' -C 1", id))
 		local lia = H.lia_spawn({ "run", "-h", "127.0.0.1", "-p", broker.port, "-i", id, "-V", "5",
-			EX .. "command.lua" }, { env = { DEVICE = id } })
+			EX .. "command.lua" })
 		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
 		broker:pub(string.format("-V 5 -q 1 -t 'lia/%s/cmd/echo' -m marco "
 			.. "-D publish response-topic 'answers/%s' -D publish correlation-data req-7", id, id))
