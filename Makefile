@@ -73,7 +73,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 
 # ---- dependencies (Debian) ----
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev
-DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients
+DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang
 deps:
 	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
 
@@ -117,7 +117,7 @@ CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC) -lssl -lcrypto
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds
