@@ -173,11 +173,12 @@ static int finish(struct host *h, lua_State *co, int status)
 		return 0;
 	if (status == LUA_YIELD) {
 		lua_Debug ar;
-		const char *where = "?";
-		if (lua_getstack(co, 1, &ar) && lua_getinfo(co, "Sl", &ar))
-			where = ar.short_src;
-		log_error("%s: coroutine.yield() outside a coroutine the script made; "
-			"use lia.sleep or tok:wait", where);
+		if (!lua_getstack(co, 1, &ar) || !lua_getinfo(co, "Sl", &ar)) {
+			snprintf(ar.short_src, sizeof ar.short_src, "?");
+			ar.currentline = 0;
+		}
+		log_error("%s:%d: coroutine.yield() outside a coroutine the script made; "
+			"use lia.sleep or tok:wait", ar.short_src, ar.currentline);
 	} else if (status != LUA_OK) {
 		report(L, co);
 	}
@@ -192,6 +193,7 @@ struct resume_req {
 	host_push_fn *push;
 	void *ud;
 	int status;
+	bool resumed;
 };
 
 /* Protected part: make the coroutine, push function and arguments (or the
@@ -199,36 +201,36 @@ struct resume_req {
 static int resume_k(lua_State *L)
 {
 	struct resume_req *r = lua_touserdata(L, 1);
-	lua_State *co = r->co;
-	bool fresh = co == NULL;
-	int base, n, nres;
-	if (fresh) {
-		co = lua_newthread(L);
-		push_threads(L);
-		lua_pushvalue(L, -2);
-		lua_rawsetp(L, -2, co);
-		lua_pop(L, 2);
-		r->co = co;
-	}
-	base = lua_gettop(L);
+	bool fresh = r->co == NULL;
+	int base = lua_gettop(L), n, nres;
 	if (r->push)
 		r->push(L, r->ud);
 	n = lua_gettop(L) - base;
 	if (fresh && n < 1)
-		return luaL_error(L, "internal: nothing to run");
-	if (!lua_checkstack(co, n + LUA_MINSTACK))
+		return 0;               /* no handler: nothing to run */
+	if (fresh) {
+		lua_State *co = lua_newthread(L);
+		push_threads(L);
+		lua_pushvalue(L, -2);
+		lua_rawsetp(L, -2, co);
+		lua_pop(L, 1);
+		lua_insert(L, base + 1);        /* the thread below fn and args */
+		r->co = co;
+	}
+	if (!lua_checkstack(r->co, n + LUA_MINSTACK))
 		return luaL_error(L, "coroutine stack overflow");
-	lua_xmove(L, co, n);
-	r->status = lua_resume(co, L, fresh ? n - 1 : n, &nres);
+	lua_xmove(L, r->co, n);
+	r->status = lua_resume(r->co, L, fresh ? n - 1 : n, &nres);
 	if (r->status == LUA_YIELD)
-		lua_pop(co, nres);
+		lua_pop(r->co, nres);
+	r->resumed = true;
 	return 0;
 }
 
 static int do_resume(struct host *h, lua_State *co, host_push_fn *push, void *ud)
 {
 	lua_State *L = h->L;
-	struct resume_req r = { h, co, push, ud, LUA_OK };
+	struct resume_req r = { h, co, push, ud, LUA_OK, false };
 	int top = lua_gettop(L);
 	h->busy++;
 	lua_pushcfunction(L, resume_k);
@@ -243,6 +245,8 @@ static int do_resume(struct host *h, lua_State *co, host_push_fn *push, void *ud
 		return -1;
 	}
 	lua_settop(L, top);
+	if (!r.resumed)
+		return 0;
 	return finish(h, r.co, r.status);
 }
 

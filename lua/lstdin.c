@@ -62,7 +62,7 @@ static bool fill(void)
 
 static bool have_line(void)
 {
-	return memchr(in.buf, '\n', in.len) != NULL || (in.eof && in.len > 0);
+	return (in.len && memchr(in.buf, '\n', in.len)) || (in.eof && in.len > 0);
 }
 
 /* Push the next line (without "\n", and without a "\r" before it) or nil. */
@@ -82,7 +82,8 @@ static int push_line(lua_State *L, void *ud)
 	if (len && in.buf[len - 1] == '\r')
 		len--;
 	lua_pushlstring(L, in.buf, len);
-	memmove(in.buf, in.buf + used, in.len - used);
+	if (in.len > used)
+		memmove(in.buf, in.buf + used, in.len - used);
 	in.len -= used;
 	return 1;
 }
