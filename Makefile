@@ -78,18 +78,23 @@ deps:
 	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
 
 # ---- tests ----
+# make test: the suite, the conformance corpus, valgrind and a short fuzz
+# run with the normal build, then the suite again under ASan + UBSan.
+ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-tests
+
 test: deps
 	@$(MAKE) --no-print-directory build-tests
-	@sh tests/run.sh $(BUILD)
+	@$(ASAN_BUILD)
+	@$(MAKE) --no-print-directory $(FUZZ_BIN) build-fuzz/seeds/.done
+	@sh tests/run.sh $(BUILD) build-asan
 
 build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN)
 
-asan:
-	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-tests
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		sh tests/run.sh build-asan
+# make asan: only the ASan + UBSan build's unit tests, specs and conformance
+asan: deps
+	@$(ASAN_BUILD)
+	@sh tests/run.sh --sanitizers build-asan
 
 demo: deps lia
 	@sh scripts/demo.sh

@@ -1,38 +1,69 @@
 #!/bin/sh
-# run.sh BUILD_DIR - run every test tier and add the results up.
+# run.sh BUILD_DIR [ASAN_BUILD_DIR] - run every test tier and add the results up.
+# run.sh --sanitizers ASAN_BUILD_DIR - only the asan-* tiers (make asan).
 #
-#   1. unit tests: every executable in BUILD_DIR/tests/; each prints
-#      "<name>: N passed, N failed" and exits non-zero on failure. A binary
-#      that crashes, times out or prints no such line counts as 1 failed.
-#   2. busted specs: tests/spec/*_spec.lua, one busted process per file (so a
-#      hung or crashing file costs only itself), TAP output, LIA=<abs lia>.
-#      A file whose busted run fails without a "not ok" line counts as 1 failed.
+#   unit         every executable in BUILD_DIR/tests/; each prints
+#                "<name>: N passed, N failed" and exits non-zero on failure. A
+#                binary that crashes, times out or prints no such line counts
+#                as 1 failed.
+#   spec         tests/spec/*_spec.lua, one busted process per file (a hung or
+#                crashing file costs only itself), TAP output, LIA=<abs lia>.
+#                A file whose busted run fails without a "not ok" line counts
+#                as 1 failed.
+#   conformance  the 1 343-case corpus in ../shared (tests/tools/conformance.c)
+#   valgrind     a long QoS 1/2 session under memcheck (tests/valgrind.sh)
+#   fuzz         each libFuzzer target for FUZZ_TIME seconds, when built
+#   asan-*       unit, spec and conformance again with ASAN_BUILD_DIR
 #
 # Prints a summary per tier and ends with exactly "N passed, N failed";
 # exits non-zero when anything failed.
 set -u
 
+only_asan=
+if [ "${1:-}" = "--sanitizers" ]; then
+	only_asan=1
+	shift
+	set -- "" "${1:-build-asan}"
+fi
 build=${1:-build}
+asan=${2:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
-case $build in /*) ;; *) build="$root/$build" ;; esac
+abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
+[ -n "$build" ] && build=$(abs "$build")
+[ -n "$asan" ] && asan=$(abs "$asan")
 
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
 SPEC_TIMEOUT=${SPEC_TIMEOUT:-300}
+TOOL_TIMEOUT=${TOOL_TIMEOUT:-600}
+FUZZ_TIME=${FUZZ_TIME:-15}
+CONFORMANCE_DIR=${CONFORMANCE_DIR:-$root/../shared/conformance/mosquitto-client-sequences}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lia-run.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-unit_pass=0 unit_fail=0
-for t in "$build"/tests/*; do
-	[ -f "$t" ] && [ -x "$t" ] || continue
-	name=$(basename "$t")
-	timeout -k 5 "$UNIT_TIMEOUT" "$t" >"$tmp/out" 2>&1
+total_pass=0 total_fail=0
+tier_pass=0 tier_fail=0
+
+add() { tier_pass=$((tier_pass + $1)); tier_fail=$((tier_fail + $2)); }
+
+end_tier() {
+	echo "== $1: $tier_pass passed, $tier_fail failed"
+	total_pass=$((total_pass + tier_pass))
+	total_fail=$((total_fail + tier_fail))
+	tier_pass=0 tier_fail=0
+}
+
+# counted LABEL CMD... - run a command whose last result line is
+# "<word>: N passed, N failed"; no such line or a failing exit is a failure.
+counted() {
+	label=$1
+	shift
+	timeout -k 5 "$TOOL_TIMEOUT" "$@" >"$tmp/out" 2>&1
 	rc=$?
 	line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$tmp/out" | tail -n 1)
 	if [ -z "$line" ]; then
-		p=0 f=1
-		why="no result line (exit status $rc)"
+		p=0 f=1 why="no result line (exit status $rc)"
 	else
 		p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
 		f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
@@ -41,30 +72,39 @@ for t in "$build"/tests/*; do
 		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	fi
 	if [ "$f" -ne 0 ]; then
-		echo "--- $name FAILED ($why):"
+		echo "--- $label FAILED ($why):"
 		sed 's/^/    /' "$tmp/out"
 	fi
-	echo "unit $name: $p passed, $f failed"
-	unit_pass=$((unit_pass + p))
-	unit_fail=$((unit_fail + f))
-done
-echo "== unit tests: $unit_pass passed, $unit_fail failed"
+	echo "$label: $p passed, $f failed"
+	add "$p" "$f"
+}
 
-spec_pass=0 spec_fail=0
-lua=$(command -v lua5.4 || command -v lua)
-busted=$(command -v busted)
-if [ -z "$busted" ] || [ -z "$lua" ]; then
-	echo "--- busted or lua5.4 not installed: the specs count as 1 failed"
-	spec_fail=1
-elif [ ! -x "$build/lia" ]; then
-	echo "--- $build/lia does not exist: the specs count as 1 failed"
-	spec_fail=1
-else
+run_unit() {
+	for t in "$1"/tests/*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		counted "unit $(basename "$t")" "$t"
+	done
+}
+
+run_specs() {
+	lia=$1/lia
+	lua=$(command -v lua5.4 || command -v lua)
+	busted=$(command -v busted)
+	if [ -z "$busted" ] || [ -z "$lua" ]; then
+		echo "--- busted or lua5.4 not installed: the specs count as 1 failed"
+		add 0 1
+		return
+	fi
+	if [ ! -x "$lia" ]; then
+		echo "--- $lia does not exist: the specs count as 1 failed"
+		add 0 1
+		return
+	fi
 	mkdir -p tests/tmp
 	for s in tests/spec/*_spec.lua; do
 		[ -f "$s" ] || continue
 		name=$(basename "$s" .lua)
-		LIA="$build/lia" timeout -k 10 "$SPEC_TIMEOUT" \
+		LIA="$lia" timeout -k 10 "$SPEC_TIMEOUT" \
 			"$lua" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
 		rc=$?
 		p=$(grep -c '^ok ' "$tmp/out")
@@ -81,13 +121,38 @@ else
 			grep -q '^not ok ' "$tmp/out" || sed 's/^/    /' "$tmp/out"
 		fi
 		echo "spec $name: $p passed, $f failed"
-		spec_pass=$((spec_pass + p))
-		spec_fail=$((spec_fail + f))
+		add "$p" "$f"
 	done
-fi
-echo "== busted specs: $spec_pass passed, $spec_fail failed"
+}
 
-pass=$((unit_pass + spec_pass))
-fail=$((unit_fail + spec_fail))
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+run_conformance() {
+	if [ ! -d "$CONFORMANCE_DIR" ]; then
+		echo "--- no conformance corpus at $CONFORMANCE_DIR: counts as 1 failed"
+		add 0 1
+		return
+	fi
+	counted "conformance" "$1/tools/conformance" "$CONFORMANCE_DIR"
+	grep -E '^(MISMATCH|STALE WAIVER)' "$tmp/out" | head -n 50
+}
+
+if [ -z "$only_asan" ]; then
+	run_unit "$build";             end_tier "unit tests"
+	run_specs "$build";            end_tier "busted specs"
+	run_conformance "$build";      end_tier "conformance"
+	counted "valgrind" sh tests/valgrind.sh "$build"
+	end_tier "valgrind"
+	if [ -x build-fuzz/fuzz_decode ] && [ -x build-fuzz/fuzz_client ]; then
+		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client
+		end_tier "fuzz (${FUZZ_TIME}s a target)"
+	fi
+fi
+if [ -n "$asan" ]; then
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	run_unit "$asan";              end_tier "unit tests (ASan+UBSan)"
+	run_specs "$asan";             end_tier "busted specs (ASan+UBSan)"
+	run_conformance "$asan";       end_tier "conformance (ASan+UBSan)"
+fi
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
