@@ -26,38 +26,12 @@
 #include "xalloc.h"
 
 #define CLIENT_MT "lia.mqtt.client"
-#define TOKEN_MT "lia.mqtt.token"
-
-enum { UV_HANDLERS = 1, UV_FILTERS, UV_PUBS, UV_SUBS, UV_INFO, UV_COUNT = UV_INFO };
 
 enum { EV_CONNECT, EV_DISCONNECT, EV_MESSAGE, EV_PUBLISH, EV_SUBSCRIBE, EV_UNSUBSCRIBE,
 	EV_LOG, EV_NAMES };
 static const char *const event_names[] = { "connect", "disconnect", "message", "publish",
 	"subscribe", "unsubscribe", "log", NULL };
 static const char *const global_names[] = { "on_connect", "on_disconnect", "on_message" };
-
-struct lclient {
-	struct mqtt_client *c;      /* NULL once closed */
-	struct host *h;
-	lua_State *L;               /* the main state */
-	struct topic_tree *filters;
-	int ref;                    /* anchor while the loop may call us */
-	unsigned handlers;          /* bit per EV_* with an on() handler */
-	unsigned connects;          /* connect() calls, to see one from a handler */
-	bool is_default, touched, started;
-	char uri[256];
-	struct lclient *prev, *next;
-};
-
-enum { TOK_PUBLISH, TOK_SUBSCRIBE, TOK_UNSUBSCRIBE };
-
-struct ltoken {
-	uint32_t mid;
-	int kind;
-	bool done, ok;
-	const char *reason;         /* static: a reason name, "timeout", "closed" */
-	struct host_waiter *w;
-};
 
 /* Every open client of the state, for the drain at exit. */
 static struct lclient *open_clients;
@@ -77,7 +51,7 @@ static struct lclient *check_open(lua_State *L, int idx)
 	return lc;
 }
 
-static void push_uv(lua_State *L, int idx, int n)
+void lmqtt_push_uv(lua_State *L, int idx, int n)
 {
 	lua_getiuservalue(L, idx, n);
 }
@@ -105,194 +79,6 @@ static void touch(lua_State *L, struct lclient *lc, int idx)
 		mqtt_client_connect(lc->c);
 	}
 }
-
-/* ---- tokens ---- */
-
-static struct ltoken *new_token(lua_State *L, int kind, uint32_t mid)
-{
-	struct ltoken *t = lua_newuserdatauv(L, sizeof *t, 1);
-	*t = (struct ltoken){ .mid = mid, .kind = kind };
-	luaL_setmetatable(L, TOKEN_MT);
-	return t;
-}
-
-/* pending[mid] = token (at top), leaves the token on the stack. */
-static void track_token(lua_State *L, int client, int uv, uint32_t mid)
-{
-	push_uv(L, client, uv);
-	lua_pushvalue(L, -2);
-	lua_rawseti(L, -2, mid);
-	lua_pop(L, 1);
-}
-
-static int push_tok_result(lua_State *L, void *ud)
-{
-	struct ltoken *t = ud;
-	if (t->ok) {
-		lua_pushboolean(L, 1);
-		return 1;
-	}
-	lua_pushnil(L);
-	lua_pushstring(L, t->reason ? t->reason : "failed");
-	return 2;
-}
-
-static int push_timeout(lua_State *L, void *ud)
-{
-	struct ltoken *t = ud;
-	t->w = NULL;
-	lua_pushnil(L);
-	lua_pushliteral(L, "timeout");
-	return 2;
-}
-
-static int push_closed(lua_State *L, void *ud)
-{
-	(void)ud;
-	lua_pushnil(L);
-	lua_pushliteral(L, "closed");
-	return 2;
-}
-
-/* tok:wait([ms]) -> true | nil, reason */
-static int tok_wait(lua_State *L)
-{
-	struct ltoken *t = luaL_checkudata(L, 1, TOKEN_MT);
-	lua_Number ms = luaL_optnumber(L, 2, -1);
-	if (t->done)
-		return push_tok_result(L, t);
-	luaL_argcheck(L, !t->w, 1, "another coroutine already waits on this token");
-	if (ms > 1e12)
-		ms = 1e12;
-	t->w = host_waiter_new(L, ms < 0 ? -1 : (int64_t)ms, push_timeout, t);
-	return host_yield(L);
-}
-
-static int tok_index(lua_State *L)
-{
-	struct ltoken *t = luaL_checkudata(L, 1, TOKEN_MT);
-	const char *k = luaL_checkstring(L, 2);
-	if (strcmp(k, "mid") == 0)
-		lua_pushinteger(L, t->mid);
-	else if (strcmp(k, "done") == 0)
-		lua_pushboolean(L, t->done);
-	else if (strcmp(k, "ok") == 0)
-		t->done ? lua_pushboolean(L, t->ok) : lua_pushnil(L);
-	else if (strcmp(k, "reason") == 0)
-		t->done && !t->ok ? lua_pushstring(L, t->reason) : lua_pushnil(L);
-	else if (strcmp(k, "wait") == 0)
-		lua_pushcfunction(L, tok_wait);
-	else if (strcmp(k, "codes") == 0)
-		lua_getiuservalue(L, 1, 1);
-	else
-		lua_pushnil(L);
-	return 1;
-}
-
-static int tok_tostring(lua_State *L)
-{
-	struct ltoken *t = luaL_checkudata(L, 1, TOKEN_MT);
-	static const char *const kinds[] = { "publish", "subscribe", "unsubscribe" };
-	lua_pushfstring(L, "lia.mqtt.token (%s mid %d, %s)", kinds[t->kind], (int)t->mid,
-		!t->done ? "pending" : t->ok ? "ok" : t->reason);
-	return 1;
-}
-
-/* Mark token pending[mid] complete (inside a protected call); returns the
- * waiter to wake after, with the token alive on its coroutine's stack. */
-struct complete_req {
-	struct lclient *lc;
-	int uv;
-	uint32_t mid;
-	bool ok;
-	const char *reason;
-	struct mqtt_str codes;      /* SUBACK / UNSUBACK */
-	uint8_t version;
-	struct ltoken *tok;
-	struct host_waiter *w;
-};
-
-static int complete_k(lua_State *L)
-{
-	struct complete_req *r = lua_touserdata(L, 1);
-	host_push_ref(L, r->lc->ref);
-	if (lua_isnil(L, -1))
-		return 0;
-	push_uv(L, -1, r->uv);
-	if (lua_rawgeti(L, -1, r->mid) != LUA_TUSERDATA)
-		return 0;
-	struct ltoken *t = lua_touserdata(L, -1);
-	t->done = true;
-	t->ok = r->ok;
-	t->reason = r->ok ? NULL : r->reason;
-	if (r->codes.ptr) {
-		lua_createtable(L, (int)r->codes.len, 0);
-		for (size_t i = 0; i < r->codes.len; i++) {
-			lua_pushinteger(L, r->codes.ptr[i]);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
-		lua_setiuservalue(L, -2, 1);
-	}
-	r->tok = t;
-	r->w = t->w;
-	t->w = NULL;
-	lua_pushnil(L);
-	lua_rawseti(L, -3, r->mid);
-	return 0;
-}
-
-static void complete(struct lclient *lc, struct complete_req *r)
-{
-	lua_State *L = lc->L;
-	int top = lua_gettop(L);
-	r->lc = lc;
-	lua_pushcfunction(L, complete_k);
-	lua_pushlightuserdata(L, r);
-	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-		log_error("lia.mqtt: %s", lua_tostring(L, -1));
-	lua_settop(L, top);
-	if (r->w)
-		host_wake(r->w, push_tok_result, r->tok);
-}
-
-/* SUBACK codes: the subscription failed when every code is >= 0x80. */
-static void sub_outcome(struct complete_req *r, uint8_t version, int type)
-{
-	r->ok = true;
-	r->reason = NULL;
-	for (size_t i = 0; i < r->codes.len; i++) {
-		if (r->codes.ptr[i] >= 0x80) {
-			r->ok = false;
-			r->reason = mqtt_reason_name(version, type, r->codes.ptr[i]);
-		}
-	}
-}
-
-/* Wake every waiter of a closing client with nil, "closed". */
-static void fail_pending(lua_State *L, int idx)
-{
-	for (int uv = UV_PUBS; uv <= UV_SUBS; uv++) {
-		push_uv(L, idx, uv);
-		lua_pushnil(L);
-		while (lua_next(L, -2)) {
-			struct ltoken *t = lua_touserdata(L, -1);
-			if (t && !t->done) {
-				t->done = true;
-				t->reason = "closed";
-				if (t->w) {
-					struct host_waiter *w = t->w;
-					t->w = NULL;
-					host_wake(w, push_closed, NULL);
-				}
-			}
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_setiuservalue(L, idx, uv);
-	}
-}
-
 /* ---- events into Lua ---- */
 
 static const char CLIENTS = 'c';        /* registry: weak lc -> userdata */
@@ -418,13 +204,13 @@ static int push_event(lua_State *L, void *ud)
 		return 0;
 	}
 	if (p->filter) {
-		push_uv(L, base + 1, UV_FILTERS);
+		lmqtt_push_uv(L, base + 1, UV_FILTERS);
 		lua_getfield(L, -1, p->filter);
 	} else if (p->global) {
 		lua_pushglobaltable(L);
 		lua_getfield(L, -1, global_names[p->which]);
 	} else {
-		push_uv(L, base + 1, UV_HANDLERS);
+		lmqtt_push_uv(L, base + 1, UV_HANDLERS);
 		lua_getfield(L, -1, event_names[p->which]);
 	}
 	if (!lua_isfunction(L, -1)) {
@@ -511,7 +297,7 @@ static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *u
 	struct lclient *lc = ud;
 	lua_State *L = lc->L;
 	int top = lua_gettop(L);
-	struct complete_req r = { 0 };
+	struct lmqtt_complete r = { 0 };
 	(void)c;
 	/* keep the userdata alive on the main stack while handlers run: one
 	 * of them may close the client and drop the last reference */
@@ -536,7 +322,7 @@ static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *u
 		r.mid = ev->u.published.mid;
 		r.ok = ev->u.published.ok;
 		r.reason = ev->u.published.reason_name;
-		complete(lc, &r);
+		lmqtt_complete(lc, &r);
 		dispatch(lc, ev, EV_PUBLISH);
 		break;
 	case MQTT_EV_SUBSCRIBED:
@@ -545,8 +331,8 @@ static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *u
 		r.uv = UV_SUBS;
 		r.mid = ev->u.subscribed.mid;
 		r.codes = ev->u.subscribed.codes;
-		sub_outcome(&r, mqtt_client_version(c), type);
-		complete(lc, &r);
+		lmqtt_sub_outcome(&r, mqtt_client_version(c), type);
+		lmqtt_complete(lc, &r);
 		dispatch(lc, ev, type == MQTT_SUBACK ? EV_SUBSCRIBE : EV_UNSUBSCRIBE);
 		break;
 	}
@@ -557,173 +343,6 @@ static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *u
 		break;
 	}
 	lua_settop(L, top);
-}
-
-/* ---- options ---- */
-
-static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
-	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
-	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", NULL };
-
-static void check_opt_names(lua_State *L, int t)
-{
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		bool known = false;
-		if (lua_type(L, -2) == LUA_TSTRING)
-			for (int i = 0; opt_names[i]; i++)
-				known = known || strcmp(opt_names[i], lua_tostring(L, -2)) == 0;
-		if (!known)
-			luaL_error(L, "mqtt.client: unknown option '%s'", luaL_tolstring(L, -2, NULL));
-		lua_pop(L, 1);
-	}
-}
-
-/* opts.k as a string (or NULL); the value stays in the table, so valid. */
-static const char *opt_str(lua_State *L, int t, const char *k, size_t *len)
-{
-	const char *s = NULL;
-	int type = lua_getfield(L, t, k);
-	if (type != LUA_TNIL) {
-		if (type != LUA_TSTRING)
-			luaL_error(L, "mqtt.client: option '%s': string expected, got %s", k,
-				luaL_typename(L, -1));
-		s = lua_tolstring(L, -1, len);
-	}
-	lua_pop(L, 1);
-	return s;
-}
-
-static lua_Number opt_num(lua_State *L, int t, const char *k, lua_Number dflt,
-	lua_Number min, lua_Number max)
-{
-	lua_Number n = dflt;
-	if (lua_getfield(L, t, k) != LUA_TNIL) {
-		if (!lua_isnumber(L, -1))
-			luaL_error(L, "mqtt.client: option '%s': number expected, got %s", k,
-				luaL_typename(L, -1));
-		n = lua_tonumber(L, -1);
-		if (!(n >= min && n <= max))
-			luaL_error(L, "mqtt.client: option '%s': %f out of range", k, n);
-	}
-	lua_pop(L, 1);
-	return n;
-}
-
-static bool opt_bool(lua_State *L, int t, const char *k, bool dflt)
-{
-	bool b = dflt;
-	int type = lua_getfield(L, t, k);
-	if (type != LUA_TNIL) {
-		if (type != LUA_TBOOLEAN)
-			luaL_error(L, "mqtt.client: option '%s': boolean expected, got %s", k,
-				luaL_typename(L, -1));
-		b = lua_toboolean(L, -1);
-	}
-	lua_pop(L, 1);
-	return b;
-}
-
-static uint8_t opt_protocol(lua_State *L, int t)
-{
-	lua_Integer p = (lua_Integer)opt_num(L, t, "protocol", 4, 3, 311);
-	switch (p) {
-	case 3: case 31: return MQTT_V31;
-	case 4: case 311: return MQTT_V311;
-	case 5: return MQTT_V5;
-	default:
-		luaL_error(L, "mqtt.client: option 'protocol': 3, 31, 4, 311 or 5 expected");
-		return 0;
-	}
-}
-
-/* opts.will = { topic, payload, qos, retain, properties } */
-static void opt_will(lua_State *L, int t, struct mqtt_client_opts *o, uint8_t version)
-{
-	size_t len = 0;
-	if (lua_getfield(L, t, "will") == LUA_TNIL) {
-		lua_pop(L, 1);
-		return;
-	}
-	luaL_argexpected(L, lua_istable(L, -1), 1, "table as opts.will");
-	int w = lua_gettop(L);      /* stays on the stack: its strings are used */
-	o->has_will = true;
-	o->will_topic = opt_str(L, w, "topic", NULL);
-	if (!o->will_topic)
-		luaL_error(L, "mqtt.client: option 'will' needs a topic");
-	o->will_payload = (const uint8_t *)opt_str(L, w, "payload", &len);
-	o->will_payload_len = len;
-	o->will_qos = (uint8_t)opt_num(L, w, "qos", 0, 0, 2);
-	o->will_retain = opt_bool(L, w, "retain", false);
-	if (lua_getfield(L, w, "properties") != LUA_TNIL && version == MQTT_V5) {
-		lmqtt_encode_props(L, -1, MQTT_PROPS_WILL, "will.properties");
-		o->will_props = (const uint8_t *)lua_tolstring(L, -1, &o->will_props_len);
-	}
-}
-
-/* reconnect = false | true | { min = s, max = s } */
-static void opt_reconnect(lua_State *L, int t, struct mqtt_client_opts *o)
-{
-	int type = lua_getfield(L, t, "reconnect");
-	o->reconnect = type != LUA_TBOOLEAN || lua_toboolean(L, -1);
-	if (type == LUA_TTABLE) {
-		int r = lua_gettop(L);
-		o->reconnect_min_ms = (uint32_t)(opt_num(L, r, "min", 1, 0.001, 86400) * 1000);
-		o->reconnect_max_ms = (uint32_t)(opt_num(L, r, "max", 120, 0.001, 86400) * 1000);
-	} else if (type != LUA_TNIL && type != LUA_TBOOLEAN) {
-		luaL_error(L, "mqtt.client: option 'reconnect': false or {min=, max=} expected");
-	}
-	lua_pop(L, 1);
-}
-
-/* The broker URI: opts.uri, or mqtt://host:port. */
-static const char *opt_uri(lua_State *L, int t)
-{
-	const char *uri = opt_str(L, t, "uri", NULL);
-	const char *host = opt_str(L, t, "host", NULL);
-	lua_Integer port = (lua_Integer)opt_num(L, t, "port", 1883, 1, 65535);
-	if (uri)
-		return uri;
-	if (!host)
-		host = "localhost";
-	return lua_pushfstring(L, strchr(host, ':') ? "mqtt://[%s]:%d" : "mqtt://%s:%d",
-		host, (int)port);
-}
-
-/* Fill o from the table at t; strings stay valid while the values this
- * pushes stay on the stack. */
-static void read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
-{
-	size_t len = 0;
-	check_opt_names(L, t);
-	o->uri = opt_uri(L, t);
-	o->client_id = opt_str(L, t, "client_id", NULL);
-	if (!o->client_id) {
-		/* as mosquitto_pub/sub do: a fresh id, so scripts can read it back */
-		static unsigned seq;
-		uint64_t ns = loop_clock_ns();
-		o->client_id = lua_pushfstring(L, "lia-%d-%d", (int)(getpid() & 0xfffff),
-			(int)((ns / 1000 + seq++) & 0xfffff));
-	}
-	o->version = opt_protocol(L, t);
-	o->clean = opt_bool(L, t, "clean", true);
-	o->session_expiry = (uint32_t)opt_num(L, t, "session_expiry", 0, 0, 4294967295.0);
-	o->keepalive = (uint16_t)opt_num(L, t, "keepalive", 60, 0, 65535);
-	o->username = opt_str(L, t, "username", NULL);
-	o->password = (const uint8_t *)opt_str(L, t, "password", &len);
-	o->password_len = len;
-	o->max_inflight = (uint16_t)opt_num(L, t, "max_inflight", 0, 0, 65535);
-	o->max_queued = (uint32_t)opt_num(L, t, "max_queued", 0, 0, 1e9);
-	o->connect_timeout_ms = (uint32_t)(opt_num(L, t, "connect_timeout", 0, 0, 86400) * 1000);
-	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
-	o->manual_ack = opt_bool(L, t, "manual_ack", false);
-	opt_reconnect(L, t, o);
-	opt_will(L, t, o, o->version);
-	if (lua_getfield(L, t, "properties") != LUA_TNIL && o->version == MQTT_V5) {
-		lmqtt_encode_props(L, -1, MQTT_CONNECT, "properties");
-		o->connect_props = (const uint8_t *)lua_tolstring(L, -1, &o->connect_props_len);
-	}
 }
 
 /* ---- the client ---- */
@@ -744,7 +363,7 @@ static void close_client(lua_State *L, int idx)
 	if (lc->next)
 		lc->next->prev = lc->prev;
 	lc->prev = lc->next = NULL;
-	fail_pending(L, idx);
+	lmqtt_fail_pending(L, idx);
 	unanchor(lc);
 }
 
@@ -768,7 +387,7 @@ static int l_index(lua_State *L)
 	lua_pushvalue(L, 2);
 	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
 		return 1;
-	push_uv(L, 1, UV_INFO);
+	lmqtt_push_uv(L, 1, UV_INFO);
 	lua_pushvalue(L, 2);
 	lua_rawget(L, -2);
 	return 1;
@@ -800,7 +419,7 @@ static int l_client(lua_State *L)
 		lua_newtable(L);
 		lua_setiuservalue(L, ud, i);
 	}
-	read_opts(L, 1, &o);
+	lmqtt_read_opts(L, 1, &o);
 	lc->h = host_of(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
 	lc->L = lua_tothread(L, -1);
@@ -816,7 +435,7 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "mqtt.client: %s", err);
 	}
 	mqtt_client_set_handler(lc->c, on_event, lc);
-	push_uv(L, ud, UV_INFO);
+	lmqtt_push_uv(L, ud, UV_INFO);
 	lua_pushstring(L, o.client_id);
 	lua_setfield(L, -2, "client_id");
 	lua_pushstring(L, o.uri);
@@ -843,7 +462,7 @@ static int l_on(lua_State *L)
 	if (!lua_isnoneornil(L, 3))
 		luaL_checktype(L, 3, LUA_TFUNCTION);
 	lua_settop(L, 3);
-	push_uv(L, 1, UV_HANDLERS);
+	lmqtt_push_uv(L, 1, UV_HANDLERS);
 	lua_pushvalue(L, 3);
 	lua_setfield(L, -2, event_names[ev]);
 	if (lua_isnil(L, 3))
@@ -932,8 +551,8 @@ static int l_publish(lua_State *L)
 	int err = mqtt_client_publish(lc->c, &r, &mid);
 	if (err < 0)
 		return fail(L, err);
-	new_token(L, TOK_PUBLISH, mid);
-	track_token(L, 1, UV_PUBS, mid);
+	lmqtt_new_token(L, TOK_PUBLISH, mid);
+	lmqtt_track_token(L, 1, UV_PUBS, mid);
 	return 1;
 }
 
@@ -964,7 +583,7 @@ static uint8_t sub_options(lua_State *L, int idx, int arg)
 /* Record (or drop) the per-filter handler of filter: fn at idx or nil. */
 static void set_filter_handler(lua_State *L, struct lclient *lc, const char *filter, int fn)
 {
-	push_uv(L, 1, UV_FILTERS);
+	lmqtt_push_uv(L, 1, UV_FILTERS);
 	lua_pushvalue(L, fn);
 	lua_setfield(L, -2, filter);
 	lua_pop(L, 1);
@@ -1035,8 +654,8 @@ static int l_subscribe(lua_State *L)
 		set_filter_handler(L, lc, (const char *)items[i].filter.ptr, lua_gettop(L));
 		lua_pop(L, 1);
 	}
-	new_token(L, TOK_SUBSCRIBE, mid);
-	track_token(L, 1, UV_SUBS, mid);
+	lmqtt_new_token(L, TOK_SUBSCRIBE, mid);
+	lmqtt_track_token(L, 1, UV_SUBS, mid);
 	return 1;
 }
 
@@ -1066,8 +685,8 @@ static int l_unsubscribe(lua_State *L)
 	for (size_t i = 0; i < n; i++)
 		set_filter_handler(L, lc, (const char *)f[i].ptr, lua_gettop(L));
 	lua_pop(L, 1);
-	new_token(L, TOK_UNSUBSCRIBE, mid);
-	track_token(L, 1, UV_SUBS, mid);
+	lmqtt_new_token(L, TOK_UNSUBSCRIBE, mid);
+	lmqtt_track_token(L, 1, UV_SUBS, mid);
 	return 1;
 }
 
@@ -1191,11 +810,6 @@ int luaopen_lia_mqtt(lua_State *L)
 		{ "__tostring", l_tostring },
 		{ NULL, NULL }
 	};
-	static const luaL_Reg tmeta[] = {
-		{ "__index", tok_index },
-		{ "__tostring", tok_tostring },
-		{ NULL, NULL }
-	};
 	static const luaL_Reg funcs[] = {
 		{ "client", l_client },
 		{ "matches", l_matches },
@@ -1208,9 +822,7 @@ int luaopen_lia_mqtt(lua_State *L)
 		lua_setfield(L, -2, "__index");
 	}
 	lua_pop(L, 1);
-	if (luaL_newmetatable(L, TOKEN_MT))
-		luaL_setfuncs(L, tmeta, 0);
-	lua_pop(L, 1);
+	lmqtt_open_token(L);
 	/* weak map lc -> client userdata, so events find a live client */
 	lua_newtable(L);
 	lua_createtable(L, 0, 1);

@@ -31,4 +31,65 @@ void lmqtt_push_props(struct lua_State *L, struct mqtt_str block);
  * message ("properties", "will.properties"). */
 void lmqtt_encode_props(struct lua_State *L, int idx, int packet_type, const char *what);
 
+/* ---- shared by lmqtt.c, lmqtt_token.c, lmqtt_opts.c ---- */
+
+struct host;
+struct host_waiter;
+struct mqtt_client;
+struct mqtt_client_opts;
+struct topic_tree;
+
+/* User values of a client userdata. */
+enum { UV_HANDLERS = 1, UV_FILTERS, UV_PUBS, UV_SUBS, UV_INFO, UV_COUNT = UV_INFO };
+
+struct lclient {
+	struct mqtt_client *c;      /* NULL once closed */
+	struct host *h;
+	struct lua_State *L;        /* the main state */
+	struct topic_tree *filters;
+	int ref;                    /* anchor while the loop may call us */
+	unsigned handlers;          /* bit per EV_* with an on() handler */
+	unsigned connects;          /* connect() calls, to see one from a handler */
+	bool is_default, touched, started;
+	char uri[256];
+	struct lclient *prev, *next;
+};
+
+enum { TOK_PUBLISH, TOK_SUBSCRIBE, TOK_UNSUBSCRIBE };
+
+struct ltoken {
+	uint32_t mid;
+	int kind;
+	bool done, ok;
+	const char *reason;         /* static: a reason name, "timeout", "closed" */
+	struct host_waiter *w;
+};
+
+/* The completion of pending[mid] in user value uv, from an event. */
+struct lmqtt_complete {
+	struct lclient *lc;
+	int uv;                     /* UV_PUBS or UV_SUBS */
+	uint32_t mid;
+	bool ok;
+	const char *reason;
+	struct mqtt_str codes;      /* SUBACK / UNSUBACK */
+	struct ltoken *tok;         /* filled: the token, alive on its waiter's stack */
+	struct host_waiter *w;
+};
+
+void lmqtt_push_uv(struct lua_State *L, int idx, int n);
+void lmqtt_open_token(struct lua_State *L);
+/* Push a new token (kind, mid). */
+struct ltoken *lmqtt_new_token(struct lua_State *L, int kind, uint32_t mid);
+/* pending[mid] = the token on top (client at index client); leaves it there. */
+void lmqtt_track_token(struct lua_State *L, int client, int uv, uint32_t mid);
+/* Complete a token from a loop callback and wake its waiter. Never raises. */
+void lmqtt_complete(struct lclient *lc, struct lmqtt_complete *r);
+/* ok / reason of a SUBACK or UNSUBACK from its codes. */
+void lmqtt_sub_outcome(struct lmqtt_complete *r, uint8_t version, int type);
+/* A client closes: every waiting token returns nil, "closed". */
+void lmqtt_fail_pending(struct lua_State *L, int idx);
+/* The options table at t; strings stay valid while what it pushes stays. */
+void lmqtt_read_opts(struct lua_State *L, int t, struct mqtt_client_opts *o);
+
 #endif

@@ -1,0 +1,181 @@
+/*
+ * lmqtt_opts.c - the options table of mqtt.client{...} as struct
+ * mqtt_client_opts. Misuse (unknown option, wrong type, out of range)
+ * raises with the option's name.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lmqtt.h"
+#include "loop.h"
+#include "mqtt_client.h"
+
+
+static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
+	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
+	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
+	"max_packet_size", NULL };
+
+static void check_opt_names(lua_State *L, int t)
+{
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		bool known = false;
+		if (lua_type(L, -2) == LUA_TSTRING)
+			for (int i = 0; opt_names[i]; i++)
+				known = known || strcmp(opt_names[i], lua_tostring(L, -2)) == 0;
+		if (!known)
+			luaL_error(L, "mqtt.client: unknown option '%s'", luaL_tolstring(L, -2, NULL));
+		lua_pop(L, 1);
+	}
+}
+
+/* opts.k as a string (or NULL); the value stays in the table, so valid. */
+static const char *opt_str(lua_State *L, int t, const char *k, size_t *len)
+{
+	const char *s = NULL;
+	int type = lua_getfield(L, t, k);
+	if (type != LUA_TNIL) {
+		if (type != LUA_TSTRING)
+			luaL_error(L, "mqtt.client: option '%s': string expected, got %s", k,
+				luaL_typename(L, -1));
+		s = lua_tolstring(L, -1, len);
+	}
+	lua_pop(L, 1);
+	return s;
+}
+
+static lua_Number opt_num(lua_State *L, int t, const char *k, lua_Number dflt,
+	lua_Number min, lua_Number max)
+{
+	lua_Number n = dflt;
+	if (lua_getfield(L, t, k) != LUA_TNIL) {
+		if (!lua_isnumber(L, -1))
+			luaL_error(L, "mqtt.client: option '%s': number expected, got %s", k,
+				luaL_typename(L, -1));
+		n = lua_tonumber(L, -1);
+		if (!(n >= min && n <= max))
+			luaL_error(L, "mqtt.client: option '%s': %f out of range", k, n);
+	}
+	lua_pop(L, 1);
+	return n;
+}
+
+static bool opt_bool(lua_State *L, int t, const char *k, bool dflt)
+{
+	bool b = dflt;
+	int type = lua_getfield(L, t, k);
+	if (type != LUA_TNIL) {
+		if (type != LUA_TBOOLEAN)
+			luaL_error(L, "mqtt.client: option '%s': boolean expected, got %s", k,
+				luaL_typename(L, -1));
+		b = lua_toboolean(L, -1);
+	}
+	lua_pop(L, 1);
+	return b;
+}
+
+static uint8_t opt_protocol(lua_State *L, int t)
+{
+	lua_Integer p = (lua_Integer)opt_num(L, t, "protocol", 4, 3, 311);
+	switch (p) {
+	case 3: case 31: return MQTT_V31;
+	case 4: case 311: return MQTT_V311;
+	case 5: return MQTT_V5;
+	default:
+		luaL_error(L, "mqtt.client: option 'protocol': 3, 31, 4, 311 or 5 expected");
+		return 0;
+	}
+}
+
+/* opts.will = { topic, payload, qos, retain, properties } */
+static void opt_will(lua_State *L, int t, struct mqtt_client_opts *o, uint8_t version)
+{
+	size_t len = 0;
+	if (lua_getfield(L, t, "will") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_argexpected(L, lua_istable(L, -1), 1, "table as opts.will");
+	int w = lua_gettop(L);      /* stays on the stack: its strings are used */
+	o->has_will = true;
+	o->will_topic = opt_str(L, w, "topic", NULL);
+	if (!o->will_topic)
+		luaL_error(L, "mqtt.client: option 'will' needs a topic");
+	o->will_payload = (const uint8_t *)opt_str(L, w, "payload", &len);
+	o->will_payload_len = len;
+	o->will_qos = (uint8_t)opt_num(L, w, "qos", 0, 0, 2);
+	o->will_retain = opt_bool(L, w, "retain", false);
+	if (lua_getfield(L, w, "properties") != LUA_TNIL && version == MQTT_V5) {
+		lmqtt_encode_props(L, -1, MQTT_PROPS_WILL, "will.properties");
+		o->will_props = (const uint8_t *)lua_tolstring(L, -1, &o->will_props_len);
+	}
+}
+
+/* reconnect = false | true | { min = s, max = s } */
+static void opt_reconnect(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	int type = lua_getfield(L, t, "reconnect");
+	o->reconnect = type != LUA_TBOOLEAN || lua_toboolean(L, -1);
+	if (type == LUA_TTABLE) {
+		int r = lua_gettop(L);
+		o->reconnect_min_ms = (uint32_t)(opt_num(L, r, "min", 1, 0.001, 86400) * 1000);
+		o->reconnect_max_ms = (uint32_t)(opt_num(L, r, "max", 120, 0.001, 86400) * 1000);
+	} else if (type != LUA_TNIL && type != LUA_TBOOLEAN) {
+		luaL_error(L, "mqtt.client: option 'reconnect': false or {min=, max=} expected");
+	}
+	lua_pop(L, 1);
+}
+
+/* The broker URI: opts.uri, or mqtt://host:port. */
+static const char *opt_uri(lua_State *L, int t)
+{
+	const char *uri = opt_str(L, t, "uri", NULL);
+	const char *host = opt_str(L, t, "host", NULL);
+	lua_Integer port = (lua_Integer)opt_num(L, t, "port", 1883, 1, 65535);
+	if (uri)
+		return uri;
+	if (!host)
+		host = "localhost";
+	return lua_pushfstring(L, strchr(host, ':') ? "mqtt://[%s]:%d" : "mqtt://%s:%d",
+		host, (int)port);
+}
+
+/* Fill o from the table at t; strings stay valid while the values this
+ * pushes stay on the stack. */
+void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	size_t len = 0;
+	check_opt_names(L, t);
+	o->uri = opt_uri(L, t);
+	o->client_id = opt_str(L, t, "client_id", NULL);
+	if (!o->client_id) {
+		/* as mosquitto_pub/sub do: a fresh id, so scripts can read it back */
+		static unsigned seq;
+		uint64_t ns = loop_clock_ns();
+		o->client_id = lua_pushfstring(L, "lia-%d-%d", (int)(getpid() & 0xfffff),
+			(int)((ns / 1000 + seq++) & 0xfffff));
+	}
+	o->version = opt_protocol(L, t);
+	o->clean = opt_bool(L, t, "clean", true);
+	o->session_expiry = (uint32_t)opt_num(L, t, "session_expiry", 0, 0, 4294967295.0);
+	o->keepalive = (uint16_t)opt_num(L, t, "keepalive", 60, 0, 65535);
+	o->username = opt_str(L, t, "username", NULL);
+	o->password = (const uint8_t *)opt_str(L, t, "password", &len);
+	o->password_len = len;
+	o->max_inflight = (uint16_t)opt_num(L, t, "max_inflight", 0, 0, 65535);
+	o->max_queued = (uint32_t)opt_num(L, t, "max_queued", 0, 0, 1e9);
+	o->connect_timeout_ms = (uint32_t)(opt_num(L, t, "connect_timeout", 0, 0, 86400) * 1000);
+	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
+	o->manual_ack = opt_bool(L, t, "manual_ack", false);
+	opt_reconnect(L, t, o);
+	opt_will(L, t, o, o->version);
+	if (lua_getfield(L, t, "properties") != LUA_TNIL && o->version == MQTT_V5) {
+		lmqtt_encode_props(L, -1, MQTT_CONNECT, "properties");
+		o->connect_props = (const uint8_t *)lua_tolstring(L, -1, &o->connect_props_len);
+	}
+}
+
