@@ -29,9 +29,10 @@ static struct {
 	char *buf;
 	size_t len, cap;
 	bool eof, watched, direct;
+	int saved_flags;            /* fcntl flags to restore, -1: untouched */
 	struct loop *loop;
 	struct host_waiter *w;
-} in;
+} in = { .saved_flags = -1 };
 
 /* Read what is available; false when nothing more can come now. */
 static bool fill(void)
@@ -88,12 +89,26 @@ static int push_line(lua_State *L, void *ud)
 	return 1;
 }
 
+/* Give the terminal or pipe back as we found it (blocking), at end of
+ * input and when the agent stops. */
 static void stop_watching(void)
 {
 	if (in.watched) {
 		loop_unwatch(in.loop, 0);
 		in.watched = false;
 	}
+	if (in.saved_flags >= 0) {
+		fcntl(0, F_SETFL, in.saved_flags);
+		in.saved_flags = -1;
+	}
+}
+
+static bool restore(void *ud, bool first)
+{
+	(void)ud;
+	(void)first;
+	stop_watching();
+	return true;
 }
 
 static void readable(struct loop *l, int fd, int events, void *ud)
@@ -124,8 +139,12 @@ static int l_read_line(lua_State *L)
 		in.loop = host_get_loop(L);
 		if (loop_watch(in.loop, 0, LOOP_READ, readable, NULL) == 0) {
 			in.watched = true;
-			if (flags >= 0)
-				fcntl(0, F_SETFL, flags | O_NONBLOCK);
+			if (flags >= 0 && !(flags & O_NONBLOCK) &&
+					fcntl(0, F_SETFL, flags | O_NONBLOCK) == 0) {
+				in.saved_flags = flags;
+				host_drain_remove(host_of(L), restore, NULL);
+				host_drain_add(host_of(L), restore, NULL);
+			}
 		} else {
 			in.direct = true;
 		}
