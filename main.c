@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,13 @@ static const char common_help[] =
 	"  -q, --qos N              quality of service 0, 1 or 2\n"
 	"  -c, --disable-clean-session\n"
 	"  -x, --session-expiry S   MQTT 5 session expiry interval\n"
-	"  --will-topic T  --will-payload P  --will-qos N  --will-retain\n";
+	"  --will-topic T  --will-payload P  --will-qos N  --will-retain\n"
+	"  --cafile F  --capath D   CA certificates (TLS; default: the system store)\n"
+	"  --cert F  --key F  --keypass P   client certificate, key, key password\n"
+	"  --alpn P  --ciphers C  --tls-version tlsv1.2|tlsv1.3 (minimum)\n"
+	"  --insecure               TLS without certificate checks (warns at every connect)\n"
+	"  --proxy URI              socks5://host:port, http://host:port or none\n"
+	"                           (default: all_proxy / https_proxy / http_proxy)\n";
 
 static const char main_help[] =
 	"usage: lia run [options] script.lua      run a script\n"
@@ -126,6 +133,31 @@ static bool is(const char *arg, const char *names)
 	return false;
 }
 
+/* TLS and proxy options: true when o was one. */
+static bool tls_opt(struct lia_args *a, const char *o, const char *val)
+{
+	static const struct { const char *name; size_t off; } opts[] = {
+		{ "--cafile", offsetof(struct lia_args, cafile) },
+		{ "--capath", offsetof(struct lia_args, capath) },
+		{ "--cert", offsetof(struct lia_args, cert) },
+		{ "--key", offsetof(struct lia_args, key) },
+		{ "--keypass", offsetof(struct lia_args, keypass) },
+		{ "--alpn", offsetof(struct lia_args, alpn) },
+		{ "--ciphers", offsetof(struct lia_args, ciphers) },
+		{ "--tls-version", offsetof(struct lia_args, tls_version) },
+		{ "--proxy", offsetof(struct lia_args, proxy) },
+	};
+	if (strcmp(o, "--insecure") == 0)
+		return a->insecure = true;
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		if (strcmp(o, opts[i].name) == 0) {
+			*(const char **)((char *)a + opts[i].off) = val;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Options every command with a client takes; 1 when taken, 0 when not
  * ours, -1 on error. *i is advanced past a value. */
 static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
@@ -134,7 +166,8 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 	long v;
 	static const char *const valued = "-h|--host|-p|--port|-L|--broker|-i|--id|-u|--username|"
 		"-P|--pw|-k|--keepalive|-V|--protocol-version|-q|--qos|-x|--session-expiry|"
-		"--will-topic|--will-payload|--will-qos";
+		"--will-topic|--will-payload|--will-qos|--cafile|--capath|--cert|--key|--keypass|"
+		"--alpn|--ciphers|--tls-version|--proxy";
 	const char *val = NULL;
 	if (is(o, valued)) {
 		if (*i + 1 >= argc)
@@ -169,6 +202,8 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 		return number(cmd, o, val, 0, 2, &v) < 0 ? -1 : (a->will_qos = (int)v, 1);
 	else if (is(o, "--will-retain"))
 		a->will_retain = true;
+	else if (tls_opt(a, o, val))
+		return 1;
 	else if (is(o, "-c|--disable-clean-session"))
 		a->no_clean = true;
 	else if (is(o, "-d|--debug"))

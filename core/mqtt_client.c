@@ -817,6 +817,11 @@ bool mqtt_client_idle(const struct mqtt_client *c)
 	return c->state == ST_IDLE || c->state == ST_BACKOFF;
 }
 
+const char *mqtt_client_id(const struct mqtt_client *c)
+{
+	return c->assigned_id ? c->assigned_id : c->client_id;
+}
+
 uint8_t mqtt_client_version(const struct mqtt_client *c)
 {
 	return c->o.version;

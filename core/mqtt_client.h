@@ -167,6 +167,9 @@ int mqtt_client_reload_tls(struct mqtt_client *c);
 bool mqtt_client_idle(const struct mqtt_client *c);
 /* Protocol level actually in use (after CONNACK) or configured. */
 uint8_t mqtt_client_version(const struct mqtt_client *c);
+/* The client id in use: the one configured, generated (3.1) or, after a
+ * v5 CONNACK to an empty id, the one the server assigned. Never NULL. */
+const char *mqtt_client_id(const struct mqtt_client *c);
 
 struct mqtt_pub_req {
 	const char *topic;

@@ -67,6 +67,16 @@ void args_push(lua_State *L, const struct lia_args *a)
 	set_str(L, "will_payload", a->will_payload);
 	set_int(L, "will_qos", a->will_qos);
 	set_bool(L, "will_retain", a->will_retain);
+	set_str(L, "cafile", a->cafile);
+	set_str(L, "capath", a->capath);
+	set_str(L, "cert", a->cert);
+	set_str(L, "key", a->key);
+	set_str(L, "keypass", a->keypass);
+	set_str(L, "alpn", a->alpn);
+	set_str(L, "ciphers", a->ciphers);
+	set_str(L, "tls_version", a->tls_version);
+	set_bool(L, "insecure", a->insecure);
+	set_str(L, "proxy", a->proxy);
 	set_bool(L, "debug", a->debug);
 	set_bool(L, "verbose", a->verbose);
 	set_str(L, "message", a->message);

@@ -30,6 +30,10 @@ struct lia_args {
 	const char *will_payload;
 	int will_qos;
 	bool will_retain;
+	/* TLS (any of these turns it on, as in mosquitto_pub) and proxy */
+	const char *cafile, *capath, *cert, *key, *keypass, *alpn, *ciphers, *tls_version;
+	bool insecure;
+	const char *proxy;              /* --proxy socks5://h:p | http://h:p | none */
 	bool debug;                     /* -d */
 	bool verbose;                   /* run: tracebacks; sub: print topics */
 	/* pub */

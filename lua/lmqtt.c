@@ -387,6 +387,12 @@ static int l_index(lua_State *L)
 	lua_pushvalue(L, 2);
 	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
 		return 1;
+	struct lclient *lc = to_client(L, 1);
+	if (lc->c && lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "client_id") == 0) {
+		/* live: a v5 broker may have assigned it */
+		lua_pushstring(L, mqtt_client_id(lc->c));
+		return 1;
+	}
 	lmqtt_push_uv(L, 1, UV_INFO);
 	lua_pushvalue(L, 2);
 	lua_rawget(L, -2);
@@ -713,6 +719,22 @@ static int l_ack(lua_State *L)
 	return 1;
 }
 
+/* c:reload_tls(): re-read certificate, key and CA files and reconnect now;
+ * true, or nil + message when the client has no TLS or the files are bad. */
+static int l_reload_tls(lua_State *L)
+{
+	struct lclient *lc = check_open(L, 1);
+	int r = mqtt_client_reload_tls(lc->c);
+	if (r < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, r == MQTT_E_STATE ? "not a TLS client" : mqtt_client_strerror(r));
+		lua_pushinteger(L, r);
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int l_stats(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
@@ -802,6 +824,7 @@ int luaopen_lia_mqtt(lua_State *L)
 		{ "unsubscribe", l_unsubscribe },
 		{ "ack", l_ack },
 		{ "stats", l_stats },
+		{ "reload_tls", l_reload_tls },
 		{ NULL, NULL }
 	};
 	static const luaL_Reg meta[] = {

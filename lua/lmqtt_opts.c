@@ -17,7 +17,7 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", NULL };
+	"max_packet_size", "tls", "ws", "proxy", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -130,6 +130,88 @@ static void opt_reconnect(lua_State *L, int t, struct mqtt_client_opts *o)
 	lua_pop(L, 1);
 }
 
+static const char *const tls_names[] = { "ca_file", "ca_path", "cert", "key", "key_password",
+	"alpn", "ciphers", "min_version", "server_name", "insecure", "expiry_warn_days", NULL };
+
+static void check_names(lua_State *L, int t, const char *what, const char *const *names)
+{
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		bool known = false;
+		if (lua_type(L, -2) == LUA_TSTRING)
+			for (int i = 0; names[i]; i++)
+				known = known || strcmp(names[i], lua_tostring(L, -2)) == 0;
+		if (!known)
+			luaL_error(L, "mqtt.client: unknown option '%s.%s'", what, luaL_tolstring(L, -2, NULL));
+		lua_pop(L, 1);
+	}
+}
+
+/* tls = true | { ca_file, ca_path, cert, key, key_password, alpn, ciphers,
+ * min_version, server_name, insecure, expiry_warn_days }: any of them turns
+ * TLS on, as in mosquitto_pub. The table stays on the stack (its strings). */
+static void opt_tls(lua_State *L, int t, struct transport_tls_opts *tls)
+{
+	int type = lua_getfield(L, t, "tls");
+	if (type == LUA_TNIL || type == LUA_TBOOLEAN) {
+		tls->enabled = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+		return;
+	}
+	if (type != LUA_TTABLE)
+		luaL_error(L, "mqtt.client: option 'tls': true or a table expected, got %s",
+			luaL_typename(L, -1));
+	int x = lua_gettop(L);
+	check_names(L, x, "tls", tls_names);
+	tls->enabled = true;
+	tls->ca_file = opt_str(L, x, "ca_file", NULL);
+	tls->ca_path = opt_str(L, x, "ca_path", NULL);
+	tls->cert = opt_str(L, x, "cert", NULL);
+	tls->key = opt_str(L, x, "key", NULL);
+	tls->key_password = opt_str(L, x, "key_password", NULL);
+	tls->alpn = opt_str(L, x, "alpn", NULL);
+	tls->ciphers = opt_str(L, x, "ciphers", NULL);
+	tls->min_version = opt_str(L, x, "min_version", NULL);
+	tls->server_name = opt_str(L, x, "server_name", NULL);
+	tls->insecure = opt_bool(L, x, "insecure", false);
+	tls->expiry_warn_days = (unsigned)opt_num(L, x, "expiry_warn_days", 0, 0, 36500);
+}
+
+/* ws = { path = "/mqtt", headers = { Name = "value", ... } }; the headers
+ * become one "Name: value\n..." string left on the stack. */
+static void opt_ws(lua_State *L, int t, struct transport_ws_opts *ws)
+{
+	static const char *const names[] = { "path", "headers", NULL };
+	if (lua_getfield(L, t, "ws") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_argexpected(L, lua_istable(L, -1), 1, "table as opts.ws");
+	int x = lua_gettop(L);
+	check_names(L, x, "ws", names);
+	ws->path = opt_str(L, x, "path", NULL);
+	if (lua_getfield(L, x, "headers") == LUA_TNIL)
+		return;
+	luaL_argexpected(L, lua_istable(L, -1), 1, "table as opts.ws.headers");
+	int h = lua_gettop(L);
+	lua_pushliteral(L, "");
+	int acc = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, h)) {
+		if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "mqtt.client: option 'ws.headers': string names and values expected");
+		const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+		if (strpbrk(k, ":\r\n") || strpbrk(v, "\r\n"))
+			luaL_error(L, "mqtt.client: option 'ws.headers': bad header '%s'", k);
+		lua_pushvalue(L, acc);
+		lua_pushfstring(L, "%s: %s\n", k, v);
+		lua_concat(L, 2);
+		lua_replace(L, acc);
+		lua_pop(L, 1);
+	}
+	ws->headers = lua_tostring(L, -1);
+}
+
 /* The broker URI: opts.uri, or mqtt://host:port. */
 static const char *opt_uri(lua_State *L, int t)
 {
@@ -140,6 +222,11 @@ static const char *opt_uri(lua_State *L, int t)
 		return uri;
 	if (!host)
 		host = "localhost";
+	lua_getfield(L, t, "port");
+	bool has_port = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	if (!has_port)  /* the scheme's default: 1883, or 8883 once TLS is on */
+		return lua_pushfstring(L, strchr(host, ':') ? "mqtt://[%s]" : "mqtt://%s", host);
 	return lua_pushfstring(L, strchr(host, ':') ? "mqtt://[%s]:%d" : "mqtt://%s:%d",
 		host, (int)port);
 }
@@ -172,6 +259,9 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);
 	opt_reconnect(L, t, o);
+	o->proxy = opt_str(L, t, "proxy", NULL);
+	opt_tls(L, t, &o->tls);
+	opt_ws(L, t, &o->ws);
 	opt_will(L, t, o, o->version);
 	if (lua_getfield(L, t, "properties") != LUA_TNIL && o->version == MQTT_V5) {
 		lmqtt_encode_props(L, -1, MQTT_CONNECT, "properties");

@@ -16,6 +16,14 @@ function M.client_opts(a)
 		username = a.username, password = a.password, keepalive = a.keepalive,
 		protocol = a.protocol, clean = a.clean, session_expiry = a.session_expiry,
 	}
+	if a.cafile or a.capath or a.cert or a.key or a.keypass or a.alpn or a.ciphers
+			or a.tls_version or a.insecure then
+		-- any TLS option turns TLS on, as in mosquitto_pub
+		o.tls = { ca_file = a.cafile, ca_path = a.capath, cert = a.cert, key = a.key,
+			key_password = a.keypass, alpn = a.alpn, ciphers = a.ciphers,
+			min_version = a.tls_version, insecure = a.insecure or nil }
+	end
+	o.proxy = a.proxy
 	if a.will_topic then
 		o.will = { topic = a.will_topic, payload = a.will_payload or "",
 			qos = a.will_qos or 0, retain = a.will_retain }

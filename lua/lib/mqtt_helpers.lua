@@ -9,6 +9,7 @@ local client_keys = {
 	session_expiry = true, keepalive = true, username = true, password = true, will = true,
 	reconnect = true, max_inflight = true, max_queued = true, properties = true,
 	manual_ack = true, connect_timeout = true, max_packet_size = true,
+	tls = true, ws = true, proxy = true,
 }
 
 local DISCONNECT_MS = 3000

@@ -250,6 +250,7 @@ local brokers = {}
 function Broker:conf_text()
 	return table.concat({
 		"listener " .. self.port .. " " .. H.host,
+		self.listener_conf or "",   -- per-listener lines (TLS files ...)
 		"allow_anonymous true",
 		"persistence false",
 		"user root", -- as root, do not drop to user mosquitto (it could not write the log)
@@ -348,8 +349,10 @@ function Broker:pub(args)
 	return r
 end
 
-function H.broker()
-	local b = setmetatable({ id = H.uniq("mosq"), starts = 0 }, Broker)
+-- broker([listener_conf]): a mosquitto on a free port; listener_conf adds
+-- lines to its listener (e.g. cafile/certfile/keyfile for a TLS-only one).
+function H.broker(listener_conf)
+	local b = setmetatable({ id = H.uniq("mosq"), starts = 0, listener_conf = listener_conf }, Broker)
 	brokers[#brokers + 1] = b
 	H.default_broker = H.default_broker or b
 	return b:start()
