@@ -691,11 +691,12 @@ int loop_run_once(struct loop *l, int timeout_ms)
 
 int loop_run(struct loop *l)
 {
-	l->stop = 0;
+	/* A stop asked for before the run still counts; it is spent on return. */
 	l->running = 1;
 	while (!l->stop)
 		loop_run_once(l, -1);
 	l->running = 0;
+	l->stop = 0;
 	return 0;
 }
 

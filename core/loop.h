@@ -76,6 +76,7 @@ void loop_hook_remove(struct loop *l, loop_hook_fn *fn, void *ud);
  * (-1: until the next timer or event) and processes what is ready; it
  * returns the number of fd and timer callbacks run. */
 int loop_run(struct loop *l);
+/* loop_stop before loop_run makes that run return at once. */
 int loop_run_once(struct loop *l, int timeout_ms);
 void loop_stop(struct loop *l);
 

@@ -676,6 +676,16 @@ static void test_signal(void)
 	CHECK_EQ_INT(xalloc_live(), live);
 }
 
+/* A stop asked for before the run is not lost, and is spent by it. */
+static void test_stop_before_run(void)
+{
+	struct loop *l = loop_new();
+	loop_stop(l);
+	CHECK_EQ_INT(loop_run(l), 0);       /* returns at once instead of hanging */
+	CHECK_EQ_INT(loop_run_once(l, 0), 0);
+	loop_free(l);
+}
+
 int main(void)
 {
 	RUN(test_timers_in_order);
@@ -694,6 +704,7 @@ int main(void)
 	RUN(test_stale_event_after_close);
 	RUN(test_hooks_before_sleep);
 	RUN(test_loop_stop);
+	RUN(test_stop_before_run);
 	RUN(test_signal);
 	return test_report("loop");
 }
