@@ -90,4 +90,11 @@ print("BAD", pcall(mqtt.client, { tls = { bogus = 1 } }))
 		assert.matches("GOT over tls 2\nRELOAD\ttrue\n", r.out)
 		assert.matches("CONNECTED 2", r.out)
 	end)
+
+	it("docs_tls.lua runs as documented", function()
+		local r = H.lia_run({ "run", H.root .. "/scripts/examples/docs_tls.lua" }, { timeout = 10,
+			env = { BROKER = "mqtts://localhost:" .. port, CA = certs .. "/ca.crt" } })
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.equal("connected over TLS\t1\ngot\tsealed\nreload\ttrue\nconnected over TLS\t2\n", r.out)
+	end)
 end)
