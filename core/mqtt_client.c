@@ -328,6 +328,16 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	client_emit(c, &ev);
 }
 
+/* Best effort, just before a close: one write of DISCONNECT (and whatever
+ * is queued before it), no waiting for the socket. */
+static void disconnect_now(struct mqtt_client *c, uint8_t reason)
+{
+	struct mqtt_packet p = { .type = MQTT_DISCONNECT };
+	p.u.disconnect.reason = reason;
+	if (client_send_packet(c, &p) == 0)
+		(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+}
+
 void client_protocol_error(struct mqtt_client *c, uint8_t reason, const char *fmt, ...)
 {
 	char msg[300];
@@ -338,12 +348,9 @@ void client_protocol_error(struct mqtt_client *c, uint8_t reason, const char *fm
 	client_log(c, LOG_ERROR, "protocol error: %s (%s)", msg,
 		mqtt_reason_name(MQTT_V5, MQTT_DISCONNECT, reason));
 	if (c->o.version == MQTT_V5 && c->state == ST_CONNECTED) {
-		/* Best effort: tell the broker why before closing [MQTT-4.13.1-1]. */
-		struct mqtt_packet p = { .type = MQTT_DISCONNECT };
-		p.u.disconnect.reason = reason;
+		/* tell the broker why before closing [MQTT-4.13.1-1] */
 		buf_clear(&c->out);
-		if (client_send_packet(c, &p) == 0)
-			(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+		disconnect_now(c, reason);
 	}
 	client_lost(c, reason, false, (struct mqtt_str){ 0 }, "protocol error: %s", msg);
 }
@@ -783,10 +790,8 @@ static int64_t reload_due(struct loop *l, struct loop_timer *t, void *ud)
 		return LOOP_TIMER_STOP;
 	enter(c);
 	if (c->state == ST_CONNECTED && !buf_len(&c->out)) {
-		/* best effort, so the broker does not publish the will */
-		struct mqtt_packet p = { .type = MQTT_DISCONNECT };
-		if (client_send_packet(c, &p) == 0)
-			(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+		/* so the broker does not publish the will */
+		disconnect_now(c, 0);
 	}
 	client_lost(c, 0, false, (struct mqtt_str){ 0 }, "closing to use new TLS material");
 	if (!c->freeing && c->want_connected && (c->state == ST_BACKOFF || c->state == ST_IDLE)) {
