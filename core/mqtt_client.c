@@ -37,36 +37,9 @@ const char *mqtt_client_strerror(int err)
 	return err == 0 ? "ok" : "unknown error";
 }
 
-/* ---- logging and events ---- */
+/* ---- re-entrancy ---- */
 
-void client_log(struct mqtt_client *c, int level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	if (level > log_get_level() && !c->fn)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	log_msg(level, "mqtt %s: %s", c->client_id && c->client_id[0] ? c->client_id : "-", line);
-	struct mqtt_event ev = { .type = MQTT_EV_LOG };
-	ev.u.log.level = level;
-	ev.u.log.line = line;
-	client_post(c, &ev);
-}
-
-void client_emit(struct mqtt_client *c, const struct mqtt_event *ev)
-{
-	if (c->fn && !c->freeing)
-		c->fn(c, ev, c->ud);
-}
-
-bool client_alive(const struct mqtt_client *c, unsigned gen)
-{
-	return !c->freeing && c->gen == gen;
-}
-
-static void enter(struct mqtt_client *c)
+void client_enter(struct mqtt_client *c)
 {
 	c->depth++;
 }
@@ -74,93 +47,10 @@ static void enter(struct mqtt_client *c)
 static void client_destroy(struct mqtt_client *c);
 
 /* Leave a loop callback; frees the client if a handler asked for it. */
-static void leave(struct mqtt_client *c)
+void client_leave(struct mqtt_client *c)
 {
 	if (--c->depth == 0 && c->freeing)
 		client_destroy(c);
-}
-
-/* Views an event points to, copied into one allocation for posting. */
-static size_t event_views(struct mqtt_event *ev, struct mqtt_str **views, const char ***strs)
-{
-	*strs = NULL;
-	switch (ev->type) {
-	case MQTT_EV_PUBLISHED:
-		views[0] = &ev->u.published.props;
-		return 1;
-	case MQTT_EV_SUBSCRIBED:
-	case MQTT_EV_UNSUBSCRIBED:
-		views[0] = &ev->u.subscribed.codes;
-		views[1] = &ev->u.subscribed.props;
-		return 2;
-	case MQTT_EV_DISCONNECT:
-		views[0] = &ev->u.disconnect.props;
-		*strs = &ev->u.disconnect.message;
-		return 1;
-	case MQTT_EV_LOG:
-		*strs = &ev->u.log.line;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static int64_t dispatch_posted(struct loop *l, struct loop_timer *t, void *ud)
-{
-	struct mqtt_client *c = ud;
-	(void)l;
-	(void)t;
-	c->post_timer = NULL;
-	enter(c);
-	/* Deliver only what was posted before this run; handlers may post more. */
-	struct posted *p = c->posted;
-	c->posted = c->posted_tail = NULL;
-	while (p) {
-		struct posted *next = p->next;
-		client_emit(c, &p->ev);
-		xfree(p);
-		p = next;
-	}
-	leave(c);
-	return LOOP_TIMER_STOP;
-}
-
-void client_post(struct mqtt_client *c, const struct mqtt_event *src)
-{
-	struct mqtt_str *views[2];
-	const char **str;
-	struct mqtt_event ev = *src;
-	size_t n = event_views(&ev, views, &str), total = 0, slen = 0;
-	if (!c->fn || c->freeing)
-		return;
-	for (size_t i = 0; i < n; i++)
-		total += views[i]->len;
-	if (str && *str)
-		slen = strlen(*str) + 1;
-	struct posted *p = xmalloc(sizeof *p + total + slen);
-	if (!p)
-		return;     /* an event lost to ENOMEM is logged by nobody: nothing left */
-	p->next = NULL;
-	p->ev = ev;
-	uint8_t *w = p->blob;
-	n = event_views(&p->ev, views, &str);
-	for (size_t i = 0; i < n; i++) {
-		if (views[i]->len)
-			memcpy(w, views[i]->ptr, views[i]->len);
-		views[i]->ptr = views[i]->ptr ? w : NULL;
-		w += views[i]->len;
-	}
-	if (str && *str) {
-		memcpy(w, *str, slen);
-		*str = (const char *)w;
-	}
-	if (c->posted_tail)
-		c->posted_tail->next = p;
-	else
-		c->posted = p;
-	c->posted_tail = p;
-	if (!c->post_timer)
-		c->post_timer = loop_timer_start(c->loop, 0, dispatch_posted, c);
 }
 
 /* ---- output ---- */
@@ -236,9 +126,9 @@ static void before_sleep(struct loop *l, void *ud)
 	(void)l;
 	if (buf_len(&c->out) && (c->state == ST_CONNECTED || c->state == ST_WAIT_CONNACK ||
 			c->state == ST_DISCONNECTING) && !(c->watch_mask & LOOP_WRITE)) {
-		enter(c);
+		client_enter(c);
 		flush_out(c);
-		leave(c);
+		client_leave(c);
 	}
 }
 
@@ -361,11 +251,11 @@ static int64_t conn_timeout(struct loop *l, struct loop_timer *t, void *ud)
 	(void)l;
 	(void)t;
 	c->conn_timer = NULL;
-	enter(c);
+	client_enter(c);
 	client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s %s:%u: no CONNACK within %u ms",
 		c->state == ST_CONNECTING ? "connect to" : "broker at", c->uri.host,
 		(unsigned)c->uri.port, (unsigned)c->o.connect_timeout_ms);
-	leave(c);
+	client_leave(c);
 	return LOOP_TIMER_STOP;
 }
 
@@ -426,10 +316,10 @@ static int64_t retry_due(struct loop *l, struct loop_timer *t, void *ud)
 	(void)l;
 	(void)t;
 	c->retry_timer = NULL;
-	enter(c);
+	client_enter(c);
 	if (c->state == ST_BACKOFF)
 		connect_start(c);
-	leave(c);
+	client_leave(c);
 	return LOOP_TIMER_STOP;
 }
 
@@ -503,7 +393,7 @@ static void on_io(struct loop *l, int fd, int events, void *ud)
 	unsigned gen = c->gen;
 	(void)l;
 	(void)fd;
-	enter(c);
+	client_enter(c);
 	if (c->state == ST_CONNECTING) {
 		int r = c->tops->handshake(&c->tr);
 		if (r < 0)
@@ -518,14 +408,14 @@ static void on_io(struct loop *l, int fd, int events, void *ud)
 			c->watch_mask = 0;
 			set_watch(c, r == TRANSPORT_WANT_READ ? LOOP_READ : LOOP_WRITE);
 		}
-		leave(c);
+		client_leave(c);
 		return;
 	}
 	if (events & LOOP_WRITE)
 		flush_out(c);
 	if (client_alive(c, gen) && (events & (LOOP_READ | LOOP_ERROR)))
 		do_read(c);
-	leave(c);
+	client_leave(c);
 }
 
 /* ---- keep-alive ---- */
@@ -543,10 +433,10 @@ static int64_t keepalive_tick(struct loop *l, struct loop_timer *t, void *ud)
 		if (now - c->ping_sent < grace)
 			return (int64_t)(c->ping_sent + grace - now);
 		c->ka_timer = NULL;
-		enter(c);
+		client_enter(c);
 		client_lost(c, 0x8D, false, (struct mqtt_str){ 0 },
 			"no PINGRESP within %llu ms: broker unreachable", (unsigned long long)grace);
-		leave(c);
+		client_leave(c);
 		return LOOP_TIMER_STOP;
 	}
 	if (now - c->last_sent < ka)
@@ -748,9 +638,9 @@ static int64_t close_due(struct loop *l, struct loop_timer *t, void *ud)
 	(void)l;
 	(void)t;
 	c->close_timer = NULL;
-	enter(c);
+	client_enter(c);
 	client_lost(c, 0, false, (struct mqtt_str){ 0 }, "disconnected (DISCONNECT not flushed in time)");
-	leave(c);
+	client_leave(c);
 	return LOOP_TIMER_STOP;
 }
 
@@ -788,7 +678,7 @@ static int64_t reload_due(struct loop *l, struct loop_timer *t, void *ud)
 	c->reload_timer = NULL;
 	if (c->state != ST_CONNECTING && c->state != ST_WAIT_CONNACK && c->state != ST_CONNECTED)
 		return LOOP_TIMER_STOP;
-	enter(c);
+	client_enter(c);
 	if (c->state == ST_CONNECTED && !buf_len(&c->out)) {
 		/* so the broker does not publish the will */
 		disconnect_now(c, 0);
@@ -798,7 +688,7 @@ static int64_t reload_due(struct loop *l, struct loop_timer *t, void *ud)
 		stop_timer(c, &c->retry_timer);
 		connect_start(c);
 	}
-	leave(c);
+	client_leave(c);
 	return LOOP_TIMER_STOP;
 }
 

@@ -109,7 +109,12 @@ struct mqtt_client {
 	struct mqtt_client_stats st;
 };
 
-/* mqtt_client.c */
+/* mqtt_client.c: every loop callback is bracketed by enter/leave, so a
+ * handler may free the client (released on the outermost leave). */
+void client_enter(struct mqtt_client *c);
+void client_leave(struct mqtt_client *c);
+
+/* mqtt_client.c, mqtt_events.c */
 void client_log(struct mqtt_client *c, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void client_emit(struct mqtt_client *c, const struct mqtt_event *ev);
