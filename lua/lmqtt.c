@@ -27,11 +27,6 @@
 
 #define CLIENT_MT "lia.mqtt.client"
 
-enum { EV_CONNECT, EV_DISCONNECT, EV_MESSAGE, EV_PUBLISH, EV_SUBSCRIBE, EV_UNSUBSCRIBE,
-	EV_LOG, EV_NAMES };
-static const char *const event_names[] = { "connect", "disconnect", "message", "publish",
-	"subscribe", "unsubscribe", "log", NULL };
-static const char *const global_names[] = { "on_connect", "on_disconnect", "on_message" };
 
 /* Every open client of the state, for the drain at exit. */
 static struct lclient *open_clients;
@@ -79,272 +74,6 @@ static void touch(lua_State *L, struct lclient *lc, int idx)
 		mqtt_client_connect(lc->c);
 	}
 }
-/* ---- events into Lua ---- */
-
-static const char CLIENTS = 'c';        /* registry: weak lc -> userdata */
-
-/* Push the client userdata of lc (nil once collected); never raises. */
-static bool push_client(lua_State *L, struct lclient *lc)
-{
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &CLIENTS);
-	lua_rawgetp(L, -1, lc);
-	lua_remove(L, -2);
-	return !lua_isnil(L, -1);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-	lua_pushinteger(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_bool(lua_State *L, const char *k, bool v)
-{
-	lua_pushboolean(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-	lua_pushstring(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_bytes(lua_State *L, const char *k, struct mqtt_str s)
-{
-	lua_pushlstring(L, s.ptr ? (const char *)s.ptr : "", s.len);
-	lua_setfield(L, -2, k);
-}
-
-static void set_props(lua_State *L, struct mqtt_str block)
-{
-	lmqtt_push_props(L, block);
-	lua_setfield(L, -2, "properties");
-}
-
-static void push_codes(lua_State *L, struct mqtt_str codes)
-{
-	lua_createtable(L, (int)codes.len, 0);
-	for (size_t i = 0; i < codes.len; i++) {
-		lua_pushinteger(L, codes.ptr[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-}
-
-static void push_message(lua_State *L, const struct mqtt_publish *m)
-{
-	lua_createtable(L, 0, 8);
-	set_bytes(L, "topic", m->topic);
-	set_bytes(L, "payload", m->payload);
-	set_int(L, "qos", m->qos);
-	set_bool(L, "retain", m->retain);
-	set_bool(L, "dup", m->dup);
-	set_int(L, "mid", m->packet_id);
-	set_props(L, m->props);
-}
-
-static int push_args(lua_State *L, const struct mqtt_event *ev)
-{
-	switch (ev->type) {
-	case MQTT_EV_CONNECT:
-		lua_createtable(L, 0, 4);
-		set_bool(L, "session_present", ev->u.connect.session_present);
-		set_int(L, "reason", ev->u.connect.reason);
-		set_str(L, "reason_name", ev->u.connect.reason_name);
-		set_props(L, ev->u.connect.props);
-		return 1;
-	case MQTT_EV_DISCONNECT:
-		lua_createtable(L, 0, 7);
-		set_int(L, "reason", ev->u.disconnect.reason);
-		set_str(L, "reason_name", ev->u.disconnect.reason_name);
-		set_bool(L, "by_server", ev->u.disconnect.by_server);
-		set_bool(L, "will_reconnect", ev->u.disconnect.will_reconnect);
-		set_bool(L, "connected", ev->u.disconnect.connected);
-		set_str(L, "message", ev->u.disconnect.message ? ev->u.disconnect.message : "");
-		set_props(L, ev->u.disconnect.props);
-		return 1;
-	case MQTT_EV_MESSAGE:
-		push_message(L, ev->u.message.msg);
-		return 1;
-	case MQTT_EV_PUBLISHED:
-		lua_pushinteger(L, ev->u.published.mid);
-		lua_pushboolean(L, ev->u.published.ok);
-		lua_pushstring(L, ev->u.published.reason_name);
-		return 3;
-	case MQTT_EV_SUBSCRIBED:
-	case MQTT_EV_UNSUBSCRIBED:
-		lua_pushinteger(L, ev->u.subscribed.mid);
-		push_codes(L, ev->u.subscribed.codes);
-		lmqtt_push_props(L, ev->u.subscribed.props);
-		return 3;
-	case MQTT_EV_LOG:
-		lua_pushstring(L, log_level_name(ev->u.log.level));
-		lua_pushstring(L, ev->u.log.line);
-		return 2;
-	default:
-		return 0;
-	}
-}
-
-struct ev_push {
-	struct lclient *lc;
-	const struct mqtt_event *ev;
-	int which;                  /* EV_* */
-	bool global;                /* the global on_* function, not on()'s */
-	const char *filter;         /* a per-filter handler */
-};
-
-/* Pushes handler, client, event arguments; nothing when no handler. */
-static int push_event(lua_State *L, void *ud)
-{
-	struct ev_push *p = ud;
-	int base = lua_gettop(L);
-	if (!push_client(L, p->lc)) {
-		lua_settop(L, base);
-		return 0;
-	}
-	if (p->filter) {
-		lmqtt_push_uv(L, base + 1, UV_FILTERS);
-		lua_getfield(L, -1, p->filter);
-	} else if (p->global) {
-		lua_pushglobaltable(L);
-		lua_getfield(L, -1, global_names[p->which]);
-	} else {
-		lmqtt_push_uv(L, base + 1, UV_HANDLERS);
-		lua_getfield(L, -1, event_names[p->which]);
-	}
-	if (!lua_isfunction(L, -1)) {
-		lua_settop(L, base);
-		return 0;
-	}
-	lua_replace(L, base + 2);
-	lua_settop(L, base + 2);
-	lua_insert(L, base + 1);            /* function, client */
-	return 1 + push_args(L, p->ev);
-}
-
-static void spawn(struct lclient *lc, const struct mqtt_event *ev, int which, bool global,
-	const char *filter)
-{
-	struct ev_push p = { lc, ev, which, global, filter };
-	host_spawn(lc->h, push_event, &p);
-}
-
-static void dispatch(struct lclient *lc, const struct mqtt_event *ev, int which)
-{
-	if (lc->handlers & (1u << which))
-		spawn(lc, ev, which, false, NULL);
-	if (lc->c && lc->is_default && which <= EV_MESSAGE)
-		spawn(lc, ev, which, true, NULL);
-}
-
-struct matches {
-	char **v;
-	size_t n, cap;
-};
-
-static void collect(const char *filter, void *value, void *ud)
-{
-	struct matches *m = ud;
-	(void)value;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 4;
-		char **v = xrealloc(m->v, cap * sizeof *v);
-		if (!v)
-			return;
-		m->v = v;
-		m->cap = cap;
-	}
-	if ((m->v[m->n] = xstrdup(filter)))
-		m->n++;
-}
-
-/* Per-filter handlers take the message; on("message") gets it otherwise.
- * The matches are copied first: a handler may unsubscribe. */
-static void route(struct lclient *lc, const struct mqtt_event *ev)
-{
-	const struct mqtt_publish *msg = ev->u.message.msg;
-	struct matches m = { 0 };
-	char buf[256], *topic = buf;
-	if (lc->filters && topic_tree_count(lc->filters)) {
-		if (msg->topic.len >= sizeof buf)
-			topic = xmalloc(msg->topic.len + 1);
-		if (topic) {
-			memcpy(topic, msg->topic.ptr, msg->topic.len);
-			topic[msg->topic.len] = '\0';
-			topic_tree_match(lc->filters, topic, collect, &m);
-			if (topic != buf)
-				xfree(topic);
-		}
-	}
-	for (size_t i = 0; i < m.n; i++) {
-		if (lc->c)
-			spawn(lc, ev, EV_MESSAGE, false, m.v[i]);
-		xfree(m.v[i]);
-	}
-	xfree(m.v);
-	if (m.n == 0)
-		dispatch(lc, ev, EV_MESSAGE);
-}
-
-static void unanchor(struct lclient *lc)
-{
-	host_unref(lc->L, &lc->ref);
-}
-
-static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud)
-{
-	struct lclient *lc = ud;
-	lua_State *L = lc->L;
-	int top = lua_gettop(L);
-	struct lmqtt_complete r = { 0 };
-	(void)c;
-	/* keep the userdata alive on the main stack while handlers run: one
-	 * of them may close the client and drop the last reference */
-	push_client(L, lc);
-	switch (ev->type) {
-	case MQTT_EV_CONNECT:
-		dispatch(lc, ev, EV_CONNECT);
-		break;
-	case MQTT_EV_DISCONNECT: {
-		unsigned connects = lc->connects;
-		dispatch(lc, ev, EV_DISCONNECT);
-		if (!ev->u.disconnect.will_reconnect && lc->connects == connects && lc->c &&
-				mqtt_client_idle(lc->c))
-			unanchor(lc);
-		break;
-	}
-	case MQTT_EV_MESSAGE:
-		route(lc, ev);
-		break;
-	case MQTT_EV_PUBLISHED:
-		r.uv = UV_PUBS;
-		r.mid = ev->u.published.mid;
-		r.ok = ev->u.published.ok;
-		r.reason = ev->u.published.reason_name;
-		lmqtt_complete(lc, &r);
-		dispatch(lc, ev, EV_PUBLISH);
-		break;
-	case MQTT_EV_SUBSCRIBED:
-	case MQTT_EV_UNSUBSCRIBED: {
-		int type = ev->type == MQTT_EV_SUBSCRIBED ? MQTT_SUBACK : MQTT_UNSUBACK;
-		r.uv = UV_SUBS;
-		r.mid = ev->u.subscribed.mid;
-		r.codes = ev->u.subscribed.codes;
-		lmqtt_sub_outcome(&r, mqtt_client_version(c), type);
-		lmqtt_complete(lc, &r);
-		dispatch(lc, ev, type == MQTT_SUBACK ? EV_SUBSCRIBE : EV_UNSUBSCRIBE);
-		break;
-	}
-	case MQTT_EV_LOG:
-		dispatch(lc, ev, EV_LOG);
-		break;
-	default:
-		break;
-	}
-	lua_settop(L, top);
-}
-
 /* ---- the client ---- */
 
 static void close_client(lua_State *L, int idx)
@@ -364,7 +93,7 @@ static void close_client(lua_State *L, int idx)
 		lc->next->prev = lc->prev;
 	lc->prev = lc->next = NULL;
 	lmqtt_fail_pending(L, idx);
-	unanchor(lc);
+	lmqtt_unanchor(lc);
 }
 
 static int l_close(lua_State *L)
@@ -440,7 +169,7 @@ static int l_client(lua_State *L)
 		lc->filters = NULL;
 		return luaL_error(L, "mqtt.client: %s", err);
 	}
-	mqtt_client_set_handler(lc->c, on_event, lc);
+	mqtt_client_set_handler(lc->c, lmqtt_on_event, lc);
 	lmqtt_push_uv(L, ud, UV_INFO);
 	lua_pushstring(L, o.client_id);
 	lua_setfield(L, -2, "client_id");
@@ -449,7 +178,7 @@ static int l_client(lua_State *L)
 	lua_pushinteger(L, o.version);
 	lua_setfield(L, -2, "protocol");
 	lua_pop(L, 1);
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &CLIENTS);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &lmqtt_clients_key);
 	lua_pushvalue(L, ud);
 	lua_rawsetp(L, -2, lc);
 	lua_pop(L, 1);
@@ -464,13 +193,13 @@ static int l_client(lua_State *L)
 static int l_on(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
-	int ev = luaL_checkoption(L, 2, NULL, event_names);
+	int ev = luaL_checkoption(L, 2, NULL, lmqtt_event_names);
 	if (!lua_isnoneornil(L, 3))
 		luaL_checktype(L, 3, LUA_TFUNCTION);
 	lua_settop(L, 3);
 	lmqtt_push_uv(L, 1, UV_HANDLERS);
 	lua_pushvalue(L, 3);
-	lua_setfield(L, -2, event_names[ev]);
+	lua_setfield(L, -2, lmqtt_event_names[ev]);
 	if (lua_isnil(L, 3))
 		lc->handlers &= ~(1u << ev);
 	else
@@ -510,7 +239,7 @@ static int l_disconnect(lua_State *L)
 	if (r < 0)
 		return fail(L, r);
 	if (mqtt_client_idle(lc->c))
-		unanchor(lc);     /* nothing more will come */
+		lmqtt_unanchor(lc);     /* nothing more will come */
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -741,12 +470,12 @@ static int l_stats(lua_State *L)
 	struct mqtt_client_stats st;
 	mqtt_client_stats(lc->c, &st);
 	lua_createtable(L, 0, 7);
-	set_int(L, "inflight", st.inflight);
-	set_int(L, "queued", st.queued);
-	set_int(L, "subscriptions", st.subscriptions);
-	set_int(L, "sent_packets", (lua_Integer)st.sent_packets);
-	set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
-	set_int(L, "connects", st.connects);
+	lmqtt_set_int(L, "inflight", st.inflight);
+	lmqtt_set_int(L, "queued", st.queued);
+	lmqtt_set_int(L, "subscriptions", st.subscriptions);
+	lmqtt_set_int(L, "sent_packets", (lua_Integer)st.sent_packets);
+	lmqtt_set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
+	lmqtt_set_int(L, "connects", st.connects);
 	return 1;
 }
 
@@ -785,12 +514,12 @@ void lmqtt_start_default(lua_State *L, bool force)
 		return;
 	lc->started = true;
 	for (int i = 0; i < 3; i++) {
-		lua_getglobal(L, global_names[i]);
+		lua_getglobal(L, lmqtt_global_names[i]);
 		globals = globals || lua_isfunction(L, -1);
 		lua_pop(L, 1);
 	}
 	if (force || globals || lc->touched) {
-		push_client(L, lc);
+		lmqtt_push_client(L, lc);
 		anchor(L, lc, -1);
 		lua_pop(L, 1);
 		lc->connects++;
@@ -852,7 +581,7 @@ int luaopen_lia_mqtt(lua_State *L)
 	lua_pushliteral(L, "v");
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &CLIENTS);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &lmqtt_clients_key);
 	host_drain_remove(host_of(L), drain, NULL);
 	if (host_drain_add(host_of(L), drain, NULL) < 0)
 		return luaL_error(L, "out of memory");

@@ -78,6 +78,19 @@ struct lmqtt_complete {
 };
 
 void lmqtt_push_uv(struct lua_State *L, int idx, int n);
+
+/* lmqtt_events.c: core events into Lua (each handler through host_spawn) */
+enum { EV_CONNECT, EV_DISCONNECT, EV_MESSAGE, EV_PUBLISH, EV_SUBSCRIBE, EV_UNSUBSCRIBE,
+	EV_LOG, EV_NAMES };
+extern const char lmqtt_clients_key;             /* registry: weak lc -> userdata */
+extern const char *const lmqtt_event_names[];   /* c:on names, NULL-terminated */
+extern const char *const lmqtt_global_names[];  /* on_connect, on_disconnect, on_message */
+struct mqtt_event;
+void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud);
+bool lmqtt_push_client(struct lua_State *L, struct lclient *lc);
+void lmqtt_set_int(struct lua_State *L, const char *k, long long v);
+/* Drop the anchor once no event can come any more. */
+void lmqtt_unanchor(struct lclient *lc);
 void lmqtt_open_token(struct lua_State *L);
 /* Push a new token (kind, mid). */
 struct ltoken *lmqtt_new_token(struct lua_State *L, int kind, uint32_t mid);
