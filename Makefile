@@ -134,7 +134,7 @@ fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
 	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
 
 # ---- benchmark: lia's core vs libmosquitto's clients through one mosquitto ----
-bench: deps $(BUILD)/tools/bench
+bench: deps $(BUILD)/lia $(BUILD)/tools/bench
 	@sh tests/bench.sh $(BUILD)
 
 # ---- protocol conformance: the 1 343-case corpus from ../shared ----

@@ -19,19 +19,29 @@ for q in 0 1 2; do
 	"$build/tools/bench" -p "$port" -n "$n" -q "$q" -s "$size" -t 60
 done
 
-# libmosquitto: mosquitto_sub counts, mosquitto_pub -l sends one message a line
+# The command-line clients: mosquitto_pub -l / mosquitto_sub -C (libmosquitto)
+# next to lia pub -l / lia sub -C, the same lines through the same broker.
 payload=$(head -c "$size" /dev/zero | tr '\0' 'x')
 yes "$payload" | head -n "$n" >"$dir/lines"
-for q in 0 1 2; do
-	mosquitto_sub -h 127.0.0.1 -p "$port" -q "$q" -t "bench/mosq$q" -C "$n" >/dev/null &
+# peer_run NAME SUB PUB: SUB counts n messages on a topic, PUB sends the lines
+peer_run() {
+	name=$1 q=$2 sub=$3 pub=$4
+	$sub >/dev/null 2>&1 &
 	spid=$!
 	sleep 0.3
 	t0=$(date +%s.%N)
-	mosquitto_pub -h 127.0.0.1 -p "$port" -q "$q" -t "bench/mosq$q" -l <"$dir/lines"
+	$pub <"$dir/lines"
 	# QoS 0 may be dropped by the broker when the subscriber lags: bound the wait
-	timeout 30 sh -c "while kill -0 $spid 2>/dev/null; do sleep 0.01; done"
+	timeout 60 sh -c "while kill -0 $spid 2>/dev/null; do sleep 0.01; done"
 	t1=$(date +%s.%N)
 	kill $spid 2>/dev/null
-	awk -v n="$n" -v a="$t0" -v b="$t1" -v q="$q" -v s="$size" \
-		'BEGIN { d = b - a; printf "mosq  qos=%d v=4 size=%d n=%d: %.0f msg/s (mosquitto_pub -l to mosquitto_sub -C)\n", q, s, n, n / d }'
+	awk -v n="$n" -v a="$t0" -v b="$t1" -v q="$q" -v s="$size" -v who="$name" \
+		'BEGIN { d = b - a; printf "%-5s qos=%d v=4 size=%d n=%d: %.0f msg/s (pub -l to sub -C)\n", who, q, s, n, n / d }'
+}
+lia=$build/lia
+for q in 0 1 2; do
+	peer_run mosq "$q" "mosquitto_sub -h 127.0.0.1 -p $port -q $q -t bench/mosq$q -C $n" \
+		"mosquitto_pub -h 127.0.0.1 -p $port -q $q -t bench/mosq$q -l"
+	[ -x "$lia" ] && peer_run "lia" "$q" "$lia sub -h 127.0.0.1 -p $port -q $q -t bench/lia$q -C $n" \
+		"$lia pub -h 127.0.0.1 -p $port -q $q -t bench/lia$q -l"
 done
