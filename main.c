@@ -13,6 +13,7 @@
 
 #include "lua/args.h"
 #include "lua/host.h"
+#include "hw/hw.h"
 #include "log.h"
 #include "loop.h"
 
@@ -58,7 +59,9 @@ static void usage(const char *cmd)
 		puts("usage: lia run [options] script.lua\n"
 			"Run a script; the options set up the default client (global `mqtt`).\n"
 			"  -v, --verbose            verbose log, tracebacks with errors\n"
-			"  -d, --debug              debug log");
+			"  -d, --debug              debug log\n"
+			"  --hw linux|sim           hardware backend for lia.gpio/serial/i2c (default linux)\n"
+			"  --sim models.lua         simulated devices to load first (implies --hw sim)");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -236,8 +239,9 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
 	long v;
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
+	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
-		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout"));
+		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim"));
 	if (valued && !val)
 		return bad(cmd, "option %s needs a value", o);
 	if (valued)
@@ -274,6 +278,12 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 		a->no_newline = true;
 	} else if (sub && is(o, "-R")) {
 		a->skip_retained = true;
+	} else if (runs && is(o, "--hw")) {
+		if (strcmp(val, "linux") != 0 && strcmp(val, "sim") != 0)
+			return bad(cmd, "--hw: '%s' is not linux or sim", val);
+		a->hw = val;
+	} else if (runs && is(o, "--sim")) {
+		a->sim_models = val;
 	} else {
 		return 0;
 	}
@@ -312,6 +322,10 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			"missing the message: one of -m, -l, -n, -s, -f");
 	if (strcmp(cmd, "sub") == 0 && !a->ntopics)
 		return bad(cmd, "%s", "missing -t filter");
+	if (a->sim_models && a->hw && strcmp(a->hw, "sim") != 0)
+		return bad(cmd, "%s", "--sim needs --hw sim");
+	if (a->hw || a->sim_models)
+		hw_select(a->hw ? a->hw : "sim");
 	return 0;
 }
 

@@ -52,6 +52,8 @@ struct lia_args {
 	bool skip_retained;             /* -R */
 	/* run */
 	const char *script;
+	const char *hw;                 /* --hw linux|sim (NULL: linux) */
+	const char *sim_models;         /* --sim models.lua */
 };
 
 /* Defaults: everything "not given". */

@@ -424,6 +424,10 @@ static int open_state(lua_State *L)
 		{ "lia.mqtt", luaopen_lia_mqtt },
 		{ "lia.timer", luaopen_lia_timer },
 		{ "lia.stdin", luaopen_lia_stdin },
+		{ "lia.gpio", luaopen_lia_gpio },
+		{ "lia.serial", luaopen_lia_serial },
+		{ "lia.i2c", luaopen_lia_i2c },
+		{ "lia.sim", luaopen_lia_sim },
 		{ NULL, NULL }
 	};
 	luaL_openlibs(L);
@@ -547,6 +551,8 @@ static int prepare_main(lua_State *L)
 	struct main_req *m = lua_touserdata(L, 1);
 	if (m->path) {
 		make_default_client(L, m->a);
+		if (m->a->sim_models)
+			lsim_load_models(L, m->a->sim_models);
 		if (luaL_loadfile(L, m->path) != LUA_OK) {
 			snprintf(m->err, m->errlen, "%s", lua_tostring(L, -1));
 			return 0;

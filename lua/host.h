@@ -109,5 +109,11 @@ void host_drain_remove(struct host *h, host_drain_fn *fn, void *ud);
 int luaopen_lia_mqtt(struct lua_State *L);
 int luaopen_lia_timer(struct lua_State *L);
 int luaopen_lia_stdin(struct lua_State *L);
+int luaopen_lia_gpio(struct lua_State *L);
+int luaopen_lia_serial(struct lua_State *L);
+int luaopen_lia_i2c(struct lua_State *L);
+int luaopen_lia_sim(struct lua_State *L);
+/* lia run --sim models.lua: run the file (raises on an error). */
+int lsim_load_models(struct lua_State *L, const char *path);
 
 #endif
