@@ -1,8 +1,10 @@
 #!/bin/sh
 # demo.sh - what `make demo` runs: a private mosquitto on a free loopback
-# port, lia running scripts/examples/telemetry.lua against it, and
-# `lia sub -v -t 'lia/#'` printing everything the script publishes.
-# Ctrl-C stops all three and exits 0.
+# port, lia running scripts/examples/telemetry.lua against it, a second lia
+# reading a (simulated) TMP102 temperature sensor over I2C with
+# scripts/examples/i2c_temperature.lua on `--sim sim_models.lua`, and
+# `lia sub -v -t 'lia/#'` printing everything both publish.
+# Ctrl-C stops them all and exits 0.
 #
 #   DEMO_SECONDS=N   stop by itself after N seconds (the tests use this)
 #   LIA=path         the lia binary (default ./lia)
@@ -14,7 +16,7 @@ ID=${DEMO_ID:-demo}
 command -v mosquitto >/dev/null || { echo "demo: mosquitto is not installed (make deps)" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lia-demo.XXXXXX") || exit 1
-mpid="" spid="" rpid=""
+mpid="" spid="" rpid="" hpid=""
 
 # stop PID: TERM, wait up to 3 s, then KILL.
 stop() {
@@ -32,6 +34,7 @@ finish() {
 	echo "demo: stopping"
 	# lia first, so its clean DISCONNECT reaches the broker (no will).
 	stop "$rpid"
+	stop "$hpid"
 	sleep 0.2
 	stop "$spid"
 	stop "$mpid"
@@ -75,9 +78,14 @@ sleep 0.3
 	--will-topic "lia/$ID/status" --will-payload offline --will-qos 1 --will-retain \
 	scripts/examples/telemetry.lua &
 rpid=$!
+"$LIA" run --sim scripts/examples/sim_models.lua -h 127.0.0.1 -p "$port" -i "$ID-sensor" -q 1 \
+	scripts/examples/i2c_temperature.lua 2>"$tmp/sensor.log" &
+hpid=$!
 
 echo "demo: mosquitto is listening on 127.0.0.1:$port."
 echo "demo: lia runs scripts/examples/telemetry.lua as client '$ID' (load, memory, uptime every 2 s);"
+echo "demo: a second lia, client '$ID-sensor', runs scripts/examples/i2c_temperature.lua on the"
+echo "demo: simulated board (--sim scripts/examples/sim_models.lua): a TMP102 on /dev/i2c-1 at 0x48;"
 echo "demo: 'lia sub -v -t lia/#' prints every message below as 'topic payload'. Ctrl-C stops."
 
 if [ -n "${DEMO_SECONDS:-}" ]; then

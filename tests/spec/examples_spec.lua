@@ -171,6 +171,8 @@ describe("demo", function()
 		assert.truthy(r.out:match("lia/demo%-test/telemetry/load [%d.]+ [%d.]+ [%d.]+\n"), r.out)
 		assert.truthy(r.out:find("lia/demo-test/telemetry/memory {", 1, true), r.out)
 		assert.truthy(r.out:find("lia/demo-test/telemetry/uptime ", 1, true), r.out)
+		-- and the simulated TMP102, read over I2C by i2c_temperature.lua
+		assert.truthy(r.out:match("lia/demo%-test%-sensor/temperature %-?%d+%.%d%d\n"), r.out)
 		-- a clean stop: lia disconnected before the subscriber, so no "offline" will
 		assert.falsy(r.out:find("status offline", 1, true), r.out)
 	end)
