@@ -2,6 +2,10 @@
  * serial_linux.c - serial ports through libserialport: it opens the port
  * and sets the line (baud, bits, parity, stop bits, flow control), and we
  * take its fd into our loop and read and write it without blocking.
+ *
+ * libserialport only knows ports it finds under /sys/class/tty; a tty it
+ * does not recognise (a pseudo-terminal: socat, a simulator, ssh) is
+ * opened here and set up with termios instead, with the same settings.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "serial.h"
@@ -16,9 +21,66 @@
 
 struct slinux {
 	struct serial_port head;
-	struct sp_port *sp;
+	struct sp_port *sp;     /* NULL: a tty set up with termios */
 	int fd;
 };
+
+static speed_t speed_of(int baud)
+{
+	static const struct { int baud; speed_t s; } t[] = {
+		{ 50, B50 }, { 75, B75 }, { 110, B110 }, { 134, B134 }, { 150, B150 },
+		{ 200, B200 }, { 300, B300 }, { 600, B600 }, { 1200, B1200 }, { 1800, B1800 },
+		{ 2400, B2400 }, { 4800, B4800 }, { 9600, B9600 }, { 19200, B19200 },
+		{ 38400, B38400 }, { 57600, B57600 }, { 115200, B115200 }, { 230400, B230400 },
+		{ 460800, B460800 }, { 500000, B500000 }, { 921600, B921600 },
+		{ 1000000, B1000000 }, { 2000000, B2000000 }, { 4000000, B4000000 },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (t[i].baud == baud)
+			return t[i].s;
+	return B0;
+}
+
+/* A tty libserialport does not list: raw mode and the line settings. */
+static int termios_open(const struct serial_config *c, struct hw_error *e)
+{
+	static const tcflag_t size[] = { CS5, CS6, CS7, CS8 };
+	struct termios t;
+	speed_t sp = speed_of(c->baud);
+	if (sp == B0 || c->flow == SERIAL_FLOW_DTRDSR)
+		return hw_fail(e, ENOTSUP, c->path, "%s not supported by this tty",
+			sp == B0 ? "baud rate" : "DTR/DSR flow control");
+	int fd = open(c->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return hw_fail(e, errno, c->path, NULL);
+	if (tcgetattr(fd, &t) < 0) {
+		int err = errno;
+		close(fd);
+		return hw_fail(e, err == ENOTTY ? ENOTTY : err, c->path, err == ENOTTY ? "not a tty" : NULL);
+	}
+	cfmakeraw(&t);
+	t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CMSPAR | CSTOPB | CRTSCTS);
+	t.c_cflag |= size[c->data_bits - 5] | CLOCAL | CREAD;
+	if (c->parity != SERIAL_PARITY_NONE)
+		t.c_cflag |= PARENB;
+	if (c->parity == SERIAL_PARITY_ODD || c->parity == SERIAL_PARITY_MARK)
+		t.c_cflag |= PARODD;
+	if (c->parity == SERIAL_PARITY_MARK || c->parity == SERIAL_PARITY_SPACE)
+		t.c_cflag |= CMSPAR;
+	if (c->stop_bits == 2)
+		t.c_cflag |= CSTOPB;
+	if (c->flow == SERIAL_FLOW_RTSCTS)
+		t.c_cflag |= CRTSCTS;
+	if (c->flow == SERIAL_FLOW_XONXOFF)
+		t.c_iflag |= IXON | IXOFF;
+	cfsetspeed(&t, sp);
+	if (tcsetattr(fd, TCSANOW, &t) < 0) {
+		int err = errno;
+		close(fd);
+		return hw_fail(e, err, c->path, NULL);
+	}
+	return fd;
+}
 
 /* A libserialport failure as an errno (its message when it has one). */
 static int sp_fail(struct hw_error *e, enum sp_return r, const char *dev)
@@ -67,14 +129,16 @@ static struct serial_port *linux_open(const struct serial_config *c, struct hw_e
 			errno == ENOENT ? "no such device" : NULL);
 		return NULL;
 	}
-	if ((r = sp_get_port_by_name(c->path, &sp)) != SP_OK ||
-			(r = sp_open(sp, SP_MODE_READ_WRITE)) != SP_OK) {
+	if ((r = sp_get_port_by_name(c->path, &sp)) == SP_ERR_ARG) {
+		if ((fd = termios_open(c, e)) < 0)
+			return NULL;
+	} else if (r != SP_OK || (r = sp_open(sp, SP_MODE_READ_WRITE)) != SP_OK) {
 		sp_fail(e, r, c->path);
 		sp_free_port(sp);
 		return NULL;
 	}
-	if (configure(sp, c, e, c->path) < 0 || sp_get_port_handle(sp, &fd) != SP_OK ||
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+	if (sp && (configure(sp, c, e, c->path) < 0 || sp_get_port_handle(sp, &fd) != SP_OK ||
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)) {
 		if (!e->code)
 			hw_fail(e, errno ? errno : EIO, c->path, NULL);
 		sp_close(sp);
@@ -83,8 +147,12 @@ static struct serial_port *linux_open(const struct serial_config *c, struct hw_e
 	}
 	struct slinux *s = xcalloc(1, sizeof *s);
 	if (!s) {
-		sp_close(sp);
-		sp_free_port(sp);
+		if (sp) {
+			sp_close(sp);
+			sp_free_port(sp);
+		} else {
+			close(fd);
+		}
 		hw_fail(e, ENOMEM, c->path, NULL);
 		return NULL;
 	}
@@ -98,8 +166,12 @@ static struct serial_port *linux_open(const struct serial_config *c, struct hw_e
 static void linux_close(struct serial_port *p)
 {
 	struct slinux *s = (struct slinux *)p;
-	sp_close(s->sp);
-	sp_free_port(s->sp);
+	if (s->sp) {
+		sp_close(s->sp);
+		sp_free_port(s->sp);
+	} else {
+		close(s->fd);
+	}
 	xfree(s);
 }
 
