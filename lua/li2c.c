@@ -14,6 +14,7 @@
  * "ETIMEDOUT", "EOPNOTSUPP" when an SMBus-only adapter cannot do it).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -82,10 +83,11 @@ static int l_open(lua_State *L)
 {
 	struct hw_error e = { 0 };
 	const char *path;
-	if (lua_type(L, 1) == LUA_TNUMBER)
-		path = lua_pushfstring(L, "/dev/i2c-%d", (int)luaL_checkinteger(L, 1));
-	else
-		path = luaL_checkstring(L, 1);
+	if (lua_type(L, 1) == LUA_TNUMBER) {
+		lua_pushfstring(L, "/dev/i2c-%d", (int)luaL_checkinteger(L, 1));
+		lua_replace(L, 1);
+	}
+	path = luaL_checkstring(L, 1);
 	int timeout = 1000;
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
@@ -284,8 +286,9 @@ static int l_tostring_dev(lua_State *L)
 	struct li2c_dev *d = luaL_checkudata(L, 1, DEV_MT);
 	lua_getiuservalue(L, 1, 1);
 	struct li2c_bus *lb = lua_touserdata(L, -1);
-	lua_pushfstring(L, "lia.i2c.device (%s 0x%02x)", lb && lb->b ? lb->b->path : "closed bus",
-		(int)d->addr);
+	char addr[8];
+	snprintf(addr, sizeof addr, "0x%02x", (unsigned)d->addr);
+	lua_pushfstring(L, "lia.i2c.device (%s %s)", lb && lb->b ? lb->b->path : "closed bus", addr);
 	return 1;
 }
 

@@ -15,6 +15,7 @@
  * error is logged and the transfer fails with EIO.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -433,8 +434,11 @@ static void set_model(lua_State *L, struct i2c_sim_dev *d, int t)
 static int l_i2c(lua_State *L)
 {
 	char bus[64];
-	const char *name = lua_type(L, 1) == LUA_TNUMBER
-		? lua_pushfstring(L, "/dev/i2c-%d", (int)luaL_checkinteger(L, 1)) : luaL_checkstring(L, 1);
+	if (lua_type(L, 1) == LUA_TNUMBER) {
+		lua_pushfstring(L, "/dev/i2c-%d", (int)luaL_checkinteger(L, 1));
+		lua_replace(L, 1);
+	}
+	const char *name = luaL_checkstring(L, 1);
 	luaL_argcheck(L, i2c_bus_path(name, bus), 1, "I2C bus name expected (\"/dev/i2c-1\" or 1)");
 	lua_Integer addr = luaL_checkinteger(L, 2);
 	luaL_argcheck(L, addr >= 0 && addr <= 0x7f, 2, "7-bit address expected");
@@ -456,8 +460,11 @@ static int l_i2c(lua_State *L)
 static int l_i2c_bus(lua_State *L)
 {
 	char bus[64];
-	const char *name = lua_type(L, 1) == LUA_TNUMBER
-		? lua_pushfstring(L, "/dev/i2c-%d", (int)luaL_checkinteger(L, 1)) : luaL_checkstring(L, 1);
+	if (lua_type(L, 1) == LUA_TNUMBER) {
+		lua_pushfstring(L, "/dev/i2c-%d", (int)luaL_checkinteger(L, 1));
+		lua_replace(L, 1);
+	}
+	const char *name = luaL_checkstring(L, 1);
 	luaL_argcheck(L, i2c_bus_path(name, bus), 1, "I2C bus name expected (\"/dev/i2c-1\" or 1)");
 	if (i2c_sim_add_bus(bus) < 0)
 		return luaL_error(L, "out of memory");
@@ -508,7 +515,9 @@ static int l_i2c_count(lua_State *L)
 static int l_i2c_tostring(lua_State *L)
 {
 	struct si2c *s = check_i2c(L);
-	lua_pushfstring(L, "lia.sim.i2c (%s 0x%02x)", s->bus, (int)s->addr);
+	char addr[8];
+	snprintf(addr, sizeof addr, "0x%02x", s->addr);
+	lua_pushfstring(L, "lia.sim.i2c (%s %s)", s->bus, addr);
 	return 1;
 }
 
