@@ -131,17 +131,20 @@ static int linux_read_reg(struct i2c_bus *b, uint16_t addr, uint8_t reg, uint8_t
 		struct i2c_msg_desc m[2] = { { addr, false, 1, &reg }, { addr, true, len, buf } };
 		return rdwr(b, m, 2);
 	}
-	if (len == 1 && (r = smbus(b, addr, I2C_SMBUS_READ, reg, I2C_SMBUS_BYTE_DATA, &d)) == 0)
-		buf[0] = d.byte;
-	else if (len == 2 && (r = smbus(b, addr, I2C_SMBUS_READ, reg, I2C_SMBUS_WORD_DATA, &d)) == 0) {
-		buf[0] = (uint8_t)(d.word & 0xff);      /* SMBus words: first byte low */
-		buf[1] = (uint8_t)(d.word >> 8);
-	} else if (len > 2 && len <= I2C_SMBUS_BLOCK_MAX) {
+	if (len == 0 || len > I2C_SMBUS_BLOCK_MAX)
+		return unsupported(b, addr);
+	if (len == 1) {
+		if ((r = smbus(b, addr, I2C_SMBUS_READ, reg, I2C_SMBUS_BYTE_DATA, &d)) == 0)
+			buf[0] = d.byte;
+	} else if (len == 2) {
+		if ((r = smbus(b, addr, I2C_SMBUS_READ, reg, I2C_SMBUS_WORD_DATA, &d)) == 0) {
+			buf[0] = (uint8_t)(d.word & 0xff);      /* SMBus words: first byte low */
+			buf[1] = (uint8_t)(d.word >> 8);
+		}
+	} else {
 		d.block[0] = (uint8_t)len;
 		if ((r = smbus(b, addr, I2C_SMBUS_READ, reg, I2C_SMBUS_I2C_BLOCK_DATA, &d)) == 0)
 			memcpy(buf, d.block + 1, len);
-	} else if (len == 0 || len > I2C_SMBUS_BLOCK_MAX) {
-		r = unsupported(b, addr);
 	}
 	return r;
 }
