@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 
 static int cur_level = LOG_INFO;
 static int timestamps = 1;
+static int journal;
 static log_sink_fn *sink;
 static void *sink_ud;
 
@@ -40,6 +43,24 @@ void log_set_sink(log_sink_fn *fn, void *ud)
 void log_set_timestamps(int on)
 {
 	timestamps = on != 0;
+}
+
+void log_set_journal(int on)
+{
+	journal = on != 0;
+}
+
+int log_stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 /* syslog has eight levels and we name four: the unnamed ones fold into the
@@ -120,7 +141,9 @@ void log_msg(int level, const char *fmt, ...)
 
 	if (level > cur_level)
 		return;
-	if (timestamps)
+	if (journal)
+		n = (size_t)snprintf(line, sizeof(line), "<%d>", level < 0 ? 0 : level > 7 ? 7 : level);
+	else if (timestamps)
 		n = format_timestamp(line, sizeof(line));
 	n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", log_level_name(level));
 	msg_at = n;

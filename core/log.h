@@ -16,6 +16,13 @@ void log_set_sink(log_sink_fn *fn, void *ud);  /* NULL: stderr */
 /* Prefix lines with a local "YYYY-mm-ddTHH:MM:SS.mmm" timestamp (default on);
  * off when a journal adds its own. */
 void log_set_timestamps(int on);
+/* Journal format (off by default): each line starts with "<N>", N its
+ * syslog level, which systemd's journal reads as the priority and strips;
+ * no timestamp (the journal keeps its own). */
+void log_set_journal(int on);
+/* 1 when stderr is the stream systemd connected to the journal (the
+ * device:inode in $JOURNAL_STREAM are stderr's), else 0. */
+int log_stderr_is_journal(void);
 const char *log_level_name(int level);         /* "error", "warn", ... */
 int log_level_by_name(const char *name);       /* -1 when unknown */
 

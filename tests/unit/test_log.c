@@ -5,6 +5,8 @@
 #include "test.h"
 
 #include <ctype.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 static char last[2048];
 static int last_level, lines;
@@ -65,6 +67,34 @@ static void test_truncation(void)
 	log_set_sink(NULL, NULL);
 }
 
+static void test_journal(void)
+{
+	char stream[64];
+	struct stat st;
+
+	log_set_sink(capture, NULL);
+	log_set_journal(1);
+	log_error("boom");
+	CHECK(strcmp(last, "<3>error boom") == 0);
+	log_warn("careful");
+	CHECK(strcmp(last, "<4>warn careful") == 0);
+	log_info("hi");
+	CHECK(strcmp(last, "<6>info hi") == 0);
+	log_set_journal(0);
+	log_set_sink(NULL, NULL);
+	/* JOURNAL_STREAM names stderr's device:inode when systemd set it up */
+	unsetenv("JOURNAL_STREAM");
+	CHECK_EQ_INT(log_stderr_is_journal(), 0);
+	CHECK(fstat(2, &st) == 0);
+	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
+		(unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", stream, 1);
+	CHECK_EQ_INT(log_stderr_is_journal(), 1);
+	setenv("JOURNAL_STREAM", "1:2", 1);
+	CHECK_EQ_INT(log_stderr_is_journal(), 0);
+	unsetenv("JOURNAL_STREAM");
+}
+
 static void test_names(void)
 {
 	CHECK(strcmp(log_level_name(LOG_ERROR), "error") == 0);
@@ -83,6 +113,7 @@ int main(void)
 {
 	RUN(test_format_and_filter);
 	RUN(test_truncation);
+	RUN(test_journal);
 	RUN(test_names);
 	return test_report("log");
 }
