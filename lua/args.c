@@ -19,6 +19,7 @@ void args_init(struct lia_args *a)
 	a->repeat = -1;
 	a->count = -1;
 	a->timeout = -1;
+	a->log_level = -1;
 }
 
 bool args_broker_given(const struct lia_args *a)

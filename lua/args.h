@@ -54,6 +54,10 @@ struct lia_args {
 	const char *script;
 	const char *hw;                 /* --hw linux|sim (NULL: linux) */
 	const char *sim_models;         /* --sim models.lua */
+	/* run and check: the configuration file (lua/config.h) */
+	const char *config;             /* --config FILE */
+	int log_level;                  /* log_level = ... (LOG_*; -1: not given) */
+	const char *log_format;         /* --log-format text|journal */
 };
 
 /* Defaults: everything "not given". */

@@ -1,0 +1,283 @@
+/*
+ * config.c - /etc/lia/lia.conf: "key = value" lines onto struct lia_args.
+ * The file is read whole into one buffer and parsed in place: values are
+ * NUL-terminated where they stand, and the args point into the buffer.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "config.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define CONFIG_MAX_SIZE (1024 * 1024)
+
+struct cfg {
+	const char *path;
+	int line;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct cfg *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct cfg *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(c->err, c->errlen, "%s:%d: ", c->path, c->line);
+	if (n < 0 || (size_t)n >= c->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *config_default_path(void)
+{
+	const char *env = getenv("LIA_CONFIG");
+	if (env && *env)
+		return env;
+	return access(CONFIG_DEFAULT_PATH, F_OK) == 0 ? CONFIG_DEFAULT_PATH : NULL;
+}
+
+static int number(struct cfg *c, const char *key, const char *v, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return fail(c, "%s: '%s' is not a number in %ld..%ld", key, v, min, max);
+	*out = n;
+	return 0;
+}
+
+static int boolean(struct cfg *c, const char *key, const char *v, bool *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+		*out = false;
+	else
+		return fail(c, "%s: '%s' is not true or false", key, v);
+	return 0;
+}
+
+static int one_of(struct cfg *c, const char *key, const char *v, const char *const *names)
+{
+	for (int i = 1; names[i]; i++)   /* names[0] says what is expected */
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return fail(c, "%s: '%s' is not one of %s", key, v, names[0]);
+}
+
+/* Fields that only the file can set, filled when the command line did not. */
+static void str(const char **field, const char *v)
+{
+	if (!*field)
+		*field = v;
+}
+
+static void num(int *field, long v)
+{
+	if (*field < 0)
+		*field = (int)v;
+}
+
+static const char *const string_keys[] = {
+	"broker", "host", "client_id", "username", "password", "will.topic", "will.payload",
+	"tls.cafile", "tls.capath", "tls.cert", "tls.key", "tls.keypass", "tls.alpn",
+	"tls.ciphers", "tls.version", "proxy", "script", NULL,
+};
+
+static const char **string_field(struct lia_args *a, int i)
+{
+	const char **fields[] = {
+		&a->uri, &a->host, &a->id, &a->username, &a->password, &a->will_topic,
+		&a->will_payload, &a->cafile, &a->capath, &a->cert, &a->key, &a->keypass,
+		&a->alpn, &a->ciphers, &a->tls_version, &a->proxy, &a->script,
+	};
+	return fields[i];
+}
+
+static int set_number(struct cfg *c, struct lia_args *a, const char *k, const char *v)
+{
+	long n;
+	if (strcmp(k, "port") == 0)
+		return number(c, k, v, 1, 65535, &n) < 0 ? -1 : (num(&a->port, n), 0);
+	if (strcmp(k, "keepalive") == 0)
+		return number(c, k, v, 0, 65535, &n) < 0 ? -1 : (num(&a->keepalive, n), 0);
+	if (strcmp(k, "qos") == 0)
+		return number(c, k, v, 0, 2, &n) < 0 ? -1 : (num(&a->qos, n), 0);
+	if (strcmp(k, "will.qos") == 0)
+		return number(c, k, v, 0, 2, &n) < 0 ? -1 : (num(&a->will_qos, n), 0);
+	if (strcmp(k, "session_expiry") == 0) {
+		if (number(c, k, v, 0, 4294967295L, &n) < 0)
+			return -1;
+		if (a->session_expiry < 0)
+			a->session_expiry = n;
+		return 0;
+	}
+	return 1;
+}
+
+static int set_choice(struct cfg *c, struct lia_args *a, const char *k, const char *v)
+{
+	static const char *const protocols[] = { "31, 311 or 5", "31", "311", "5", NULL };
+	static const int protocol_v[] = { 0, 3, 4, 5 };
+	static const char *const hws[] = { "linux or sim", "linux", "sim", NULL };
+	static const char *const formats[] = { "text or journal", "text", "journal", NULL };
+	int i;
+	if (strcmp(k, "protocol") == 0) {
+		if ((i = one_of(c, k, v, protocols)) < 0)
+			return -1;
+		num(&a->protocol, protocol_v[i]);
+	} else if (strcmp(k, "hw") == 0) {
+		if (one_of(c, k, v, hws) < 0)
+			return -1;
+		str(&a->hw, v);
+	} else if (strcmp(k, "log_format") == 0) {
+		if (one_of(c, k, v, formats) < 0)
+			return -1;
+		str(&a->log_format, v);
+	} else if (strcmp(k, "log_level") == 0) {
+		int level = log_level_by_name(v);
+		if (level < 0)
+			return fail(c, "%s: '%s' is not error, warn, info or debug", k, v);
+		num(&a->log_level, level);
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+static int set_bool(struct cfg *c, struct lia_args *a, const char *k, const char *v)
+{
+	bool b;
+	bool *field = strcmp(k, "will.retain") == 0 ? &a->will_retain :
+		strcmp(k, "tls.insecure") == 0 ? &a->insecure : NULL;
+	if (!field && strcmp(k, "clean") != 0)
+		return 1;
+	if (boolean(c, k, v, &b) < 0)
+		return -1;
+	if (!field)
+		a->no_clean = a->no_clean || !b;
+	else
+		*field = *field || b;
+	return 0;
+}
+
+static int set(struct cfg *c, struct lia_args *a, const char *k, const char *v)
+{
+	int r;
+	for (int i = 0; string_keys[i]; i++) {
+		if (strcmp(k, string_keys[i]) == 0) {
+			str(string_field(a, i), v);
+			return 0;
+		}
+	}
+	if ((r = set_number(c, a, k, v)) <= 0)
+		return r;
+	if ((r = set_choice(c, a, k, v)) <= 0)
+		return r;
+	if ((r = set_bool(c, a, k, v)) <= 0)
+		return r;
+	return fail(c, "unknown key '%s'", k);
+}
+
+static char *trim(char *s, char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* One line, NUL-terminated in place. */
+static int parse_line(struct cfg *c, struct lia_args *a, char *s)
+{
+	char *eq, *k, *v;
+	size_t n;
+	s = trim(s, s + strlen(s));
+	if (*s == '\0' || *s == '#')
+		return 0;
+	eq = strchr(s, '=');
+	if (!eq)
+		return fail(c, "expected key = value, got '%s'", s);
+	*eq = '\0';
+	k = trim(s, eq);
+	v = trim(eq + 1, eq + 1 + strlen(eq + 1));
+	if (*k == '\0')
+		return fail(c, "%s", "missing key before '='");
+	n = strlen(v);
+	if (*v == '"') {
+		if (n < 2 || v[n - 1] != '"')
+			return fail(c, "%s: unterminated \"", k);
+		v[n - 1] = '\0';
+		v++;
+	} else if (n == 0) {
+		return fail(c, "%s: missing value (use \"\" for an empty one)", k);
+	}
+	return set(c, a, k, v);
+}
+
+static char *read_all(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf, *s;
+	size_t n;
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xmalloc(CONFIG_MAX_SIZE + 1);
+	n = buf ? fread(buf, 1, CONFIG_MAX_SIZE + 1, f) : 0;
+	if (!buf || ferror(f) || n > CONFIG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: %s", path, !buf ? "out of memory" :
+			n > CONFIG_MAX_SIZE ? "larger than 1 MiB" : strerror(errno));
+		xfree(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	s = xrealloc(buf, n + 1);     /* it lives as long as the args */
+	buf = s ? s : buf;
+	if (memchr(buf, '\0', n)) {
+		snprintf(err, errlen, "%s: not a text file", path);
+		xfree(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int config_load(const char *path, struct lia_args *a, char **storage, char *err, size_t errlen)
+{
+	struct cfg c = { .path = path, .err = err, .errlen = errlen };
+	char *buf = read_all(path, err, errlen), *s, *nl;
+	*storage = NULL;
+	if (!buf)
+		return -1;
+	for (s = buf; *s; s = nl + 1) {
+		c.line++;
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl = '\0';
+		if (parse_line(&c, a, s) < 0) {
+			xfree(buf);
+			return -1;
+		}
+		if (!nl)
+			break;
+	}
+	*storage = buf;
+	return 0;
+}
