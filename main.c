@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lua/args.h"
+#include "lua/config.h"
 #include "lua/host.h"
 #include "hw/hw.h"
 #include "log.h"
 #include "loop.h"
+#include "xalloc.h"
 
 static const char common_help[] =
 	"  -h, --host HOST          broker host (default localhost)\n"
@@ -38,10 +41,10 @@ static const char common_help[] =
 	"                           (default: all_proxy / https_proxy / http_proxy)\n";
 
 static const char main_help[] =
-	"usage: lia run [options] script.lua      run a script\n"
+	"usage: lia run [options] [--config FILE] script.lua   run a script\n"
 	"       lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 	"       lia sub [options] -t filter [-t filter ...] [-C n] [-W s] [-v] [-N] [-R]\n"
-	"       lia check script.lua              compile only\n"
+	"       lia check [--config FILE] [script.lua]          compile only\n"
 	"       lia --version | --help | lia <command> --help\n";
 
 static void usage(const char *cmd)
@@ -51,8 +54,9 @@ static void usage(const char *cmd)
 		return;
 	}
 	if (strcmp(cmd, "check") == 0) {
-		puts("usage: lia check script.lua\n"
-			"Compile the script only: prints \"ok\" or \"file:line: message\" (exit 1).");
+		puts("usage: lia check [--config FILE] [script.lua]\n"
+			"Compile the script only: prints \"ok\" or \"file:line: message\" (exit 1).\n"
+			"  --config FILE            validate FILE too (and its script when none is given)");
 		return;
 	}
 	if (strcmp(cmd, "run") == 0)
@@ -60,6 +64,10 @@ static void usage(const char *cmd)
 			"Run a script; the options set up the default client (global `mqtt`).\n"
 			"  -v, --verbose            verbose log, tracebacks with errors\n"
 			"  -d, --debug              debug log\n"
+			"  --config FILE            configuration (default $LIA_CONFIG, else " CONFIG_DEFAULT_PATH "\n"
+			"                           when it exists); the command line overrides it\n"
+			"  --log-format text|journal  journal: <N> level prefixes, no timestamps\n"
+			"                           (default when stderr is systemd's journal)\n"
 			"  --hw linux|sim           hardware backend for lia.gpio/serial/i2c (default linux)\n"
 			"  --sim models.lua         simulated devices to load first (implies --hw sim)");
 	else if (strcmp(cmd, "pub") == 0)
@@ -241,7 +249,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
 	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
-		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim"));
+		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim|--log-format"));
 	if (valued && !val)
 		return bad(cmd, "option %s needs a value", o);
 	if (valued)
@@ -284,6 +292,10 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 		a->hw = val;
 	} else if (runs && is(o, "--sim")) {
 		a->sim_models = val;
+	} else if (runs && is(o, "--log-format")) {
+		if (strcmp(val, "text") != 0 && strcmp(val, "journal") != 0)
+			return bad(cmd, "--log-format: '%s' is not text or journal", val);
+		a->log_format = val;
 	} else {
 		return 0;
 	}
@@ -308,6 +320,12 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			a->script = o;
 			continue;
 		}
+		if (script && strcmp(o, "--config") == 0) {
+			if (i + 1 >= argc)
+				return bad(cmd, "option %s needs a value", o);
+			a->config = argv[++i];
+			continue;
+		}
 		if (strcmp(cmd, "check") != 0 && (r = common_opt(cmd, a, argc, argv, &i)) == 0)
 			r = command_opt(cmd, a, argc, argv, &i);
 		if (r < 0)
@@ -315,7 +333,8 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 		if (r == 0)
 			return bad(cmd, "unknown option '%s'", o);
 	}
-	if (script && !a->script)
+	/* lia run may take its script from the configuration (configure) */
+	if (strcmp(cmd, "check") == 0 && !a->script && !a->config)
 		return bad(cmd, "%s", "missing script.lua");
 	if (strcmp(cmd, "pub") == 0 && (!a->ntopics || !a->mode))
 		return bad(cmd, "%s", !a->ntopics ? "missing -t topic" :
@@ -329,9 +348,39 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 	return 0;
 }
 
-static int check(const char *path)
+/* The configuration file under the command line: --config, else for lia run
+ * config_default_path(). With a configuration, the default client's id
+ * defaults to the host name (one agent per device); without one it stays
+ * generated, as in mosquitto_pub. 0, or -1 with the error reported. */
+static int configure(const char *cmd, struct lia_args *a, char **storage)
+{
+	static char hostname[256];
+	char err[1024];
+	const char *path = a->config;
+	if (!path && strcmp(cmd, "run") == 0)
+		path = config_default_path();
+	if (path && config_load(path, a, storage, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (path && !a->id && gethostname(hostname, sizeof hostname - 1) == 0 && hostname[0])
+		a->id = hostname;
+	if (!a->script && strcmp(cmd, "run") == 0)
+		return bad(cmd, "%s", path ? "missing script.lua (nor script = in the configuration)" :
+			"missing script.lua");
+	if (a->hw)
+		hw_select(a->hw);
+	return 0;
+}
+
+static int check(const struct lia_args *a)
 {
 	char err[1024];
+	const char *path = a->script;
+	if (!path) {            /* a configuration without a script: it parsed */
+		puts("ok");
+		return 0;
+	}
 	if (host_check(path, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -339,6 +388,8 @@ static int check(const char *path)
 	puts("ok");
 	return 0;
 }
+
+static bool reload;              /* lia run ended on SIGHUP */
 
 static int run(const char *cmd, const struct lia_args *a)
 {
@@ -356,6 +407,10 @@ static int run(const char *cmd, const struct lia_args *a)
 		log_set_level(LOG_DEBUG);
 	else if (!run)
 		log_set_level(LOG_ERROR);   /* pub/sub say themselves what went wrong */
+	else if (a->log_level >= 0)
+		log_set_level(a->log_level);
+	if (run && (a->log_format ? strcmp(a->log_format, "journal") == 0 : log_stderr_is_journal()))
+		log_set_journal(1);
 	r = run ? host_run_script(h, a->script, a, err, sizeof err)
 		: host_run_cli(h, cmd, a, err, sizeof err);
 	if (r < 0) {
@@ -363,6 +418,7 @@ static int run(const char *cmd, const struct lia_args *a)
 			fprintf(stderr, "%s\n", err);
 	} else {
 		status = host_loop(h);
+		reload = host_reload_requested(h);
 	}
 	host_free(h);
 	loop_free(l);
@@ -396,9 +452,23 @@ int main(int argc, char **argv)
 	int r = parse(cmd, &a, argc - 2, argv + 2);
 	if (r)
 		return r < 0 ? 1 : 0;
+	char *config = NULL;
+	if (strcmp(cmd, "pub") != 0 && strcmp(cmd, "sub") != 0 && configure(cmd, &a, &config) < 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(cmd, "check") == 0)
-		return check(a.script);
-	return run(cmd, &a);
+		r = check(&a);
+	else
+		r = run(cmd, &a);
+	if (reload) {
+		/* A full reload: a new process image with the same arguments
+		 * (same pid, so systemd keeps tracking it) re-reads the
+		 * configuration and the scripts. */
+		fflush(NULL);
+		execv("/proc/self/exe", argv);
+		log_error("SIGHUP: cannot re-execute lia: %s", strerror(errno));
+	}
+	xfree(config);
+	return r;
 }

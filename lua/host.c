@@ -50,6 +50,8 @@ struct host {
 	int busy;                       /* Lua code is running */
 	bool stop;
 	bool closing;
+	bool reload;                    /* SIGHUP: stop, then main re-executes lia */
+	const char *script;             /* lia run's script (SIGHUP reloads it) */
 	int status;
 	lua_State *parked;              /* the coroutine that made the last waiter */
 	struct host_waiter *waiters;
@@ -603,6 +605,7 @@ int host_run_script(struct host *h, const char *path, const struct lia_args *a,
 	char *err, size_t errlen)
 {
 	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
+	h->script = path;
 	if (run_main(h, &m) < 0)
 		return -1;
 	lua_pushcfunction(h->L, start_default);
@@ -636,11 +639,37 @@ static void on_signal(struct loop *l, int signo, void *ud)
 	host_stop(h, 0);
 }
 
+/* SIGHUP: a full reload. A script that no longer compiles is refused and
+ * the running one goes on. */
+static void on_hup(struct loop *l, int signo, void *ud)
+{
+	struct host *h = ud;
+	char err[1024];
+	(void)l;
+	(void)signo;
+	if (h->stop)
+		return;
+	if (host_check(h->script, err, sizeof err) < 0) {
+		log_error("SIGHUP: not reloading, the script does not compile: %s", err);
+		return;
+	}
+	log_info("SIGHUP: reloading %s", h->script);
+	h->reload = true;
+	host_stop(h, 0);
+}
+
+bool host_reload_requested(const struct host *h)
+{
+	return h->reload;
+}
+
 int host_loop(struct host *h)
 {
 	uint64_t deadline;
 	loop_signal(h->loop, SIGINT, on_signal, h);
 	loop_signal(h->loop, SIGTERM, on_signal, h);
+	if (h->script)
+		loop_signal(h->loop, SIGHUP, on_hup, h);
 	while (!h->stop)
 		loop_run_once(h->loop, -1);
 	deadline = loop_now_fresh(h->loop) + DRAIN_MS;

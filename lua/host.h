@@ -53,6 +53,11 @@ int host_run_cli(struct host *h, const char *fn, const struct lia_args *a,
  * object drains (clients send DISCONNECT) for at most a few seconds.
  * Returns the exit status (lia.stop(n) sets it, default 0). */
 int host_loop(struct host *h);
+/* After host_loop: true when it ended on SIGHUP (lia run only, and only
+ * when the script still compiles). main.c then frees the host and
+ * re-executes /proc/self/exe with the same arguments: a full reload of
+ * scripts, configuration and clients (clients disconnect cleanly first). */
+bool host_reload_requested(const struct host *h);
 
 /* ---- for bindings ---- */
 
