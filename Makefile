@@ -4,6 +4,9 @@
 #   make asan       the same suite with -fsanitize=address,undefined (build-asan/)
 #   make demo       local broker + example script + a subscriber printing what arrives
 #   make deps       install the Debian packages the build and tests need
+#   make cross ARCH=arm64|armhf   build-ARCH/lia for 64/32-bit Raspberry Pi OS
+#   make test-cross ARCH=...      the full suite on the cross build under qemu-user
+#   make dist ARCH=...            lia-VERSION-linux-ARCH.tar.gz and lia_VERSION_ARCH.deb
 
 CC       ?= cc
 BUILD    ?= build
@@ -14,8 +17,11 @@ OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SAN      ?=
 CFLAGS   ?=
-CPPFLAGS += -I. -Icore -D_GNU_SOURCE -DLIA_VERSION='"$(VERSION)"'
-CPPFLAGS += $(shell pkg-config --cflags lua5.4 openssl libserialport 2>/dev/null)
+# 64-bit file offsets and inode numbers on 32-bit targets too (armhf)
+CPPFLAGS += -I. -Icore -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DLIA_VERSION='"$(VERSION)"'
+PKG_CONFIG ?= pkg-config
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport 2>/dev/null)
+CPPFLAGS += $(SYSROOT_CPPFLAGS)
 ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
 
 # Lua and libserialport are linked statically, OpenSSL from the system.
@@ -24,7 +30,7 @@ LIBDIR   ?= /usr/lib/$(MULTIARCH)
 STATIC_LIBS = $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
 # -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
 LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lm -ldl -lpthread
-LDFLAGS  += -Wl,-E $(SAN)
+LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
 LUA_SRC  := $(wildcard lua/*.c)
@@ -76,6 +82,7 @@ DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-d
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang
 deps:
 	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
+	@$(if $(ARCH),sh packaging/cross-deps.sh $(ARCH))
 
 # ---- tests ----
 # make test: the suite, the conformance corpus, valgrind and a short fuzz
@@ -84,7 +91,11 @@ ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit
 	SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-tests
 
 test: deps
+	@sh packaging/cross-deps.sh arm64
+	@sh packaging/cross-deps.sh armhf
 	@$(MAKE) --no-print-directory build-tests
+	@$(MAKE) --no-print-directory ARCH=arm64 cross-build-tests
+	@$(MAKE) --no-print-directory ARCH=armhf cross-build-tests
 	@$(ASAN_BUILD)
 	@$(MAKE) --no-print-directory $(FUZZ_BIN) build-fuzz/seeds/.done
 	@sh tests/run.sh $(BUILD) build-asan
@@ -109,7 +120,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/lia
 
 clean:
-	rm -rf build build-asan build-fuzz lia
+	rm -rf build build-asan build-fuzz build-arm64 build-armhf build-sysroot dist lia
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -140,3 +151,47 @@ bench: deps $(BUILD)/lia $(BUILD)/tools/bench
 # ---- protocol conformance: the 1 343-case corpus from ../shared ----
 conformance: $(BUILD)/tools/conformance
 	@$(BUILD)/tools/conformance $(CONFORMANCE_DIR)
+
+# ---- Raspberry Pi: cross builds with Debian's cross compilers ----
+# arm64 (Pi 3/4/5, Zero 2 on 64-bit Raspberry Pi OS) builds against the
+# multiarch -dev packages (dpkg --add-architecture arm64). armhf (ARMv7:
+# Pi 2 and later on 32-bit Raspberry Pi OS; not the ARMv6 Pi 1 / Zero)
+# builds against a sysroot of downloaded packages, because this mirror's
+# armhf index fails to update and would break native apt (packaging/sysroot.sh).
+# Both keep build-sysroot/ARCH as the root qemu-user runs the tests in.
+CROSS_arm64 := aarch64-linux-gnu
+CROSS_armhf := arm-linux-gnueabihf
+TRIPLET      = $(CROSS_$(ARCH))
+XSYSROOT     = $(CURDIR)/build-sysroot/$(ARCH)
+CROSS_VARS_arm64 = BUILD=build-arm64 CC=$(TRIPLET)-gcc \
+	PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config"
+CROSS_VARS_armhf = BUILD=build-armhf CC=$(TRIPLET)-gcc LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET) \
+	PKG_CONFIG="env PKG_CONFIG_SYSROOT_DIR=$(XSYSROOT) PKG_CONFIG_LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET)/pkgconfig pkg-config" \
+	SYSROOT_CPPFLAGS="-I$(XSYSROOT)/usr/include/$(TRIPLET) -I$(XSYSROOT)/usr/include" \
+	SYSROOT_LDFLAGS="-L$(XSYSROOT)/usr/lib/$(TRIPLET) -Wl,-rpath-link=$(XSYSROOT)/usr/lib/$(TRIPLET)"
+CROSS_MAKE = $(MAKE) --no-print-directory $(CROSS_VARS_$(ARCH))
+
+.PHONY: cross cross-check cross-build-tests test-cross dist deb
+cross-check:
+	@test -n "$(TRIPLET)" || { echo "make: ARCH must be arm64 or armhf (ARCH=$(ARCH))"; exit 1; }
+
+cross: cross-check
+	@sh packaging/cross-deps.sh $(ARCH)
+	@$(CROSS_MAKE) build-$(ARCH)/lia
+
+# the binary, the C unit tests and the test tools, for the emulated tier
+cross-build-tests: cross-check
+	@$(CROSS_MAKE) build-tests
+
+# make test-cross ARCH=...: only the emulated tier of make test (every unit
+# test, every spec and the conformance corpus under qemu-user).
+test-cross: cross-check
+	@$(MAKE) --no-print-directory deps
+	@$(CROSS_MAKE) build-tests
+	@sh tests/cross/run.sh $(ARCH)
+
+# ---- release bundle and Debian package ----
+dist: cross
+	@sh packaging/dist.sh $(ARCH) build-$(ARCH)/lia $(VERSION)
+
+deb: dist

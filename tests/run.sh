@@ -13,6 +13,8 @@
 #   conformance  the 1 343-case corpus in ../shared (tests/tools/conformance.c)
 #   valgrind     a long QoS 1/2 session under memcheck (tests/valgrind.sh)
 #   fuzz         each libFuzzer target for FUZZ_TIME seconds, when built
+#   cross ARCH   build-ARCH/ (make cross-build-tests) under qemu-user:
+#                tests/cross/run.sh, when built
 #   asan-*       unit, spec and conformance again with ASAN_BUILD_DIR
 #
 # Prints a summary per tier and ends with exactly "N passed, N failed";
@@ -145,6 +147,13 @@ if [ -z "$only_asan" ]; then
 		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client
 		end_tier "fuzz (${FUZZ_TIME}s a target)"
 	fi
+	# the cross builds (build-arm64/, build-armhf/) under qemu-user
+	for arch in arm64 armhf; do
+		if [ -x "build-$arch/lia" ]; then
+			counted "cross $arch" sh tests/cross/run.sh "$arch"
+			end_tier "cross $arch (emulated)"
+		fi
+	done
 fi
 if [ -n "$asan" ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# cross-deps.sh ARCH - what `make cross ARCH=...` and the emulated test tier
+# need: Debian's cross compiler and qemu-user, the target's -dev packages,
+# and build-sysroot/ARCH (packaging/sysroot.sh): the target's libc, libssl,
+# lua5.4 and the C modules busted uses, the root qemu runs binaries in.
+#   arm64: the -dev packages through multiarch (dpkg --add-architecture).
+#   armhf: the -dev packages go into the sysroot too: this mirror's armhf
+#          index fails to update (apt-get update exits 100 and breaks native
+#          apt), so armhf is never added to the system's architectures.
+set -eu
+arch=$1
+root=$(cd "$(dirname "$0")/.." && pwd)
+RUNTIME="libc6 libssl3 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+case $arch in
+arm64)
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		echo "deps: dpkg --add-architecture arm64"
+		$SUDO dpkg --add-architecture arm64
+	fi
+	sh "$root/tests/deps.sh" gcc-aarch64-linux-gnu qemu-user-static \
+		liblua5.4-dev:arm64 libssl-dev:arm64 libserialport-dev:arm64
+	sh "$root/packaging/sysroot.sh" arm64 "$root/build-sysroot/arm64" $RUNTIME
+	;;
+armhf)
+	sh "$root/tests/deps.sh" gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
+	sh "$root/packaging/sysroot.sh" armhf "$root/build-sysroot/armhf" $RUNTIME \
+		libssl-dev liblua5.4-dev libserialport-dev
+	;;
+*)
+	echo "cross-deps: ARCH must be arm64 or armhf, not '$arch'" >&2
+	exit 1
+	;;
+esac
