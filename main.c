@@ -468,6 +468,7 @@ int main(int argc, char **argv)
 		fflush(NULL);
 		execv("/proc/self/exe", argv);
 		log_error("SIGHUP: cannot re-execute lia: %s", strerror(errno));
+		r = 1;          /* under systemd, Restart=on-failure starts it again */
 	}
 	xfree(config);
 	return r;

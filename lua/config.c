@@ -24,6 +24,7 @@ struct cfg {
 	int line;
 	char *err;
 	size_t errlen;
+	bool cli_broker;        /* the command line named a broker: ignore ours */
 };
 
 static int fail(struct cfg *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -176,6 +177,13 @@ static int set_bool(struct cfg *c, struct lia_args *a, const char *k, const char
 static int set(struct cfg *c, struct lia_args *a, const char *k, const char *v)
 {
 	int r;
+	bool broker = strcmp(k, "broker") == 0 || strcmp(k, "host") == 0 || strcmp(k, "port") == 0;
+	struct lia_args ignored;
+	if (broker && c->cli_broker) {
+		/* -h, -p or -L replace the file's whole broker; still check it */
+		args_init(&ignored);
+		a = &ignored;
+	}
 	for (int i = 0; string_keys[i]; i++) {
 		if (strcmp(k, string_keys[i]) == 0) {
 			str(string_field(a, i), v);
@@ -261,7 +269,8 @@ static char *read_all(const char *path, char *err, size_t errlen)
 
 int config_load(const char *path, struct lia_args *a, char **storage, char *err, size_t errlen)
 {
-	struct cfg c = { .path = path, .err = err, .errlen = errlen };
+	struct cfg c = { .path = path, .err = err, .errlen = errlen,
+		.cli_broker = args_broker_given(a) };
 	char *buf = read_all(path, err, errlen), *s, *nl;
 	*storage = NULL;
 	if (!buf)

@@ -11,7 +11,8 @@
  * in it is reported as "file:line: message".
  *
  * The command line wins: config_load() sets only the fields of the
- * lia_args that the command line left unset.
+ * lia_args that the command line left unset, and none of broker, host and
+ * port when the command line named a broker (-h, -p or -L).
  */
 #ifndef LIA_CONFIG_H
 #define LIA_CONFIG_H

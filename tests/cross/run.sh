@@ -9,7 +9,10 @@
 #           under emulation too (the target's lua5.4, lua-term, lua-system,
 #           lua-filesystem from the sysroot; the pure-Lua busted from the
 #           host through qemu's -L fallback); mosquitto runs natively and the
-#           emulated lia talks to it over loopback.
+#           emulated lia talks to it over loopback. LIA_EMULATED=ARCH tells
+#           the specs: the SIGHUP reload re-executes lia, which qemu-user
+#           cannot do without binfmt_misc (not mounted here), so that test
+#           is left out under emulation.
 #   conformance  the MQTT corpus through the emulated core
 #
 # Every spec by default (about a minute per architecture on 2 cores);
@@ -82,7 +85,7 @@ for name in $specs; do
 	s=tests/spec/$name.lua
 	[ -f "$s" ] || { echo "--- $s does not exist"; result "spec $name" 0 1; continue; }
 	# shellcheck disable=SC2046
-	LIA="$tmp/lia" timeout -k 10 "$SPEC_TIMEOUT" \
+	LIA="$tmp/lia" LIA_EMULATED=$arch timeout -k 10 "$SPEC_TIMEOUT" \
 		$(emu) "$sysroot/usr/bin/lua5.4" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
 	rc=$?
 	p=$(grep -c '^ok ' "$tmp/out")
