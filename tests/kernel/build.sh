@@ -1,0 +1,70 @@
+#!/bin/sh
+# build.sh OUT LIA - build what the kernel tier boots, into OUT/:
+#   gpio-sim.ko  the kernel's GPIO simulator, built out of tree from Debian's
+#                linux-source against linux-headers (Debian's kernels have
+#                CONFIG_GPIO_SIM and CONFIG_IRQ_SIM off, so kernel/irq/irq_sim.c
+#                is linked into the module; its one call to the unexported
+#                irq_to_desc() becomes generic_handle_irq(), which does the same)
+#   initrd.cpio.gz  busybox (static), LIA and the libraries it links, the
+#                modules (configfs, i2c-dev, i2c-stub, gpio-sim), tests/kernel/*
+#   vmlinuz      the Debian kernel (linux-image-amd64)
+# Everything comes from Debian packages: linux-image-amd64, linux-headers-amd64,
+# linux-source, busybox-static, cpio (and qemu-system-x86 to run it).
+set -eu
+out=$1
+lia=$2
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# The newest Debian kernel that has its headers installed.
+kver=
+for v in /boot/vmlinuz-*; do
+	k=${v#/boot/vmlinuz-}
+	[ -d "/lib/modules/$k/build" ] && [ -f "/lib/modules/$k/kernel/drivers/i2c/i2c-stub.ko" ] && kver=$k
+done
+[ -n "$kver" ] || { echo "build.sh: no kernel with headers (apt-get install linux-image-amd64 linux-headers-amd64)" >&2; exit 1; }
+src=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | tail -n 1)
+[ -n "$src" ] || { echo "build.sh: no /usr/src/linux-source-*.tar.xz (apt-get install linux-source)" >&2; exit 1; }
+echo "$kver" >"$out/kver"
+cp "/boot/vmlinuz-$kver" "$out/vmlinuz"
+
+# ---- gpio-sim.ko ----
+mod=$out/gpio-sim
+if [ ! -f "$mod/gpio-sim.ko" ] || [ "$(cat "$mod/kver" 2>/dev/null)" != "$kver" ]; then
+	rm -rf "$mod"
+	mkdir -p "$mod/src"
+	top=$(basename "$src" .tar.xz)
+	tar -xJf "$src" -C "$mod/src" "$top/drivers/gpio/gpio-sim.c" "$top/drivers/gpio/gpiolib.h" \
+		"$top/kernel/irq/irq_sim.c"
+	cp "$mod/src/$top/drivers/gpio/gpio-sim.c" "$mod/gpio-sim-main.c"
+	cp "$mod/src/$top/drivers/gpio/gpiolib.h" "$mod/src/$top/kernel/irq/irq_sim.c" "$mod/"
+	sed -i 's/handle_simple_irq(irq_to_desc(irqnum));/generic_handle_irq(irqnum);/' "$mod/irq_sim.c"
+	printf 'obj-m := gpio-sim.o\ngpio-sim-y := gpio-sim-main.o irq_sim.o\n' >"$mod/Kbuild"
+	make -s -C "/lib/modules/$kver/build" M="$mod" modules >"$mod/build.log" 2>&1 ||
+		{ cat "$mod/build.log" >&2; exit 1; }
+	echo "$kver" >"$mod/kver"
+fi
+
+# ---- the initramfs ----
+root=$out/root
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/lib/modules" "$root/tests" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
+cp /bin/busybox "$root/bin/busybox"
+for a in sh mount mkdir echo cat ls insmod poweroff sleep grep sed basename; do
+	ln -s busybox "$root/bin/$a"
+done
+cp "$lia" "$root/bin/lia"
+# the shared libraries lia links (OpenSSL, libc, ...), at the same paths
+ldd "$lia" | awk '/=> \//{ print $3 } /^\t\/.*ld-linux/{ print $1 }' | while read -r l; do
+	mkdir -p "$root$(dirname "$l")"
+	cp -L "$l" "$root$l"
+done
+for m in kernel/fs/configfs/configfs.ko kernel/drivers/i2c/i2c-dev.ko kernel/drivers/i2c/i2c-stub.ko; do
+	cp "/lib/modules/$kver/$m" "$root/lib/modules/"
+done
+cp "$mod/gpio-sim.ko" "$root/lib/modules/"
+cp "$here"/init "$root/init"
+chmod 755 "$root/init"
+cp "$here"/*.lua "$root/tests/"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.cpio.gz"
