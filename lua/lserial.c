@@ -50,6 +50,7 @@ struct lserial {
 	size_t frame_len;           /* on_data framing: fixed length ... */
 	int frame_ms;               /* ... or a silence of frame_ms */
 	struct loop_timer *frame_timer;
+	struct loop_timer *lines_timer;  /* on_line set while Lua runs: deliver from the loop */
 	struct bytes in, frame, out;
 	size_t limit;               /* output buffer */
 	struct host_waiter *w_line, *w_drain;
@@ -140,6 +141,10 @@ static void close_port(struct lserial *s)
 	if (s->frame_timer) {
 		loop_timer_cancel(s->loop, s->frame_timer);
 		s->frame_timer = NULL;
+	}
+	if (s->lines_timer) {
+		loop_timer_cancel(s->loop, s->lines_timer);
+		s->lines_timer = NULL;
 	}
 	if (s->fd >= 0) {
 		loop_unwatch(s->loop, s->fd);
@@ -479,6 +484,22 @@ static int l_on_data(lua_State *L)
 	return set_handler(L, UV_DATA, &s->has_data);
 }
 
+/* Lines that were buffered before on_line was set: handlers cannot start
+ * while Lua runs, so they go out from the loop. */
+static int64_t lines_due(struct loop *l, struct loop_timer *t, void *ud)
+{
+	struct lserial *s = ud;
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	(void)l;
+	(void)t;
+	s->lines_timer = NULL;
+	host_push_ref(L, s->ref);
+	lines_out(s);
+	lua_settop(L, top);
+	return LOOP_TIMER_STOP;
+}
+
 static int l_on_line(lua_State *L)
 {
 	struct lserial *s = check_open(L);
@@ -486,7 +507,9 @@ static int l_on_line(lua_State *L)
 		set_delim(L, s, 3);
 	lua_settop(L, 2);
 	set_handler(L, UV_LINE, &s->has_line);
-	lines_out(s);
+	size_t used;
+	if (s->has_line && !s->lines_timer && next_line(s, &used) >= 0)
+		s->lines_timer = loop_timer_start(s->loop, 0, lines_due, s);
 	return 1;
 }
 

@@ -65,6 +65,7 @@ static int l_chip(lua_State *L)
 	if (named) {
 		n = luaL_len(L, -1);
 		luaL_argcheck(L, n >= 1 && n <= 512, 1, "1 to 512 line names expected");
+		luaL_checkstack(L, (int)n + 8, "sim.chip");
 		for (lua_Integer i = 0; i < n; i++) {
 			lua_rawgeti(L, -1 - (int)i, i + 1);
 			names[i] = luaL_checkstring(L, -1);     /* kept on the stack */

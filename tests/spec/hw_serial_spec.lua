@@ -172,6 +172,22 @@ lia.stop()
 		assert.equal("lia.serial.port (closed)", lines[12])
 	end)
 
+	it("lines buffered before on_line is set go to the new handler", function()
+		local out = ok_run([[
+local serial = require "lia.serial"
+local sim = require "lia.sim"
+local timer = require "lia.timer"
+local dev = sim.serial("/dev/ttyS6")
+local p = assert(serial.open("/dev/ttyS6"))
+dev:feed("a\nb\nc\n")
+print("first", p:read_line{ timeout = 500 })
+p:on_line(function(l) print("on_line", l) end)
+print("set")
+timer.after(100, function() lia.stop() end)
+]])
+		assert.equal("first\ta\nset\non_line\tb\non_line\tc\n", out)
+	end)
+
 	it("closing a port wakes a coroutine waiting in read_line", function()
 		local out = ok_run([[
 local serial = require "lia.serial"
