@@ -19,10 +19,10 @@ timeout -k 5 ${KERNEL_TIMEOUT:-300} qemu-system-x86_64 $accel -m 512 -smp 1 \
 	-append "console=ttyS0 panic=-1 loglevel=3" </dev/null >"$out/console.log" 2>&1
 rc=$?
 tr -d '\r' <"$out/console.log" >"$out/console.txt"
-grep -E '^(ok|not ok) - |^kernel-tier: ' "$out/console.txt"
+grep -E '^(ok|not ok) - |kernel-tier: ' "$out/console.txt"
 p=$(grep -c '^ok - ' "$out/console.txt")
 f=$(grep -c '^not ok - ' "$out/console.txt")
-if ! grep -q '^kernel-tier: done' "$out/console.txt"; then
+if ! grep -q 'kernel-tier: done' "$out/console.txt"; then
 	echo "--- the VM did not finish (qemu status $rc); console:"
 	tail -n 40 "$out/console.txt"
 	f=$((f + 1))
