@@ -173,20 +173,25 @@ CROSS_arm64 := aarch64-linux-gnu
 CROSS_armhf := arm-linux-gnueabihf
 TRIPLET      = $(CROSS_$(ARCH))
 XSYSROOT     = $(CURDIR)/build-sysroot/$(ARCH)
-CROSS_VARS_arm64 = BUILD=build-arm64 CC=$(TRIPLET)-gcc \
+CROSS_MULTIARCH = BUILD=build-$(ARCH) CC=$(TRIPLET)-gcc \
 	PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config"
-CROSS_VARS_armhf = BUILD=build-armhf CC=$(TRIPLET)-gcc LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET) \
+CROSS_SYSROOT = BUILD=build-$(ARCH) CC=$(TRIPLET)-gcc LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET) \
 	PKG_CONFIG="env PKG_CONFIG_SYSROOT_DIR=$(XSYSROOT) PKG_CONFIG_LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET)/pkgconfig pkg-config" \
 	SYSROOT_CPPFLAGS="-I$(XSYSROOT)/usr/include/$(TRIPLET) -I$(XSYSROOT)/usr/include" \
 	SYSROOT_LDFLAGS="-L$(XSYSROOT)/usr/lib/$(TRIPLET) -Wl,-rpath-link=$(XSYSROOT)/usr/lib/$(TRIPLET)"
-CROSS_MAKE = $(MAKE) --no-print-directory $(CROSS_VARS_$(ARCH))
+# The sysroot when it has the -dev headers (armhf; arm64 when multiarch
+# failed), else multiarch. Expanded when a recipe runs: after cross-deps.
+CROSS_MAKE = $(MAKE) --no-print-directory \
+	$(if $(wildcard $(XSYSROOT)/usr/include/lua5.4/lua.h),$(CROSS_SYSROOT),$(CROSS_MULTIARCH))
 
-.PHONY: cross cross-check cross-build-tests test-cross dist deb
+.PHONY: cross cross-check cross-deps cross-build-tests test-cross dist deb
 cross-check:
 	@test -n "$(TRIPLET)" || { echo "make: ARCH must be arm64 or armhf (ARCH=$(ARCH))"; exit 1; }
 
-cross: cross-check
+cross-deps: cross-check
 	@sh packaging/cross-deps.sh $(ARCH)
+
+cross: cross-deps
 	@$(CROSS_MAKE) build-$(ARCH)/lia
 
 # the binary, the C unit tests and the test tools, for the emulated tier
@@ -194,9 +199,9 @@ cross-build-tests: cross-check
 	@$(CROSS_MAKE) build-tests
 
 # make test-cross ARCH=...: only the emulated tier of make test (every unit
-# test, every spec and the conformance corpus under qemu-user).
-test-cross: cross-check
-	@$(MAKE) --no-print-directory deps
+# test, every spec and the conformance corpus under qemu-user); deps with
+# ARCH set runs cross-deps.sh.
+test-cross: cross-check deps
 	@$(CROSS_MAKE) build-tests
 	@sh tests/cross/run.sh $(ARCH)
 

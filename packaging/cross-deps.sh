@@ -3,7 +3,8 @@
 # need: Debian's cross compiler and qemu-user, the target's -dev packages,
 # and build-sysroot/ARCH (packaging/sysroot.sh): the target's libc, libssl,
 # lua5.4 and the C modules busted uses, the root qemu runs binaries in.
-#   arm64: the -dev packages through multiarch (dpkg --add-architecture).
+#   arm64: the -dev packages through multiarch (dpkg --add-architecture);
+#          when that fails, into the sysroot as for armhf.
 #   armhf: the -dev packages go into the sysroot too: this mirror's armhf
 #          index fails to update (apt-get update exits 100 and breaks native
 #          apt), so armhf is never added to the system's architectures.
@@ -13,20 +14,29 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 RUNTIME="libc6 libssl3 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
+DEV="libssl-dev liblua5.4-dev libserialport-dev"
 case $arch in
 arm64)
 	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 		echo "deps: dpkg --add-architecture arm64"
 		$SUDO dpkg --add-architecture arm64
 	fi
-	sh "$root/tests/deps.sh" gcc-aarch64-linux-gnu qemu-user-static \
-		liblua5.4-dev:arm64 libssl-dev:arm64 libserialport-dev:arm64
-	sh "$root/packaging/sysroot.sh" arm64 "$root/build-sysroot/arm64" $RUNTIME
+	if sh "$root/tests/deps.sh" gcc-aarch64-linux-gnu qemu-user-static \
+			liblua5.4-dev:arm64 libssl-dev:arm64 libserialport-dev:arm64; then
+		sh "$root/packaging/sysroot.sh" arm64 "$root/build-sysroot/arm64" $RUNTIME
+	else
+		# The arm64 index could not be had (a mirror mid-sync): take arm64
+		# out of apt again so native apt keeps working, and build against
+		# a sysroot as armhf does (the Makefile sees its -dev headers).
+		echo "deps: arm64 multiarch failed; using a sysroot instead" >&2
+		$SUDO dpkg --remove-architecture arm64 2>/dev/null || true
+		sh "$root/tests/deps.sh" gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+		sh "$root/packaging/sysroot.sh" arm64 "$root/build-sysroot/arm64" $RUNTIME $DEV
+	fi
 	;;
 armhf)
 	sh "$root/tests/deps.sh" gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
-	sh "$root/packaging/sysroot.sh" armhf "$root/build-sysroot/armhf" $RUNTIME \
-		libssl-dev liblua5.4-dev libserialport-dev
+	sh "$root/packaging/sysroot.sh" armhf "$root/build-sysroot/armhf" $RUNTIME $DEV
 	;;
 *)
 	echo "cross-deps: ARCH must be arm64 or armhf, not '$arch'" >&2
