@@ -359,6 +359,8 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 	const char *path = a->config;
 	if (!path && strcmp(cmd, "run") == 0)
 		path = config_default_path();
+	if (a->sim_models && !a->hw)
+		a->hw = "sim";          /* --sim implies it: the file's hw must not win */
 	if (path && config_load(path, a, storage, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
