@@ -53,8 +53,10 @@ local ticker
 
 local function publish_all()
 	local base = "lia/" .. device .. "/telemetry/"
-	for name, value in pairs { load = load_average(), memory = memory(), uptime = uptime() } do
-		mqtt:publish(base .. name, value, { qos = 1 })
+	-- in this order, every time (pairs' order differs between 32- and
+	-- 64-bit builds): a reader may take uptime as the end of a round
+	for _, m in ipairs { { "load", load_average() }, { "memory", memory() }, { "uptime", uptime() } } do
+		if m[2] then mqtt:publish(base .. m[1], m[2], { qos = 1 }) end
 	end
 end
 
