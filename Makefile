@@ -93,6 +93,7 @@ ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit
 	SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-tests
 
 test: deps
+	@sh tests/deps.sh $(DEB_KERNEL)
 	@sh packaging/cross-deps.sh arm64
 	@sh packaging/cross-deps.sh armhf
 	@$(MAKE) --no-print-directory build-tests

@@ -13,6 +13,8 @@
 #   conformance  the 1 343-case corpus in ../shared (tests/tools/conformance.c)
 #   valgrind     a long QoS 1/2 session under memcheck (tests/valgrind.sh)
 #   fuzz         each libFuzzer target for FUZZ_TIME seconds, when built
+#   kernel       GPIO/I2C Linux backends in a qemu VM (tests/kernel/run.sh;
+#                LIA_NO_KERNEL=1 skips it)
 #   cross ARCH   build-ARCH/ (make cross-build-tests) under qemu-user:
 #                tests/cross/run.sh, when built
 #   asan-*       unit, spec and conformance again with ASAN_BUILD_DIR
@@ -146,6 +148,11 @@ if [ -z "$only_asan" ]; then
 	if [ -x build-fuzz/fuzz_decode ] && [ -x build-fuzz/fuzz_client ]; then
 		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client
 		end_tier "fuzz (${FUZZ_TIME}s a target)"
+	fi
+	# the Linux GPIO and I2C backends against gpio-sim and i2c-stub in a VM
+	if [ -z "${LIA_NO_KERNEL:-}" ] && [ -f tests/kernel/run.sh ]; then
+		counted "kernel" sh tests/kernel/run.sh "$build/kernel" "$build/lia"
+		end_tier "kernel VM (gpio-sim, i2c-stub)"
 	fi
 	# the cross builds (build-arm64/, build-armhf/) under qemu-user
 	for arch in arm64 armhf; do
