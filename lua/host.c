@@ -682,3 +682,14 @@ int host_loop(struct host *h)
 	}
 	return h->status;
 }
+
+void host_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+	if (luaL_newmetatable(L, name)) {
+		luaL_setfuncs(L, meta, 0);
+		lua_newtable(L);
+		luaL_setfuncs(L, methods, 0);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
+}

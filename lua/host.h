@@ -110,6 +110,13 @@ typedef bool host_drain_fn(void *ud, bool first);
 int host_drain_add(struct host *h, host_drain_fn *fn, void *ud);
 void host_drain_remove(struct host *h, host_drain_fn *fn, void *ud);
 
+/* Register a userdata type once: metatable `name` with the meta functions
+ * (__gc, __close, __tostring...) and the methods as its __index. Leaves
+ * the stack as it was. */
+struct luaL_Reg;
+void host_class(struct lua_State *L, const char *name, const struct luaL_Reg *meta,
+	const struct luaL_Reg *methods);
+
 /* Module openers registered in package.preload (defined by each binding). */
 int luaopen_lia_mqtt(struct lua_State *L);
 int luaopen_lia_timer(struct lua_State *L);

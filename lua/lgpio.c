@@ -456,12 +456,7 @@ int luaopen_lia_gpio(lua_State *L)
 		{ "lines", l_lines },
 		{ NULL, NULL }
 	};
-	if (luaL_newmetatable(L, LINE_MT)) {
-		luaL_setfuncs(L, meta, 0);
-		luaL_newlib(L, methods);
-		lua_setfield(L, -2, "__index");
-	}
-	lua_pop(L, 1);
+	host_class(L, LINE_MT, meta, methods);
 	luaL_newlib(L, funcs);
 	lua_pushstring(L, hw_get()->name);
 	lua_setfield(L, -2, "backend");

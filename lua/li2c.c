@@ -292,17 +292,6 @@ static int l_tostring_dev(lua_State *L)
 	return 1;
 }
 
-static void new_type(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *m)
-{
-	if (luaL_newmetatable(L, name)) {
-		luaL_setfuncs(L, meta, 0);
-		lua_newtable(L);
-		luaL_setfuncs(L, m, 0);
-		lua_setfield(L, -2, "__index");
-	}
-	lua_pop(L, 1);
-}
-
 int luaopen_lia_i2c(lua_State *L)
 {
 	static const luaL_Reg bus_methods[] = {
@@ -335,8 +324,8 @@ int luaopen_lia_i2c(lua_State *L)
 		{ "open", l_open },
 		{ NULL, NULL }
 	};
-	new_type(L, BUS_MT, bus_meta, bus_methods);
-	new_type(L, DEV_MT, dev_meta, dev_methods);
+	host_class(L, BUS_MT, bus_meta, bus_methods);
+	host_class(L, DEV_MT, dev_meta, dev_methods);
 	luaL_newlib(L, funcs);
 	return 1;
 }

@@ -665,12 +665,7 @@ int luaopen_lia_serial(lua_State *L)
 		{ "ports", l_ports },
 		{ NULL, NULL }
 	};
-	if (luaL_newmetatable(L, PORT_MT)) {
-		luaL_setfuncs(L, meta, 0);
-		luaL_newlib(L, methods);
-		lua_setfield(L, -2, "__index");
-	}
-	lua_pop(L, 1);
+	host_class(L, PORT_MT, meta, methods);
 	luaL_newlib(L, funcs);
 	return 1;
 }

@@ -134,12 +134,7 @@ int luaopen_lia_timer(lua_State *L)
 		{ "after", l_after },
 		{ NULL, NULL }
 	};
-	if (luaL_newmetatable(L, TIMER_MT)) {
-		luaL_setfuncs(L, meta, 0);
-		luaL_newlib(L, methods);
-		lua_setfield(L, -2, "__index");
-	}
-	lua_pop(L, 1);
+	host_class(L, TIMER_MT, meta, methods);
 	luaL_newlib(L, funcs);
 	return 1;
 }
