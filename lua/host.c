@@ -693,3 +693,12 @@ void host_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL
 	}
 	lua_pop(L, 1);
 }
+
+int64_t host_opt_timeout(lua_State *L, int idx)
+{
+	lua_Number ms = luaL_optnumber(L, idx, -1);
+	luaL_argcheck(L, ms == ms, idx, "not a number");
+	if (ms < 0)
+		return -1;
+	return ms > 1e12 ? (int64_t)1e12 : (int64_t)ms;
+}

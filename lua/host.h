@@ -90,6 +90,9 @@ bool host_busy(const struct host *h);
 struct host_waiter *host_waiter_new(struct lua_State *L, int64_t timeout_ms,
 	host_push_fn *on_timeout, void *ud);
 int host_yield(struct lua_State *L);
+/* The optional timeout argument at idx for host_waiter_new: nil or
+ * negative -> -1 (none), else milliseconds capped at 1e12. */
+int64_t host_opt_timeout(struct lua_State *L, int idx);
 /* Resume the parked coroutine with the values push(L, ud) puts on the
  * stack (push NULL: no values); w is freed. When Lua runs right now (a
  * binding wakes from inside a method), the resume is deferred to a

@@ -115,13 +115,11 @@ static int push_cond_timeout(lua_State *L, void *ud)
 static int cond_wait(lua_State *L)
 {
 	struct lcond *c = luaL_checkudata(L, 1, COND_MT);
-	lua_Number ms = luaL_optnumber(L, 2, -1);
+	int64_t ms = host_opt_timeout(L, 2);
 	if (c->pending)
 		return push_signal(L, c);
 	luaL_argcheck(L, !c->w, 1, "another coroutine already waits on this cond");
-	if (ms > 1e12)
-		ms = 1e12;
-	c->w = host_waiter_new(L, ms < 0 ? -1 : (int64_t)ms, push_cond_timeout, c);
+	c->w = host_waiter_new(L, ms, push_cond_timeout, c);
 	return host_yield(L);
 }
 

@@ -65,13 +65,11 @@ static int push_closed(lua_State *L, void *ud)
 static int tok_wait(lua_State *L)
 {
 	struct ltoken *t = luaL_checkudata(L, 1, TOKEN_MT);
-	lua_Number ms = luaL_optnumber(L, 2, -1);
+	int64_t ms = host_opt_timeout(L, 2);
 	if (t->done)
 		return push_tok_result(L, t);
 	luaL_argcheck(L, !t->w, 1, "another coroutine already waits on this token");
-	if (ms > 1e12)
-		ms = 1e12;
-	t->w = host_waiter_new(L, ms < 0 ? -1 : (int64_t)ms, push_timeout, t);
+	t->w = host_waiter_new(L, ms, push_timeout, t);
 	return host_yield(L);
 }
 
