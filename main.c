@@ -18,6 +18,7 @@
 #include "hw/hw.h"
 #include "log.h"
 #include "loop.h"
+#include "datadir.h"
 #include "xalloc.h"
 
 static const char common_help[] =
@@ -69,7 +70,9 @@ static void usage(const char *cmd)
 			"  --log-format text|journal  journal: <N> level prefixes, no timestamps\n"
 			"                           (default when stderr is systemd's journal)\n"
 			"  --hw linux|sim           hardware backend for lia.gpio/serial/i2c (default linux)\n"
-			"  --sim models.lua         simulated devices to load first (implies --hw sim)");
+			"  --sim models.lua         simulated devices to load first (implies --hw sim)\n"
+			"  --data-dir DIR           where state that outlives lia is kept (default\n"
+			"                           $STATE_DIRECTORY, else ~/.local/state/lia)");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -249,7 +252,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
 	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
-		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim|--log-format"));
+		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim|--log-format|--data-dir"));
 	if (valued && !val)
 		return bad(cmd, "option %s needs a value", o);
 	if (valued)
@@ -290,6 +293,8 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 		if (strcmp(val, "linux") != 0 && strcmp(val, "sim") != 0)
 			return bad(cmd, "--hw: '%s' is not linux or sim", val);
 		a->hw = val;
+	} else if (runs && is(o, "--data-dir")) {
+		a->data_dir = val;
 	} else if (runs && is(o, "--sim")) {
 		a->sim_models = val;
 	} else if (runs && is(o, "--log-format")) {
@@ -348,6 +353,25 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 	return 0;
 }
 
+/* lia run: the data directory made to exist. One that was asked for and
+ * cannot be had is an error; when the default cannot be had, lia runs
+ * without one (what needs it says so). 0, or -1 with the error reported. */
+static int data_dir(struct lia_args *a)
+{
+	static char dir[4096];
+	char err[4200];
+	if (datadir_resolve(a->data_dir, dir, sizeof dir, err, sizeof err) == 0) {
+		a->data_dir = dir;
+		return 0;
+	}
+	if (a->data_dir) {
+		fprintf(stderr, "lia run: %s\n", err);
+		return -1;
+	}
+	log_warn("%s; nothing is kept across restarts", err);
+	return 0;
+}
+
 /* The configuration file under the command line: --config, else for lia run
  * config_default_path(). With a configuration, the default client's id
  * defaults to the host name (one agent per device); without one it stays
@@ -372,7 +396,7 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 			"missing script.lua");
 	if (a->hw)
 		hw_select(a->hw);
-	return 0;
+	return strcmp(cmd, "run") == 0 ? data_dir(a) : 0;
 }
 
 static int check(const struct lia_args *a)

@@ -91,6 +91,7 @@ void args_push(lua_State *L, const struct lia_args *a)
 	set_bool(L, "skip_retained", a->skip_retained);
 	set_bool(L, "broker_given", args_broker_given(a));
 	set_str(L, "script", a->script);
+	set_str(L, "data_dir", a->data_dir);
 	lua_createtable(L, a->ntopics, 0);
 	for (int i = 0; i < a->ntopics; i++) {
 		lua_pushstring(L, a->topics[i]);

@@ -58,6 +58,9 @@ struct lia_args {
 	const char *config;             /* --config FILE */
 	int log_level;                  /* log_level = ... (LOG_*; -1: not given) */
 	const char *log_format;         /* --log-format text|journal */
+	/* run: the data directory (core/datadir.h); main.c replaces what was
+	 * given with the resolved path, NULL when there is none */
+	const char *data_dir;           /* --data-dir DIR, config data_dir */
 };
 
 /* Defaults: everything "not given". */
