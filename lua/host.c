@@ -420,6 +420,10 @@ static int load_embedded(lua_State *L)
 	return 1;
 }
 
+/* lua-cjson, linked in statically (Debian's liblua5.4-cjson.a) */
+int luaopen_cjson(lua_State *L);
+int luaopen_cjson_safe(lua_State *L);
+
 static int open_state(lua_State *L)
 {
 	static const luaL_Reg preload[] = {
@@ -430,6 +434,8 @@ static int open_state(lua_State *L)
 		{ "lia.serial", luaopen_lia_serial },
 		{ "lia.i2c", luaopen_lia_i2c },
 		{ "lia.sim", luaopen_lia_sim },
+		{ "cjson", luaopen_cjson },
+		{ "cjson.safe", luaopen_cjson_safe },
 		{ NULL, NULL }
 	};
 	luaL_openlibs(L);
