@@ -15,6 +15,7 @@
 #include "lua/args.h"
 #include "lua/config.h"
 #include "lua/host.h"
+#include "lua/lbudget.h"
 #include "hw/hw.h"
 #include "log.h"
 #include "loop.h"
@@ -72,7 +73,16 @@ static void usage(const char *cmd)
 			"  --hw linux|sim           hardware backend for lia.gpio/serial/i2c (default linux)\n"
 			"  --sim models.lua         simulated devices to load first (implies --hw sim)\n"
 			"  --data-dir DIR           where state that outlives lia is kept (default\n"
-			"                           $STATE_DIRECTORY, else ~/.local/state/lia)");
+			"                           $STATE_DIRECTORY, else ~/.local/state/lia)\n"
+			"  --handler-budget MS      longest a handler may run without waiting (default\n"
+			"                           1000, 0: no limit)\n"
+			"  --memory-limit MB        the scripts' memory (default 64, 0: no limit)\n"
+			"  --quarantine N           disable a handler after N errors within a minute\n"
+			"                           (default 5, 0: never)\n"
+			"  --health-window S        after a reload, seconds the new scripts are on\n"
+			"                           probation (default 30)\n"
+			"  --health-errors N        errors in the window that roll back (default 3)\n"
+			"  --no-watch               reload on SIGHUP only, not on a changed .lua file");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -252,7 +262,8 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
 	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
-		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim|--log-format|--data-dir"));
+		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim|--log-format|--data-dir|--handler-budget|--memory-limit|"
+		"--quarantine|--health-window|--health-errors"));
 	if (valued && !val)
 		return bad(cmd, "option %s needs a value", o);
 	if (valued)
@@ -295,6 +306,18 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 		a->hw = val;
 	} else if (runs && is(o, "--data-dir")) {
 		a->data_dir = val;
+	} else if (runs && is(o, "--handler-budget")) {
+		return number(cmd, o, val, 0, 3600000, &v) < 0 ? -1 : (a->handler_budget_ms = (int)v, 1);
+	} else if (runs && is(o, "--memory-limit")) {
+		return number(cmd, o, val, 0, 65536, &v) < 0 ? -1 : (a->memory_limit_mb = (int)v, 1);
+	} else if (runs && is(o, "--quarantine")) {
+		return number(cmd, o, val, 0, 1000000, &v) < 0 ? -1 : (a->quarantine = (int)v, 1);
+	} else if (runs && is(o, "--health-window")) {
+		return number(cmd, o, val, 0, 86400, &v) < 0 ? -1 : (a->health_window_s = (int)v, 1);
+	} else if (runs && is(o, "--health-errors")) {
+		return number(cmd, o, val, 1, 1000000, &v) < 0 ? -1 : (a->health_errors = (int)v, 1);
+	} else if (runs && is(o, "--no-watch")) {
+		a->no_watch = true;
 	} else if (runs && is(o, "--sim")) {
 		a->sim_models = val;
 	} else if (runs && is(o, "--log-format")) {
@@ -407,7 +430,10 @@ static int check(const struct lia_args *a)
 		puts("ok");
 		return 0;
 	}
-	if (host_check(path, err, sizeof err) < 0) {
+	/* the simulated board: lines held by a running lia stay its own */
+	hw_select("sim");
+	lbudget_configure((unsigned)a->handler_budget_ms, 0);
+	if (host_check(path, a, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -423,12 +449,17 @@ static int run(const char *cmd, const struct lia_args *a)
 	int status = 1, r;
 	bool run = strcmp(cmd, "run") == 0;
 	struct loop *l = loop_new();
-	struct host *h = l ? host_new(l, run && a->verbose) : NULL;
+	struct host *h;
+	if (run)
+		lbudget_configure((unsigned)a->handler_budget_ms, (unsigned)a->quarantine);
+	h = l ? host_new(l, run && a->verbose) : NULL;
 	if (!h) {
 		fprintf(stderr, "lia: out of memory\n");
 		loop_free(l);
 		return 1;
 	}
+	if (run)
+		host_set_memory_limit(h, (size_t)a->memory_limit_mb << 20);
 	if (a->debug || (run && a->verbose))
 		log_set_level(LOG_DEBUG);
 	else if (!run)

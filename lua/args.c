@@ -20,6 +20,11 @@ void args_init(struct lia_args *a)
 	a->count = -1;
 	a->timeout = -1;
 	a->log_level = -1;
+	a->handler_budget_ms = 1000;
+	a->memory_limit_mb = 64;
+	a->quarantine = 5;
+	a->health_window_s = 30;
+	a->health_errors = 3;
 }
 
 bool args_broker_given(const struct lia_args *a)

@@ -61,6 +61,13 @@ struct lia_args {
 	/* run: the data directory (core/datadir.h); main.c replaces what was
 	 * given with the resolved path, NULL when there is none */
 	const char *data_dir;           /* --data-dir DIR, config data_dir */
+	/* run: field safety (docs/field.md) */
+	int handler_budget_ms;          /* --handler-budget MS (default 1000, 0: none) */
+	int memory_limit_mb;            /* --memory-limit MB (default 64, 0: none) */
+	int quarantine;                 /* --quarantine N (default 5, 0: never) */
+	int health_window_s;            /* --health-window S (default 30) */
+	int health_errors;              /* --health-errors N (default 3) */
+	bool no_watch;                  /* --no-watch: no reload on a changed .lua file */
 };
 
 /* Defaults: everything "not given". */

@@ -18,6 +18,9 @@
 
 #include "args.h"
 #include "host.h"
+#include "lalloc.h"
+#include "lbudget.h"
+#include "lchunk.h"
 #include "lmqtt.h"
 #include "log.h"
 #include "loop.h"
@@ -50,13 +53,18 @@ struct host {
 	int busy;                       /* Lua code is running */
 	bool stop;
 	bool closing;
+	bool signals;                   /* SIGINT/SIGTERM/SIGHUP are ours */
 	bool reload;                    /* SIGHUP: stop, then main re-executes lia */
 	const char *script;             /* lia run's script (SIGHUP reloads it) */
+	const struct lia_args *args;    /* lia run's command line */
 	int status;
 	lua_State *parked;              /* the coroutine that made the last waiter */
 	struct host_waiter *waiters;
 	struct drain *drains;
 	unsigned drain_pass;
+	struct lalloc mem;              /* the state's allocator and its limit */
+	char *capture;                  /* lia check: the first error goes here */
+	size_t capture_len;
 };
 
 static const char THREADS = 't';        /* registry key of the coroutine table */
@@ -143,26 +151,57 @@ static void forget_thread(lua_State *L, lua_State *co)
 static int error_text(lua_State *L)
 {
 	lua_State *co = lua_tothread(L, 1);
+	struct host *h = host_of(L);
 	const char *msg = lua_tostring(co, -1);
+	size_t limit = (size_t)lua_tointeger(L, 3);
+	if (lua_tointeger(L, 2) == LUA_ERRMEM && limit) {
+		/* Lua's memory error carries no position: add the allocating line */
+		host_push_where(co);
+		lua_xmove(co, L, 1);
+		msg = lua_pushfstring(L, "%snot enough memory (limit %d MB)", lua_tostring(L, -1),
+			(int)(limit >> 20));
+	}
 	if (!msg)
 		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
-	if (host_verbose(L))
+	msg = lchunk_fix(L, msg);
+	if (h->capture && !h->capture[0])
+		snprintf(h->capture, h->capture_len, "%s", msg);
+	if (host_verbose(L)) {
 		luaL_traceback(L, co, msg, 0);
-	else
-		lua_pushstring(L, msg);
+		lchunk_fix(L, lua_tostring(L, -1));
+	}
 	return 1;
 }
 
-static void report(lua_State *L, lua_State *co)
+/* The limit is lifted while the error is reported: the report allocates. */
+static void report(lua_State *L, lua_State *co, int status)
 {
+	struct host *h = host_of(L);
+	size_t limit = h->mem.limit;
+	h->mem.limit = 0;
 	lua_pushcfunction(L, error_text);
 	lua_pushthread(co);
 	lua_xmove(co, L, 1);
-	if (lua_pcall(L, 1, 1, 0) == LUA_OK)
-		log_error("%s", lua_tostring(L, -1));
-	else
+	lua_pushinteger(L, status);
+	lua_pushinteger(L, (lua_Integer)limit);
+	if (lua_pcall(L, 3, 1, 0) != LUA_OK)
 		log_error("lia: cannot report an error: out of memory");
+	else if (!h->capture)
+		log_error("%s", lua_tostring(L, -1));
 	lua_pop(L, 1);
+	h->mem.limit = limit;
+}
+
+void host_push_where(lua_State *L)
+{
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(L, level, &ar); level++) {
+		if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+			lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+			return;
+		}
+	}
+	lua_pushliteral(L, "");
 }
 
 /* After a resume: the coroutine ended (ok or failed) or parked. */
@@ -179,13 +218,18 @@ static int finish(struct host *h, lua_State *co, int status)
 			snprintf(ar.short_src, sizeof ar.short_src, "?");
 			ar.currentline = 0;
 		}
-		log_error("%s:%d: coroutine.yield() outside a coroutine the script made; "
+		lua_pushfstring(L, "%s:%d: coroutine.yield() outside a coroutine the script made; "
 			"use lia.sleep or tok:wait", ar.short_src, ar.currentline);
+		log_error("%s", lchunk_fix(L, lua_tostring(L, -1)));
+		lua_pop(L, 2);
 	} else if (status != LUA_OK) {
-		report(L, co);
+		report(L, co, status);
 	}
+	lbudget_finished(L, co, status != LUA_OK);
 	forget_thread(L, co);
 	lua_resetthread(co);
+	if (status == LUA_ERRMEM || lalloc_take_hit(&h->mem))
+		lua_gc(L, LUA_GCCOLLECT);       /* give the garbage back before the next handler */
 	return status == LUA_OK ? 0 : -1;
 }
 
@@ -210,12 +254,15 @@ static int resume_k(lua_State *L)
 	n = lua_gettop(L) - base;
 	if (fresh && n < 1)
 		return 0;               /* no handler: nothing to run */
+	if (fresh && !lbudget_allowed(L, base + 1))
+		return 0;               /* quarantined */
 	if (fresh) {
 		lua_State *co = lua_newthread(L);
 		push_threads(L);
 		lua_pushvalue(L, -2);
 		lua_rawsetp(L, -2, co);
 		lua_pop(L, 1);
+		lbudget_spawned(L, co, base + 1);
 		lua_insert(L, base + 1);        /* the thread below fn and args */
 		r->co = co;
 	}
@@ -237,7 +284,9 @@ static int do_resume(struct host *h, lua_State *co, host_push_fn *push, void *ud
 	h->busy++;
 	lua_pushcfunction(L, resume_k);
 	lua_pushlightuserdata(L, &r);
+	lbudget_begin();
 	int st = lua_pcall(L, 1, 0, 0);
+	lbudget_end();
 	h->busy--;
 	if (st != LUA_OK) {
 		log_error("lia: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
@@ -469,6 +518,11 @@ struct host *host_new(struct loop *l, bool verbose)
 		xfree(h);
 		return NULL;
 	}
+	/* luaL_newstate's allocator is realloc/free too: take over its blocks
+	 * with the count Lua keeps of them */
+	h->mem.used = (size_t)lua_gc(h->L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(h->L, LUA_GCCOUNTB);
+	lua_setallocf(h->L, lalloc_fn, &h->mem);
+	lbudget_install(h->L);
 	*(struct host **)lua_getextraspace(h->L) = h;
 	lua_pushcfunction(h->L, open_state);
 	if (lua_pcall(h->L, 0, 0, 0) != LUA_OK) {
@@ -477,6 +531,11 @@ struct host *host_new(struct loop *l, bool verbose)
 		return NULL;
 	}
 	return h;
+}
+
+void host_set_memory_limit(struct host *h, size_t bytes)
+{
+	h->mem.limit = bytes;
 }
 
 void host_free(struct host *h)
@@ -496,22 +555,6 @@ void host_free(struct host *h)
 		xfree(d);
 	}
 	xfree(h);
-}
-
-int host_check(const char *path, char *err, size_t errlen)
-{
-	lua_State *L = luaL_newstate();
-	int r = 0;
-	if (!L) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (luaL_loadfile(L, path) != LUA_OK) {
-		snprintf(err, errlen, "%s", lua_tostring(L, -1));
-		r = -1;
-	}
-	lua_close(L);
-	return r;
 }
 
 /* ---- running a script ---- */
@@ -558,11 +601,12 @@ static int prepare_main(lua_State *L)
 {
 	struct main_req *m = lua_touserdata(L, 1);
 	if (m->path) {
+		lchunk_set_root(L, m->path);
 		make_default_client(L, m->a);
 		if (m->a->sim_models)
 			lsim_load_models(L, m->a->sim_models);
-		if (luaL_loadfile(L, m->path) != LUA_OK) {
-			snprintf(m->err, m->errlen, "%s", lua_tostring(L, -1));
+		if (lchunk_load(L, m->path) != LUA_OK) {
+			snprintf(m->err, m->errlen, "%s", lchunk_fix(L, lua_tostring(L, -1)));
 			return 0;
 		}
 		m->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -607,11 +651,15 @@ static int run_main(struct host *h, struct main_req *m)
 	return r;
 }
 
+static void watch_signals(struct host *h);
+
 int host_run_script(struct host *h, const char *path, const struct lia_args *a,
 	char *err, size_t errlen)
 {
 	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
 	h->script = path;
+	h->args = a;
+	watch_signals(h);
 	if (run_main(h, &m) < 0)
 		return -1;
 	lua_pushcfunction(h->L, start_default);
@@ -621,6 +669,41 @@ int host_run_script(struct host *h, const char *path, const struct lia_args *a,
 		lua_pop(h->L, 1);
 	}
 	return 0;
+}
+
+static int silent(lua_State *L)
+{
+	(void)L;
+	return 0;
+}
+
+/* lia check: a state of its own on a loop that never runs (nothing is
+ * sent), the main chunk run up to its first wait, with every module it
+ * requires; the first error is the result. */
+int host_check(const char *path, const struct lia_args *a, char *err, size_t errlen)
+{
+	struct loop *l = loop_new();
+	struct host *h = l ? host_new(l, false) : NULL;
+	int r;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		loop_free(l);
+		return -1;
+	}
+	err[0] = '\0';
+	h->mem.limit = (size_t)a->memory_limit_mb << 20;
+	/* "ok" is lia check's only output */
+	lua_pushcfunction(h->L, silent);
+	lua_setglobal(h->L, "print");
+	h->capture = err;
+	h->capture_len = errlen;
+	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
+	r = run_main(h, &m);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "%s: the main chunk failed", path);
+	host_free(h);
+	loop_free(l);
+	return r < 0 ? -1 : 0;
 }
 
 int host_run_cli(struct host *h, const char *fn, const struct lia_args *a,
@@ -655,7 +738,7 @@ static void on_hup(struct loop *l, int signo, void *ud)
 	(void)signo;
 	if (h->stop)
 		return;
-	if (host_check(h->script, err, sizeof err) < 0) {
+	if (host_check(h->script, h->args, err, sizeof err) < 0) {
 		log_error("SIGHUP: not reloading, the script does not compile: %s", err);
 		return;
 	}
@@ -669,13 +752,23 @@ bool host_reload_requested(const struct host *h)
 	return h->reload;
 }
 
-int host_loop(struct host *h)
+/* From before the main chunk runs: a stuck one sees SIGTERM pending
+ * (lbudget.c) instead of dying without a word. */
+static void watch_signals(struct host *h)
 {
-	uint64_t deadline;
+	if (h->signals)
+		return;
+	h->signals = true;
 	loop_signal(h->loop, SIGINT, on_signal, h);
 	loop_signal(h->loop, SIGTERM, on_signal, h);
 	if (h->script)
 		loop_signal(h->loop, SIGHUP, on_hup, h);
+}
+
+int host_loop(struct host *h)
+{
+	uint64_t deadline;
+	watch_signals(h);
 	while (!h->stop)
 		loop_run_once(h->loop, -1);
 	deadline = loop_now_fresh(h->loop) + DRAIN_MS;

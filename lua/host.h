@@ -35,8 +35,14 @@ struct host *host_new(struct loop *l, bool verbose);
  * is the caller's and is freed after this. */
 void host_free(struct host *h);
 
-/* Compile only: 0, or -1 with "file:line: message" in err. */
-int host_check(const char *path, char *err, size_t errlen);
+/* lia check, and the check before a reload: the script loaded in a state
+ * of its own the way lia run loads it (package.path, the default client,
+ * the main chunk run up to its end or first wait, with every module it
+ * requires) on a loop that never runs. 0, or -1 with the first error as
+ * "file:line: message" in err. */
+int host_check(const char *path, const struct lia_args *a, char *err, size_t errlen);
+/* The scripts' memory limit in bytes (0: none); see lua/lalloc.h. */
+void host_set_memory_limit(struct host *h, size_t bytes);
 
 /* lia run: the default client from the command line (global `mqtt`,
  * global-handler mode), then the script's main chunk as a coroutine, then
@@ -62,6 +68,9 @@ bool host_reload_requested(const struct host *h);
 /* ---- for bindings ---- */
 
 struct host *host_of(struct lua_State *L);
+/* Push "file:line: " of the innermost Lua function running in L ("" when
+ * none). Raises on out of memory. */
+void host_push_where(struct lua_State *L);
 struct loop *host_get_loop(struct lua_State *L);
 bool host_verbose(struct lua_State *L);
 /* Ask the loop to end (as lia.stop); status is the exit status. */

@@ -60,12 +60,16 @@ describe("lia command line", function()
 		assert.equal(1, #H.lines(all), "more than one line:\n" .. all)
 	end)
 
-	it("lia check does not run the script", function()
+	-- issue #9: lia check loads the script the way a reload does, main chunk
+	-- and required modules run (print is silenced), on a loop that never runs
+	it("lia check runs the main chunk up to its end, on a loop that never runs", function()
 		local marker = H.tmp(H.uniq("ran"))
-		local s = H.script("io.open('" .. marker .. "', 'w'):close()\n")
+		local s = H.script("io.open('" .. marker .. "', 'w'):close()\nprint('noise')\n" ..
+			"require('lia.timer').after(0, function() os.exit(3) end)\n")
 		local r = H.lia_run { "check", s }
 		assert.equal(0, r.status, r.err)
-		assert.is_false(H.exists(marker))
+		assert.equal("ok\n", r.out)
+		assert.is_true(H.exists(marker))
 	end)
 
 	it("lia check of a missing file exits 1", function()

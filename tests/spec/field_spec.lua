@@ -1,0 +1,192 @@
+-- Running in the field (docs/field.md): long script paths, modules from
+-- the script's folder, lia check loading every module, handler budgets,
+-- SIGTERM while a handler is stuck, quarantine, the memory cap.
+local H = require "tests.spec.helper"
+
+local function line_of(path, marker)
+	local n = 0
+	for l in io.lines(path) do
+		n = n + 1
+		if l:find(marker, 1, true) then return n end
+	end
+end
+
+-- how many times the Lua pattern pat matches s
+local function count_pat(s, pat)
+	local n = 0
+	for _ in s:gmatch(pat) do n = n + 1 end
+	return n
+end
+
+-- lia ARGS run from the root directory
+local function lia_at_root(args)
+	local t = {}
+	for i, a in ipairs(args) do t[i] = H.q(a) end
+	return H.run("sh -c " .. H.q("cd / && exec " .. H.q(H.lia) .. " " .. table.concat(t, " ")))
+end
+
+-- a folder whose path is longer than Lua's LUA_IDSIZE (60 bytes)
+local function long_dir()
+	local d = H.tmp(string.rep("d", 40) .. "/" .. H.uniq(string.rep("e", 30)))
+	assert(os.execute("mkdir -p " .. H.q(d)))
+	return d
+end
+
+describe("field safety", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("lia check and lia run name the whole path of a script in a long folder", function()
+		local d = long_dir()
+		local bad = H.write(d .. "/bad.lua", "x = = 1\n")
+		local r = H.lia_run { "check", bad }
+		assert.equal(1, r.status)
+		assert.equal(bad .. ":1: unexpected symbol near '='", r.err:match("^[^\n]*"))
+		r = H.lia_run { "run", bad }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find(bad .. ":1:", 1, true), r.err)
+		-- a runtime error with a traceback (-v) names the full path on every line
+		local boom = H.write(d .. "/boom.lua", "local function f()\n\terror('boom')\nend\nf()\n")
+		r = H.lia_run { "run", "-v", boom }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find(boom .. ":2: boom", 1, true), r.err)
+		assert.truthy(r.err:find("\t" .. boom .. ":4: in main chunk", 1, true), r.err)
+		assert.falsy(r.err:find("...", 1, true), r.err)
+	end)
+
+	it("require finds modules in the script's folder whatever the working directory", function()
+		local d = long_dir()
+		H.write(d .. "/helpers.lua", "return { answer = 42 }\n")
+		local main = H.write(d .. "/main.lua",
+			"local h = require 'helpers'\nprint('ANSWER', h.answer)\nlia.stop(0)\n")
+		local r = lia_at_root { "run", main }
+		assert.equal(0, r.status, r.err)
+		assert.equal("ANSWER\t42\n", r.out)
+	end)
+
+	it("lia check loads every required module and reports the first error as file:line", function()
+		local d = long_dir()
+		local helpers = H.write(d .. "/helpers.lua", "local M = {}\nfunction M.f(\nreturn M\n")
+		local main = H.write(d .. "/main.lua", "local h = require 'helpers'\n")
+		local r = lia_at_root { "check", main }
+		assert.equal(1, r.status)
+		assert.equal(helpers .. ":3: <name> or '...' expected near 'return'", r.err:match("^[^\n]*"))
+		-- a runtime error in a module's body, too
+		H.write(helpers, "local M = {}\nlocal x = nil + 1\nreturn M\n")
+		r = lia_at_root { "check", main }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find("^" .. helpers:gsub("%p", "%%%0") .. ":2: attempt to perform arithmetic"),
+			r.err)
+		H.write(helpers, "return {}\n")
+		r = lia_at_root { "check", main }
+		assert.equal(0, r.status, r.err)
+		assert.equal("ok\n", r.out)
+	end)
+
+	it("a stuck handler is stopped after its budget; keep-alive and other handlers go on", function()
+		local id = H.uniq("budget")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local timer = require "lia.timer"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", keepalive = 1 }
+c:on("connect", function(c) c:subscribe("b/${ID}", 1) end)
+c:on("message", function(c, msg)
+	if msg.payload == "spin" then
+		local n = 0
+		while true do n = n + 1 end -- SPIN
+	end
+	print("GOT", msg.payload)
+end)
+c:connect()
+]], { ID = id })
+		local line = line_of(script, "-- SPIN")
+		local lia = H.lia_spawn { "run", "--handler-budget", "300", "--quarantine", "0", script }
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		local t0 = H.now()
+		-- five stuck handlers in a row: 1.5 s of spinning with a 1 s keep-alive
+		for _ = 1, 5 do broker:pub("-q 1 -t b/" .. id .. " -m spin") end
+		broker:pub("-q 1 -t b/" .. id .. " -m after")
+		assert.truthy(lia:wait_for("GOT\tafter\n", 15), H.dump(lia, broker))
+		local err = lia:stderr()
+		assert.equal(5, H.count(err, script .. ":" .. line .. ": handler exceeded its 300 ms budget"), err)
+		-- the session stayed: one CONNECT, no keep-alive timeout at the broker
+		assert.equal(1, count_pat(broker:log(), "New client connected from [^\n]* as " .. id:gsub("%p", "%%%0")), broker:log())
+		assert.falsy(broker:log():find(id .. " has exceeded timeout", 1, true), broker:log())
+		assert.truthy(H.now() - t0 >= 1.5)
+		assert.equal(0, lia:stop())
+	end)
+
+	it("SIGTERM is honoured within 1 s while a handler is stuck (no budget)", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+timer.after(10, function()
+	print("SPINNING")
+	io.stdout:flush()
+	while true do end
+end)
+]])
+		local lia = H.lia_spawn { "run", "--handler-budget", "0", script }
+		assert.truthy(lia:wait_for("SPINNING\n", 5), H.dump(lia))
+		H.sleep(0.2)    -- nothing to observe: let it spin a little
+		local t0 = H.now()
+		lia:kill("TERM")
+		assert.truthy(H.wait(function() return not lia:alive() end, 5), H.dump(lia))
+		local dt = H.now() - t0
+		assert.truthy(dt < 1, "stopped after " .. dt .. " s")
+		assert.truthy(lia:stderr():find("handler stopped: SIGTERM is pending", 1, true), lia:stderr())
+	end)
+
+	it("a handler failing N times within a minute is disabled and reported once", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local n = 0
+timer.every(10, function() -- TICK
+	n = n + 1
+	error("tick " .. n)
+end)
+local ok = 0
+timer.every(10, function()
+	ok = ok + 1
+	if ok == 50 then print("STILL RUNNING") end
+end)
+]])
+		local line = line_of(script, "-- TICK")
+		local lia = H.lia_spawn { "run", "--quarantine", "3", script }
+		assert.truthy(lia:wait_for("STILL RUNNING\n", 10), H.dump(lia))
+		local err = lia:stderr()
+		assert.equal(3, count_pat(err, ": tick %d"), err)
+		assert.equal(1, H.count(err, script .. ":" .. line .. ": handler disabled: it failed 3 times within a minute"), err)
+		assert.equal(0, lia:stop())
+	end)
+
+	it("a handler that allocates without bound gets a memory error; the session stays", function()
+		local id = H.uniq("mem")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("m/${ID}", 1) end)
+c:on("message", function(c, msg)
+	if msg.payload == "grow" then
+		local t = {}
+		while true do t[#t + 1] = string.rep("x", 4096) .. #t end -- GROW
+	end
+	print("GOT", msg.payload, collectgarbage("count") < 16 * 1024)
+end)
+c:connect()
+]], { ID = id })
+		local line = line_of(script, "-- GROW")
+		local lia = H.lia_spawn { "run", "--memory-limit", "16", script }
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		local t0 = H.now()
+		broker:pub("-q 1 -t m/" .. id .. " -m grow")
+		broker:pub("-q 1 -t m/" .. id .. " -m after")
+		assert.truthy(lia:wait_for("GOT\tafter\ttrue\n", 10), H.dump(lia, broker))
+		local err = lia:stderr()
+		assert.truthy(err:find(script .. ":" .. line .. ": not enough memory (limit 16 MB)", 1, true), err)
+		assert.equal(1, count_pat(broker:log(), "New client connected from [^\n]* as " .. id:gsub("%p", "%%%0")), broker:log())
+		assert.truthy(lia:alive())
+		assert.equal(0, lia:stop())
+	end)
+end)
