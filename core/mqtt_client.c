@@ -178,6 +178,18 @@ static void schedule_reconnect(struct mqtt_client *c, uint32_t *delay)
 	c->retry_timer = loop_timer_start(c->loop, *delay, retry_due, c);
 }
 
+/* A refusal retrying cannot heal is an error, logged once per change of
+ * its code; the same refusal again only at debug level. */
+static int refused_level(struct mqtt_client *c, bool refused, uint8_t reason)
+{
+	if (!refused || !mqtt_reason_permanent(c->o.version, reason))
+		return LOG_WARN;
+	if (c->last_refusal == reason)
+		return LOG_DEBUG;
+	c->last_refusal = reason;
+	return LOG_ERROR;
+}
+
 void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	struct mqtt_str props, const char *fmt, ...)
 {
@@ -186,6 +198,12 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	uint32_t delay;
 	bool had_session = c->state == ST_CONNECTED || c->state == ST_DISCONNECTING;
 	bool by_request = c->state == ST_DISCONNECTING;
+	/* a refused CONNACK: its code is a CONNACK code (5 on 3.1.1 is
+	 * not_authorized), not a v5 DISCONNECT reason */
+	bool refused = c->state == ST_WAIT_CONNACK && by_server && reason;
+	const char *name = refused ? mqtt_reason_name(c->o.version, MQTT_CONNACK, reason) :
+		mqtt_reason_name(MQTT_V5, MQTT_DISCONNECT, reason);
+	int level = refused_level(c, refused, reason);
 	uint64_t now = loop_now(c->loop);
 
 	va_start(ap, fmt);
@@ -203,13 +221,14 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	if (by_request)
 		client_log(c, LOG_INFO, "disconnected");
 	else if (c->state == ST_BACKOFF)
-		client_log(c, LOG_WARN, "%s; reconnecting in %u ms", msg, (unsigned)delay);
+		client_log(c, level, "%s%s; reconnecting in %u ms", msg,
+			level == LOG_ERROR ? ", which retrying will not heal" : "", (unsigned)delay);
 	else
-		client_log(c, LOG_WARN, "%s", msg);
+		client_log(c, level, "%s", msg);
 
 	struct mqtt_event ev = { .type = MQTT_EV_DISCONNECT };
 	ev.u.disconnect.reason = reason;
-	ev.u.disconnect.reason_name = mqtt_reason_name(MQTT_V5, MQTT_DISCONNECT, reason);
+	ev.u.disconnect.reason_name = name;
 	ev.u.disconnect.by_server = by_server;
 	ev.u.disconnect.will_reconnect = c->state == ST_BACKOFF;
 	ev.u.disconnect.connected = had_session;
@@ -521,6 +540,7 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 		return;
 	}
 	learn_limits(c, ack->props);
+	c->last_refusal = 0;
 	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);
 	c->st.connects++;

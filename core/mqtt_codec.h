@@ -276,6 +276,10 @@ const char *mqtt_reason_name(uint8_t version, int packet_type, uint8_t code);
  * code, so false.) mqtt_decode rejects invalid codes as MQTT_MALFORMED, except
  * in v5 UNSUBACK, whose codes it passes through (see mqtt_codec.c). */
 bool mqtt_reason_valid(uint8_t version, int packet_type, uint8_t code);
+/* A CONNACK refusal that retrying cannot heal: bad protocol version,
+ * identifier rejected, bad credentials, not authorized, banned, bad
+ * authentication method. */
+bool mqtt_reason_permanent(uint8_t version, uint8_t connack_code);
 
 /* ---- UTF-8 and topics ---- */
 

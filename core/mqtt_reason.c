@@ -114,3 +114,11 @@ bool mqtt_reason_valid(uint8_t version, int packet_type, uint8_t code)
 	return v5_codes[packet_type].n && memchr(v5_codes[packet_type].codes, code,
 		v5_codes[packet_type].n) != NULL;
 }
+
+bool mqtt_reason_permanent(uint8_t version, uint8_t code)
+{
+	static const uint8_t v5_permanent[] = { 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C };
+	if (version < MQTT_V5)
+		return code == 1 || code == 2 || code == 4 || code == 5;
+	return memchr(v5_permanent, code, sizeof v5_permanent) != NULL;
+}

@@ -21,7 +21,7 @@
 const char lmqtt_clients_key = 'c';
 
 const char *const lmqtt_event_names[] = { "connect", "disconnect", "message", "publish",
-	"subscribe", "unsubscribe", "log", NULL };
+	"subscribe", "unsubscribe", "log", "connect_failed", NULL };
 const char *const lmqtt_global_names[] = { "on_connect", "on_disconnect", "on_message" };
 
 
@@ -86,7 +86,7 @@ static void push_message(lua_State *L, const struct mqtt_publish *m)
 	set_props(L, m->props);
 }
 
-static int push_args(lua_State *L, const struct mqtt_event *ev)
+static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version)
 {
 	switch (ev->type) {
 	case MQTT_EV_CONNECT:
@@ -94,6 +94,8 @@ static int push_args(lua_State *L, const struct mqtt_event *ev)
 		set_bool(L, "session_present", ev->u.connect.session_present);
 		lmqtt_set_int(L, "reason", ev->u.connect.reason);
 		set_str(L, "reason_name", ev->u.connect.reason_name);
+		if (ev->u.connect.reason)
+			set_bool(L, "permanent", mqtt_reason_permanent(version, ev->u.connect.reason));
 		set_props(L, ev->u.connect.props);
 		return 1;
 	case MQTT_EV_DISCONNECT:
@@ -163,7 +165,7 @@ static int push_event(lua_State *L, void *ud)
 	lua_replace(L, base + 2);
 	lua_settop(L, base + 2);
 	lua_insert(L, base + 1);            /* function, client */
-	return 1 + push_args(L, p->ev);
+	return 1 + push_args(L, p->ev, p->lc->c ? mqtt_client_version(p->lc->c) : MQTT_V311);
 }
 
 static void spawn(struct lclient *lc, const struct mqtt_event *ev, int which, bool global,
@@ -247,7 +249,9 @@ void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud
 	lmqtt_push_client(L, lc);
 	switch (ev->type) {
 	case MQTT_EV_CONNECT:
-		dispatch(lc, ev, EV_CONNECT);
+		/* a refused CONNACK is no connection: "connect_failed", then the
+		 * "disconnect" the core emits with the same reason */
+		dispatch(lc, ev, ev->u.connect.reason ? EV_CONNECT_FAILED : EV_CONNECT);
 		break;
 	case MQTT_EV_DISCONNECT: {
 		unsigned connects = lc->connects;

@@ -128,10 +128,8 @@ function M.sub(a)
 			lia.stop(0)
 		end
 	end)
-	c:on("connect", function(_, ack)
-		if ack.reason ~= 0 then
-			io.stderr:write("lia sub: connection refused: ", ack.reason_name, "\n")
-		end
+	c:on("connect_failed", function(_, ack)
+		io.stderr:write("lia sub: connection refused: ", ack.reason_name, "\n")
 	end)
 	c:on("disconnect", function(_, info)
 		if not stopping and info.will_reconnect then

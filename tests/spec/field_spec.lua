@@ -190,3 +190,60 @@ c:connect()
 		assert.equal(0, lia:stop())
 	end)
 end)
+
+describe("refused connections", function()
+	local broker
+	setup(function()
+		broker = H.broker()
+		broker:stop()
+		-- the same broker, without anonymous access: CONNACK 5 on 3.1.1
+		local text = broker.conf_text
+		broker.conf_text = function(self)
+			return (text(self):gsub("allow_anonymous true", "allow_anonymous false"))
+		end
+		broker:start()
+	end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("a refused CONNACK runs connect_failed and disconnect, never connect; one error line", function()
+		local id = H.uniq("refused")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}",
+	reconnect = { min = 0.05, max = 0.1 } }
+c:on("connect", function(c, ack) print("CONNECTED", ack.reason) end)
+local fails = 0
+c:on("connect_failed", function(c, ack)
+	fails = fails + 1
+	print("FAILED", ack.reason, ack.reason_name, ack.permanent)
+	if fails == 3 then lia.stop(2) end
+end)
+c:on("disconnect", function(c, info) print("DISCONNECT", info.reason, info.reason_name) end)
+c:connect()
+]], { ID = id })
+		local r = H.lia_run { "run", script }
+		assert.equal(2, r.status, r.out .. r.err)
+		assert.falsy(r.out:find("CONNECTED", 1, true), r.out)
+		assert.equal(3, H.count(r.out, "FAILED\t5\tnot_authorized\ttrue\n"), r.out)
+		assert.equal(3, H.count(r.out, "DISCONNECT\t5\tnot_authorized\n"), r.out)
+		-- permanent: at error level once, not at every attempt
+		assert.equal(1, H.count(r.err, " error mqtt " .. id .. ": connection refused by broker: not_authorized"), r.err)
+	end)
+
+	it("global-handler mode: on_connect never runs for a refusal, on_disconnect does", function()
+		local script = H.script([[
+local n = 0
+function on_connect(c, ack) print("ON_CONNECT", ack.reason) end
+function on_disconnect(c, info)
+	n = n + 1
+	print("ON_DISCONNECT", info.reason, info.reason_name)
+	if n == 2 then lia.stop(3) end
+end
+]])
+		local r = H.lia_run { "run", "-h", H.host, "-p", tostring(broker.port), script }
+		assert.equal(3, r.status, r.out .. r.err)
+		assert.falsy(r.out:find("ON_CONNECT", 1, true), r.out)
+		assert.equal(2, H.count(r.out, "ON_DISCONNECT\t5\tnot_authorized\n"), r.out)
+	end)
+end)
