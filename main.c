@@ -430,8 +430,6 @@ static int check(const struct lia_args *a)
 		puts("ok");
 		return 0;
 	}
-	/* the simulated board: lines held by a running lia stay its own */
-	hw_select("sim");
 	lbudget_configure((unsigned)a->handler_budget_ms, 0);
 	if (host_check(path, a, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);

@@ -193,6 +193,11 @@ int mqtt_client_subscribe(struct mqtt_client *c, const struct mqtt_sub_item *ite
 int mqtt_client_unsubscribe(struct mqtt_client *c, const struct mqtt_str *filters,
 	size_t n, const uint8_t *props, size_t props_len, uint32_t *mid);
 
+/* Each remembered subscription: fn(filter, options, ud). A host reloading
+ * its scripts diffs the new ones against these. */
+typedef void mqtt_sub_fn(const char *filter, uint8_t options, void *ud);
+void mqtt_client_subscriptions(const struct mqtt_client *c, mqtt_sub_fn *fn, void *ud);
+
 /* Manual acknowledgement of an inbound QoS 1/2 message (opts.manual_ack). */
 int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id);
 

@@ -696,6 +696,12 @@ int mqtt_client_unsubscribe(struct mqtt_client *c, const struct mqtt_str *filter
 	return 0;
 }
 
+void mqtt_client_subscriptions(const struct mqtt_client *c, mqtt_sub_fn *fn, void *ud)
+{
+	for (const struct sub *s = c->subs; s; s = s->next)
+		fn(s->filter, s->options, ud);
+}
+
 int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id)
 {
 	if (!packet_id || !bit_get(c->manual_pending, packet_id))

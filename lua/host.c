@@ -21,6 +21,7 @@
 #include "lalloc.h"
 #include "lbudget.h"
 #include "lchunk.h"
+#include "lreload.h"
 #include "lmqtt.h"
 #include "log.h"
 #include "loop.h"
@@ -188,6 +189,8 @@ static void report(lua_State *L, lua_State *co, int status)
 		log_error("lia: cannot report an error: out of memory");
 	else if (!h->capture)
 		log_error("%s", lua_tostring(L, -1));
+	if (!h->capture)
+		lreload_error();
 	lua_pop(L, 1);
 	h->mem.limit = limit;
 }
@@ -506,6 +509,49 @@ static int open_state(lua_State *L)
 	return 0;
 }
 
+/* h->L: a new state with the host's allocator, hook and modules; -1 when
+ * out of memory. */
+static int new_state(struct host *h)
+{
+	lua_State *L = luaL_newstate();
+	if (!L)
+		return -1;
+	/* luaL_newstate's allocator is realloc/free too: take over its blocks
+	 * with the count Lua keeps of them */
+	h->mem.used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+	lua_setallocf(L, lalloc_fn, &h->mem);
+	lbudget_install(L);
+	*(struct host **)lua_getextraspace(L) = h;
+	lua_pushcfunction(L, open_state);
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		lua_close(L);
+		return -1;
+	}
+	h->L = L;
+	return 0;
+}
+
+/* Closes every native object of the state (clients, timers, lines), then
+ * the state; the waiters and drains go with it. */
+static void close_state(struct host *h)
+{
+	h->closing = true;
+	lua_close(h->L);
+	h->L = NULL;
+	h->parked = NULL;
+	while (h->waiters) {
+		struct host_waiter *w = h->waiters;
+		waiter_unlink(w);
+		xfree(w);
+	}
+	while (h->drains) {
+		struct drain *d = h->drains;
+		h->drains = d->next;
+		xfree(d);
+	}
+	h->closing = false;
+}
+
 struct host *host_new(struct loop *l, bool verbose)
 {
 	struct host *h = xcalloc(1, sizeof *h);
@@ -513,20 +559,7 @@ struct host *host_new(struct loop *l, bool verbose)
 		return NULL;
 	h->loop = l;
 	h->verbose = verbose;
-	h->L = luaL_newstate();
-	if (!h->L) {
-		xfree(h);
-		return NULL;
-	}
-	/* luaL_newstate's allocator is realloc/free too: take over its blocks
-	 * with the count Lua keeps of them */
-	h->mem.used = (size_t)lua_gc(h->L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(h->L, LUA_GCCOUNTB);
-	lua_setallocf(h->L, lalloc_fn, &h->mem);
-	lbudget_install(h->L);
-	*(struct host **)lua_getextraspace(h->L) = h;
-	lua_pushcfunction(h->L, open_state);
-	if (lua_pcall(h->L, 0, 0, 0) != LUA_OK) {
-		lua_close(h->L);
+	if (new_state(h) < 0) {
 		xfree(h);
 		return NULL;
 	}
@@ -542,18 +575,8 @@ void host_free(struct host *h)
 {
 	if (!h)
 		return;
-	h->closing = true;
-	lua_close(h->L);
-	while (h->waiters) {
-		struct host_waiter *w = h->waiters;
-		waiter_unlink(w);
-		xfree(w);
-	}
-	while (h->drains) {
-		struct drain *d = h->drains;
-		h->drains = d->next;
-		xfree(d);
-	}
+	if (h->L)
+		close_state(h);
 	xfree(h);
 }
 
@@ -601,11 +624,14 @@ static int prepare_main(lua_State *L)
 {
 	struct main_req *m = lua_touserdata(L, 1);
 	if (m->path) {
-		lchunk_set_root(L, m->path);
+		if (m->path[0])
+			lchunk_set_root(L, m->path);
 		make_default_client(L, m->a);
 		if (m->a->sim_models)
 			lsim_load_models(L, m->a->sim_models);
-		if (lchunk_load(L, m->path) != LUA_OK) {
+		if (!m->path[0]) {      /* safe mode without a good copy: no script */
+			luaL_loadstring(L, "");
+		} else if (lchunk_load(L, m->path) != LUA_OK) {
 			snprintf(m->err, m->errlen, "%s", lchunk_fix(L, lua_tostring(L, -1)));
 			return 0;
 		}
@@ -625,6 +651,14 @@ static int prepare_main(lua_State *L)
 static int start_default(lua_State *L)
 {
 	lmqtt_start_default(L, lua_toboolean(L, 1));
+	return 0;
+}
+
+/* After a reload's main chunk: the kept clients' "connect" handlers run,
+ * subscriptions are diffed, the clients nobody made again leave. */
+static int reload_done(lua_State *L)
+{
+	lmqtt_reload_done(L);
 	return 0;
 }
 
@@ -653,17 +687,15 @@ static int run_main(struct host *h, struct main_req *m)
 
 static void watch_signals(struct host *h);
 
-int host_run_script(struct host *h, const char *path, const struct lia_args *a,
-	char *err, size_t errlen)
+/* The script's main chunk, then the default client (lia run, a reload). */
+static int run_script(struct host *h, const char *path, char *err, size_t errlen)
 {
-	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
-	h->script = path;
-	h->args = a;
-	watch_signals(h);
+	struct main_req m = { .path = path, .a = h->args, .err = err, .errlen = errlen };
+	const struct lia_args *a = h->args;
 	if (run_main(h, &m) < 0)
 		return -1;
 	lua_pushcfunction(h->L, start_default);
-	lua_pushboolean(h->L, args_broker_given(a));
+	lua_pushboolean(h->L, args_broker_given(a) || !path[0]);
 	if (lua_pcall(h->L, 1, 0, 0) != LUA_OK) {
 		log_error("lia: %s", lua_tostring(h->L, -1));
 		lua_pop(h->L, 1);
@@ -671,10 +703,78 @@ int host_run_script(struct host *h, const char *path, const struct lia_args *a,
 	return 0;
 }
 
+int host_run_script(struct host *h, const char *path, const struct lia_args *a,
+	char *err, size_t errlen)
+{
+	const char *run, *good;
+	h->script = path;
+	h->args = a;
+	watch_signals(h);
+	run = lreload_prepare(h, a, path);
+	if (run_script(h, run, err, errlen) < 0) {
+		if (!(good = lreload_start_failed(err)) || host_reload(h, good, err, errlen) < 0)
+			return -1;
+		run = good;
+	}
+	lreload_started(h, run);
+	return 0;
+}
+
+int host_reload(struct host *h, const char *path, char *err, size_t errlen)
+{
+	size_t limit = h->mem.limit;
+	int r;
+	if (h->busy || h->stop) {
+		snprintf(err, errlen, "lia: a reload while Lua runs or lia stops");
+		return -1;
+	}
+	if (host_check(path, h->args, err, errlen) < 0)
+		return -1;
+	lmqtt_park_all(h->L);
+	close_state(h);
+	if (new_state(h) < 0) {
+		/* no state to run anything in: let systemd start us again */
+		snprintf(err, errlen, "lia: out of memory making the new state");
+		host_stop(h, 1);
+		return -2;
+	}
+	h->mem.limit = limit;
+	r = run_script(h, path, err, errlen);
+	lua_pushcfunction(h->L, reload_done);
+	if (lua_pcall(h->L, 0, 0, 0) != LUA_OK) {
+		log_error("lia: %s", lua_tostring(h->L, -1));
+		lua_pop(h->L, 1);
+	}
+	return r < 0 ? -2 : 0;
+}
+
 static int silent(lua_State *L)
 {
 	(void)L;
 	return 0;
+}
+
+/* package.preload["lia.gpio"] & co. in a check: lia.dry's stand-in */
+static int open_dry(lua_State *L)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.dry");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "module");
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 1);
+	return 1;
+}
+
+static void dry_hardware(lua_State *L)
+{
+	static const char *const mods[] = { "lia.gpio", "lia.serial", "lia.i2c" };
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+		lua_pushcfunction(L, open_dry);
+		lua_setfield(L, -2, mods[i]);
+	}
+	lua_pop(L, 1);
 }
 
 /* lia check: a state of its own on a loop that never runs (nothing is
@@ -695,6 +795,7 @@ int host_check(const char *path, const struct lia_args *a, char *err, size_t err
 	/* "ok" is lia check's only output */
 	lua_pushcfunction(h->L, silent);
 	lua_setglobal(h->L, "print");
+	dry_hardware(h->L);
 	h->capture = err;
 	h->capture_len = errlen;
 	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
@@ -733,18 +834,21 @@ static void on_signal(struct loop *l, int signo, void *ud)
 static void on_hup(struct loop *l, int signo, void *ud)
 {
 	struct host *h = ud;
-	char err[1024];
 	(void)l;
 	(void)signo;
-	if (h->stop)
-		return;
-	if (host_check(h->script, h->args, err, sizeof err) < 0) {
-		log_error("SIGHUP: not reloading, the script does not compile: %s", err);
-		return;
-	}
-	log_info("SIGHUP: reloading %s", h->script);
+	if (!h->stop)
+		lreload_request(h, "SIGHUP", 0);
+}
+
+void host_reexec(struct host *h)
+{
 	h->reload = true;
 	host_stop(h, 0);
+}
+
+struct loop *host_event_loop(const struct host *h)
+{
+	return h->loop;
 }
 
 bool host_reload_requested(const struct host *h)
@@ -779,6 +883,8 @@ int host_loop(struct host *h)
 				break;
 		}
 	}
+	if (!h->reload)
+		lreload_stopped();
 	return h->status;
 }
 

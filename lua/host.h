@@ -64,6 +64,18 @@ int host_loop(struct host *h);
  * re-executes /proc/self/exe with the same arguments: a full reload of
  * scripts, configuration and clients (clients disconnect cleanly first). */
 bool host_reload_requested(const struct host *h);
+/* The live reload of lia run (lua/lreload.c decides when): the scripts
+ * at path are checked in a state of their own (host_check); when that
+ * fails the running ones go on and -1 is returned with the error. Else
+ * the MQTT clients are parked, the old state closes (its handlers, timers
+ * and hardware handles go), a new one runs path, adopts the clients and
+ * diffs their subscriptions. 0, or -2 with the error when the new main
+ * chunk failed for real (the caller rolls back). */
+int host_reload(struct host *h, const char *path, char *err, size_t errlen);
+/* End the loop for a full restart: main.c re-executes lia (a changed
+ * configuration file is only read that way). */
+void host_reexec(struct host *h);
+struct loop *host_event_loop(const struct host *h);
 
 /* ---- for bindings ---- */
 

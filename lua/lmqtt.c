@@ -76,15 +76,17 @@ static void touch(lua_State *L, struct lclient *lc, int idx)
 }
 /* ---- the client ---- */
 
-static void close_client(lua_State *L, int idx)
+struct lclient *lmqtt_first(void)
 {
-	struct lclient *lc = to_client(L, idx);
-	if (!lc->c)
-		return;
-	mqtt_client_free(lc->c);
+	return open_clients;
+}
+
+void lmqtt_detach(struct lclient *lc)
+{
 	lc->c = NULL;
 	topic_tree_free(lc->filters);
 	lc->filters = NULL;
+	lmqtt_free_live(lc);
 	if (lc->prev)
 		lc->prev->next = lc->next;
 	else if (open_clients == lc)
@@ -92,8 +94,17 @@ static void close_client(lua_State *L, int idx)
 	if (lc->next)
 		lc->next->prev = lc->prev;
 	lc->prev = lc->next = NULL;
-	lmqtt_fail_pending(L, idx);
 	lmqtt_unanchor(lc);
+}
+
+static void close_client(lua_State *L, int idx)
+{
+	struct lclient *lc = to_client(L, idx);
+	if (!lc->c)
+		return;
+	mqtt_client_free(lc->c);
+	lmqtt_detach(lc);
+	lmqtt_fail_pending(L, idx);
 }
 
 static int l_close(lua_State *L)
@@ -136,6 +147,18 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/* lia.reload.fingerprint(opts at t), pushed */
+static void push_fingerprint(lua_State *L, int t)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.reload");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "fingerprint");
+	lua_pushvalue(L, t);
+	lua_call(L, 1, 1);
+	lua_remove(L, -2);
+}
+
 /* mqtt.client(opts) */
 static int l_client(lua_State *L)
 {
@@ -154,7 +177,11 @@ static int l_client(lua_State *L)
 		lua_newtable(L);
 		lua_setiuservalue(L, ud, i);
 	}
+	bool explicit_id = lua_getfield(L, 1, "client_id") != LUA_TNIL;
+	lua_pop(L, 1);
 	lmqtt_read_opts(L, 1, &o);
+	push_fingerprint(L, 1);
+	int fp = lua_gettop(L);
 	lc->h = host_of(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
 	lc->L = lua_tothread(L, -1);
@@ -163,7 +190,9 @@ static int l_client(lua_State *L)
 	lc->filters = topic_tree_new();
 	if (!lc->filters)
 		return luaL_error(L, "out of memory");
-	lc->c = mqtt_client_new(host_get_loop(L), &o, NULL, err, sizeof err);
+	lc->c = lmqtt_adopt(L, lc, ud, explicit_id, o.client_id, o.uri, lua_tostring(L, fp));
+	if (!lc->c)
+		lc->c = mqtt_client_new(host_get_loop(L), &o, NULL, err, sizeof err);
 	if (!lc->c) {
 		topic_tree_free(lc->filters);
 		lc->filters = NULL;
@@ -177,6 +206,8 @@ static int l_client(lua_State *L)
 	lua_setfield(L, -2, "uri");
 	lua_pushinteger(L, o.version);
 	lua_setfield(L, -2, "protocol");
+	lua_pushvalue(L, fp);
+	lua_setfield(L, -2, "fingerprint");
 	lua_pop(L, 1);
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &lmqtt_clients_key);
 	lua_pushvalue(L, ud);
@@ -381,13 +412,25 @@ static int l_subscribe(lua_State *L)
 			lua_pop(L, 2);          /* filter string stays in the list table */
 	}
 	touch(L, lc, 1);
-	int err = mqtt_client_subscribe(lc->c, items, n, NULL, 0, &mid);
+	/* after a reload, a filter the live client already has is not sent */
+	struct mqtt_sub_item *out = items;
+	size_t send = n;
+	if (lc->reloading) {
+		out = lua_newuserdatauv(L, n * sizeof *out, 0);
+		send = lmqtt_reload_filter(lc, items, n, out);
+	}
+	int err = send ? mqtt_client_subscribe(lc->c, out, send, NULL, 0, &mid) : 0;
 	if (err < 0)
 		return fail(L, err);
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, fns, (lua_Integer)i + 1);
 		set_filter_handler(L, lc, (const char *)items[i].filter.ptr, lua_gettop(L));
 		lua_pop(L, 1);
+	}
+	if (send == 0) {
+		struct ltoken *t = lmqtt_new_token(L, TOK_SUBSCRIBE, 0);
+		t->done = t->ok = true;
+		return 1;
 	}
 	lmqtt_new_token(L, TOK_SUBSCRIBE, mid);
 	lmqtt_track_token(L, 1, UV_SUBS, mid);
@@ -417,8 +460,11 @@ static int l_unsubscribe(lua_State *L)
 	if (err < 0)
 		return fail(L, err);
 	lua_pushnil(L);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		set_filter_handler(L, lc, (const char *)f[i].ptr, lua_gettop(L));
+		if (lc->reloading)
+			lmqtt_reload_forget(lc, (const char *)f[i].ptr);
+	}
 	lua_pop(L, 1);
 	lmqtt_new_token(L, TOK_UNSUBSCRIBE, mid);
 	lmqtt_track_token(L, 1, UV_SUBS, mid);
@@ -513,6 +559,8 @@ void lmqtt_start_default(lua_State *L, bool force)
 	if (!lc)
 		return;
 	lc->started = true;
+	if (lc->adopted && lc->ref != LUA_NOREF)
+		return;                 /* a kept connection */
 	for (int i = 0; i < 3; i++) {
 		lua_getglobal(L, lmqtt_global_names[i]);
 		globals = globals || lua_isfunction(L, -1);
@@ -530,7 +578,7 @@ void lmqtt_start_default(lua_State *L, bool force)
 /* At exit: every client sends DISCONNECT; done when all are idle. */
 static bool drain(void *ud, bool first)
 {
-	bool idle = true;
+	bool idle = lmqtt_leaving_drain(first);
 	(void)ud;
 	for (struct lclient *lc = open_clients; lc; lc = lc->next) {
 		if (first)

@@ -51,9 +51,52 @@ struct lclient {
 	unsigned handlers;          /* bit per EV_* with an on() handler */
 	unsigned connects;          /* connect() calls, to see one from a handler */
 	bool is_default, touched, started;
+	bool adopted;               /* took over a live client at a reload */
+	bool reloading;             /* subscribe() is diffed against live[] */
+	struct lmqtt_live *live;    /* the adopted client's subscriptions */
+	size_t nlive;
 	char uri[256];
 	struct lclient *prev, *next;
 };
+
+/* ---- lmqtt_reload.c: live reload keeps the connections ----
+ * Before the old state closes, lmqtt_park_all() takes every core client
+ * out of its Lua object into a process-level list (the clients outlive
+ * the lua_State). The new state's mqtt.client{} adopts a parked client
+ * with the same client id (or none given), broker and options
+ * (lia.reload.fingerprint); the adopted client's subscribe() calls are
+ * diffed against the live subscriptions until lmqtt_reload_done(), which
+ * runs its "connect" handlers with ack.reloaded = true, unsubscribes
+ * what the new scripts no longer subscribe and disconnects the parked
+ * clients nobody adopted. */
+struct lmqtt_live {
+	char *filter;
+	uint8_t options;
+	bool kept;                  /* subscribed again by the new scripts */
+};
+void lmqtt_park_all(struct lua_State *L);
+/* In mqtt.client{}: the parked core client for these options, or NULL.
+ * explicit_id: the options named a client_id. ud: the new userdata. */
+struct mqtt_client *lmqtt_adopt(struct lua_State *L, struct lclient *lc, int ud,
+	bool explicit_id, const char *id, const char *uri, const char *fp);
+/* subscribe() of a reloading client: the items that must really be sent
+ * (new filters, changed options) copied to out[]; returns their number
+ * (0: all kept, nothing to send). */
+size_t lmqtt_reload_filter(struct lclient *lc, const struct mqtt_sub_item *items, size_t n,
+	struct mqtt_sub_item *out);
+void lmqtt_reload_forget(struct lclient *lc, const char *filter);
+void lmqtt_free_live(struct lclient *lc);
+void lmqtt_reload_done(struct lua_State *L);
+/* Disconnecting clients nobody adopted: at exit (first: start), true when
+ * all are gone. */
+bool lmqtt_leaving_drain(bool first);
+/* lmqtt.c: the open clients of every state; detach lc from its core
+ * client (which the caller now owns) */
+struct lclient *lmqtt_first(void);
+void lmqtt_detach(struct lclient *lc);
+/* lmqtt_events.c: run lc's "connect" handlers (and on_connect) for a kept
+ * connection after a reload */
+void lmqtt_emit_reloaded(struct lclient *lc);
 
 enum { TOK_PUBLISH, TOK_SUBSCRIBE, TOK_UNSUBSCRIBE };
 

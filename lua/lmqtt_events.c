@@ -86,12 +86,14 @@ static void push_message(lua_State *L, const struct mqtt_publish *m)
 	set_props(L, m->props);
 }
 
-static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version)
+static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version, bool reloaded)
 {
 	switch (ev->type) {
 	case MQTT_EV_CONNECT:
 		lua_createtable(L, 0, 4);
 		set_bool(L, "session_present", ev->u.connect.session_present);
+		if (reloaded)
+			set_bool(L, "reloaded", true);
 		lmqtt_set_int(L, "reason", ev->u.connect.reason);
 		set_str(L, "reason_name", ev->u.connect.reason_name);
 		if (ev->u.connect.reason)
@@ -136,6 +138,7 @@ struct ev_push {
 	const struct mqtt_event *ev;
 	int which;                  /* EV_* */
 	bool global;                /* the global on_* function, not on()'s */
+	bool reloaded;              /* a kept connection after a reload */
 	const char *filter;         /* a per-filter handler */
 };
 
@@ -165,22 +168,40 @@ static int push_event(lua_State *L, void *ud)
 	lua_replace(L, base + 2);
 	lua_settop(L, base + 2);
 	lua_insert(L, base + 1);            /* function, client */
-	return 1 + push_args(L, p->ev, p->lc->c ? mqtt_client_version(p->lc->c) : MQTT_V311);
+	return 1 + push_args(L, p->ev, p->lc->c ? mqtt_client_version(p->lc->c) : MQTT_V311,
+		p->reloaded);
 }
 
 static void spawn(struct lclient *lc, const struct mqtt_event *ev, int which, bool global,
-	const char *filter)
+	const char *filter, bool reloaded)
 {
-	struct ev_push p = { lc, ev, which, global, filter };
+	struct ev_push p = { lc, ev, which, global, reloaded, filter };
 	host_spawn(lc->h, push_event, &p);
+}
+
+static void dispatch_as(struct lclient *lc, const struct mqtt_event *ev, int which, bool reloaded)
+{
+	if (lc->handlers & (1u << which))
+		spawn(lc, ev, which, false, NULL, reloaded);
+	if (lc->c && lc->is_default && which <= EV_MESSAGE)
+		spawn(lc, ev, which, true, NULL, reloaded);
 }
 
 static void dispatch(struct lclient *lc, const struct mqtt_event *ev, int which)
 {
-	if (lc->handlers & (1u << which))
-		spawn(lc, ev, which, false, NULL);
-	if (lc->c && lc->is_default && which <= EV_MESSAGE)
-		spawn(lc, ev, which, true, NULL);
+	dispatch_as(lc, ev, which, false);
+}
+
+void lmqtt_emit_reloaded(struct lclient *lc)
+{
+	struct mqtt_event ev = { .type = MQTT_EV_CONNECT };
+	lua_State *L = lc->L;
+	int top = lua_gettop(L);
+	ev.u.connect.session_present = true;
+	ev.u.connect.reason_name = "success";
+	lmqtt_push_client(L, lc);       /* alive while its handlers run */
+	dispatch_as(lc, &ev, EV_CONNECT, true);
+	lua_settop(L, top);
 }
 
 struct matches {
@@ -224,7 +245,7 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 	}
 	for (size_t i = 0; i < m.n; i++) {
 		if (lc->c)
-			spawn(lc, ev, EV_MESSAGE, false, m.v[i]);
+			spawn(lc, ev, EV_MESSAGE, false, m.v[i], false);
 		xfree(m.v[i]);
 	}
 	xfree(m.v);

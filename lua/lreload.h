@@ -1,0 +1,49 @@
+/*
+ * lreload.h - when lia run reloads its scripts and what happens when new
+ * scripts fail (docs/field.md):
+ *   - triggers: SIGHUP (systemctl reload), a change of a .lua file in the
+ *     main script's folder (inotify, debounced 200 ms; --no-watch: off);
+ *   - the health window (--health-window S, --health-errors N): new scripts
+ *     that raise N errors within S seconds of a switch are replaced by the
+ *     last good copy;
+ *   - the last good copy and the crash counter, per main script, under the
+ *     data directory (DATA/scripts/<hash>/good/, .../crashes);
+ *   - safe mode after three start-ups in a row that did not end cleanly
+ *     nor reach the end of their health window;
+ *   - systemd: READY=1, RELOADING=1, WATCHDOG=1, STATUS= (core/notify.h).
+ * Process-level state: one lia run per process.
+ */
+#ifndef LIA_LRELOAD_H
+#define LIA_LRELOAD_H
+
+struct host;
+struct lia_args;
+
+#define LRELOAD_DEBOUNCE_MS 200
+#define LRELOAD_SAFE_AFTER 3
+
+/* Before the first run: the crash counter is read and bumped. Returns the
+ * script to run: path, the last good copy's main (safe mode), or "" (safe
+ * mode without a good copy: no script, the default client only). */
+const char *lreload_prepare(struct host *h, const struct lia_args *a, const char *path);
+/* The first main chunk failed (err: its message when it did not compile,
+ * else "" as the error is logged already): the last good copy's main to
+ * run instead (err is then logged), or NULL (the caller reports err). */
+const char *lreload_start_failed(const char *err);
+/* The first run succeeded with `running`: READY=1, the watchdog, the
+ * watch on the script folder, the start-up health window. */
+void lreload_started(struct host *h, const char *running);
+/* Ask for a reload (SIGHUP: now; a file change: debounced). */
+void lreload_request(struct host *h, const char *why, unsigned delay_ms);
+/* An error was reported (host.c): counted in the health window. */
+void lreload_error(void);
+/* lia run ended by a stop it asked for (signal, lia.stop): not a crash. */
+void lreload_stopped(void);
+
+/* A hook for the status topic (issue #11): called with "running",
+ * "reloaded", "refused", "rolled_back" or "safe_mode" and one line that
+ * says why. */
+typedef void lreload_status_fn(const char *state, const char *detail, void *ud);
+void lreload_on_status(lreload_status_fn *fn, void *ud);
+
+#endif
