@@ -272,7 +272,9 @@ static int resume_k(lua_State *L)
 	if (!lua_checkstack(r->co, n + LUA_MINSTACK))
 		return luaL_error(L, "coroutine stack overflow");
 	lua_xmove(L, r->co, n);
+	lbudget_begin(r->co);
 	r->status = lua_resume(r->co, L, fresh ? n - 1 : n, &nres);
+	lbudget_end();
 	if (r->status == LUA_YIELD)
 		lua_pop(r->co, nres);
 	r->resumed = true;
@@ -287,9 +289,8 @@ static int do_resume(struct host *h, lua_State *co, host_push_fn *push, void *ud
 	h->busy++;
 	lua_pushcfunction(L, resume_k);
 	lua_pushlightuserdata(L, &r);
-	lbudget_begin();
 	int st = lua_pcall(L, 1, 0, 0);
-	lbudget_end();
+	lbudget_end();          /* also when resume_k raised */
 	h->busy--;
 	if (st != LUA_OK) {
 		log_error("lia: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");

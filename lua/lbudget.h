@@ -4,10 +4,12 @@
  * SIGTERM/SIGINT is pending, and quarantine of a handler that keeps
  * failing (--quarantine N errors within a minute).
  *
- * The budget is a count hook (every LBUDGET_COUNT VM instructions) that
- * compares the monotonic clock against the deadline the host set when it
- * resumed the coroutine; new coroutines inherit the hook from the main
- * thread. Process-level state: one piece of Lua code runs at a time.
+ * No hook runs normally (any Lua 5.4 hook traps every VM instruction): a
+ * SIGALRM timer checks the monotonic clock against the deadline set when
+ * the host resumed the coroutine, and only a run over its budget, or one
+ * running while SIGTERM/SIGINT wait, gets a count hook that raises the
+ * error at its next instruction. Process-level state: one piece of Lua
+ * code runs at a time. SIGALRM is lia's.
  */
 #ifndef LIA_LBUDGET_H
 #define LIA_LBUDGET_H
@@ -16,16 +18,16 @@
 
 struct lua_State;
 
-#define LBUDGET_COUNT 1000
 #define LBUDGET_WINDOW_MS 60000
 
 /* budget_ms 0: no budget (signals are still honoured); quarantine 0: never. */
 void lbudget_configure(unsigned budget_ms, unsigned quarantine);
 unsigned lbudget_budget_ms(void);
-/* Install the hook on a new state's main thread. */
+/* The SIGALRM handler (once per process; L is unused). */
 void lbudget_install(struct lua_State *L);
-/* Around every resume: arm and disarm the deadline. */
-void lbudget_begin(void);
+/* Around every resume of co: the deadline starts; a SIGALRM timer is
+ * armed when none is (it is left to expire after the run). */
+void lbudget_begin(struct lua_State *co);
 void lbudget_end(void);
 
 /* Quarantine. The function at idx of L: may it run? (false: disabled) */

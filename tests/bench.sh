@@ -45,3 +45,30 @@ for q in 0 1 2; do
 	[ -x "$lia" ] && peer_run "lia" "$q" "$lia sub -h 127.0.0.1 -p $port -q $q -t bench/lia$q -C $n" \
 		"$lia pub -h 127.0.0.1 -p $port -q $q -t bench/lia$q -l"
 done
+
+# The handler budget's count hook (lua/lbudget.c, every 1000 VM instructions
+# a monotonic clock read): the same CPU-bound handlers with the hook and
+# without (LIA_BUDGET_HOOK=0), best of three runs each.
+cat >"$dir/cpu.lua" <<'LUA'
+local timer = require "lia.timer"
+local runs, t0 = 0, lia.now()
+timer.every(0, function()
+	local t, s = {}, 0
+	for i = 1, 300000 do t[i % 64 + 1] = i; s = s + (t[(i * 7) % 64 + 1] or 0) % 13 end
+	runs = runs + 1
+	if runs == 20 then print(lia.now() - t0); lia.stop(0) end
+end)
+LUA
+best_of() {
+	best=
+	for _ in 1 2 3; do
+		ms=$(env "$@" "$lia" run --no-watch "$dir/cpu.lua" 2>/dev/null)
+		[ -z "$best" ] || [ "$ms" -lt "$best" ] && best=$ms
+	done
+	echo "$best"
+}
+if [ -x "$lia" ]; then
+	with=$(best_of LIA_BUDGET_HOOK=1)
+	without=$(best_of LIA_BUDGET_HOOK=0)
+	awk -v a="$with" -v b="$without" 'BEGIN { printf "lia   handler budget hook: %d ms with, %d ms without: %+.1f%%\n", a, b, (a - b) * 100 / b }'
+fi

@@ -262,4 +262,33 @@ print("HAVE LINE ${V}")
 		assert.falsy(lia:stderr():find("busy", 1, true), lia:stderr())
 		assert.equal(0, lia:stop())
 	end)
+
+	it("systemd: READY=1 once running, RELOADING=1 then READY=1 around a reload, WATCHDOG=1", function()
+		-- a fake $NOTIFY_SOCKET: a unix datagram socket whose messages the test reads
+		local sock = H.tmp(H.uniq("notify") .. ".sock")
+		local srv = H.spawn("python3 -u -c " .. H.q([[
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("BOUND")
+while True:
+    print(s.recv(4096).decode().replace("\n", " "))
+]]) .. " " .. H.q(sock))
+		assert.truthy(srv:wait_for("BOUND\n", 5), srv:output())
+		local id = H.uniq("notify")
+		local body = "require('lia.timer').every(50, function() print('V ${V}') end)\n"
+		local script = H.script(body, { V = "one" }, id .. ".lua")
+		local lia = H.lia_spawn({ "run", "--no-watch", "--data-dir", H.tmp(id .. ".data"), script },
+			{ env = { NOTIFY_SOCKET = sock, WATCHDOG_USEC = 200000 } })
+		assert.truthy(srv:wait_for("READY=1 STATUS=" .. script .. "\n", 5), srv:output() .. lia:output())
+		assert.truthy(H.wait(function() return H.count(srv:stdout(), "WATCHDOG=1\n") >= 3 end, 5),
+			srv:output())
+		H.script(body, { V = "two" }, id .. ".lua")
+		lia:kill("HUP")
+		assert.truthy(lia:wait_for("V two\n", 5), H.dump(lia))
+		assert.truthy(H.wait(function()
+			return srv:stdout():find("RELOADING=1 MONOTONIC_USEC=%d+\n.-READY=1\n") ~= nil
+		end, 5), srv:output())
+		assert.equal(0, lia:stop())
+	end)
 end)
