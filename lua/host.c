@@ -492,6 +492,7 @@ static int open_state(lua_State *L)
 		{ NULL, NULL }
 	};
 	luaL_openlibs(L);
+	lbudget_open(L);
 	lua_newtable(L);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &THREADS);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -116,21 +116,26 @@ static void hook(lua_State *L, lua_Debug *ar)
 	uint64_t now = now_ns();
 	int sig = stop_signal();
 	(void)ar;
-	lua_sethook(L, NULL, 0, 0);     /* the error path runs at full speed */
-	if (L != budget.running)
-		return;                 /* a stale hook on a coroutine resumed again */
-	if (sig) {
-		host_push_where(L);
-		lua_pushfstring(L, "handler stopped: %s is pending", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	} else if (over_budget(now)) {
-		host_push_where(L);
-		lua_pushfstring(L, "handler exceeded its %d ms budget", (int)budget.ms);
-	} else {
-		if (!budget.armed)
+	if (L != budget.running || (!sig && !over_budget(now))) {
+		/* stale: on a coroutine resumed again, or a fresh run */
+		lua_sethook(L, NULL, 0, 0);
+		if (L == budget.running && !budget.armed)
 			arm(next_check_ms(now));
 		return;
 	}
+	/* the hook stays until the run ends: every instruction raises, so
+	 * code that catches the error (pcall in a loop) cannot go on */
+	if (sig) {
+		host_push_where(L);
+		lua_pushfstring(L, "handler stopped: %s is pending", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	} else {
+		host_push_where(L);
+		lua_pushfstring(L, "handler exceeded its %d ms budget", (int)budget.ms);
+	}
 	lua_concat(L, 2);
+	/* an enclosing coroutine gets the hook too once this one is gone */
+	if (!budget.armed)
+		arm(50);
 	lua_error(L);
 }
 
@@ -161,6 +166,93 @@ void lbudget_install(lua_State *L)
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	budget.installed = sigaction(SIGALRM, &sa, NULL) == 0;
+}
+
+/* ---- coroutines the scripts make ----
+ * coroutine.resume and coroutine.wrap as in lcorolib.c, except that the
+ * resumed coroutine is the running one for the budget: a handler stuck in
+ * a coroutine it made itself is stopped there. */
+
+static int auxresume(lua_State *L, lua_State *co, int narg)
+{
+	int status, nres;
+	lua_State *prev = budget.running;
+	if (!lua_checkstack(co, narg)) {
+		lua_pushliteral(L, "too many arguments to resume");
+		return -1;
+	}
+	lua_xmove(L, co, narg);
+	if (prev)
+		budget.running = co;
+	status = lua_resume(co, L, narg, &nres);
+	budget.running = prev;
+	if (status == LUA_OK || status == LUA_YIELD) {
+		if (!lua_checkstack(L, nres + 1)) {
+			lua_pop(co, nres);
+			lua_pushliteral(L, "too many results to resume");
+			return -1;
+		}
+		lua_xmove(co, L, nres);
+		return nres;
+	}
+	lua_xmove(co, L, 1);
+	return -1;
+}
+
+static int co_resume(lua_State *L)
+{
+	lua_State *co = lua_tothread(L, 1);
+	luaL_argexpected(L, co, 1, "coroutine");
+	int r = auxresume(L, co, lua_gettop(L) - 1);
+	if (r < 0) {
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	lua_insert(L, -(r + 1));
+	return r + 1;
+}
+
+static int auxwrap(lua_State *L)
+{
+	lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+	int r = auxresume(L, co, lua_gettop(L));
+	if (r >= 0)
+		return r;
+	int st = lua_status(co);
+	if (st != LUA_OK && st != LUA_YIELD) {
+		lua_resetthread(co);    /* close its variables, as lcorolib does */
+		lua_xmove(co, L, 1);
+	}
+	if (lua_type(L, -1) == LUA_TSTRING) {
+		luaL_where(L, 1);
+		lua_insert(L, -2);
+		lua_concat(L, 2);
+	}
+	return lua_error(L);
+}
+
+static int co_wrap(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	lua_State *co = lua_newthread(L);
+	lua_pushvalue(L, 1);
+	lua_xmove(L, co, 1);
+	lua_pushcclosure(L, auxwrap, 1);
+	return 1;
+}
+
+void lbudget_open(lua_State *L)
+{
+	lua_getglobal(L, "coroutine");
+	if (lua_istable(L, -1)) {
+		lua_pushcfunction(L, co_resume);
+		lua_setfield(L, -2, "resume");
+		lua_pushcfunction(L, co_wrap);
+		lua_setfield(L, -2, "wrap");
+	}
+	lua_pop(L, 1);
 }
 
 /* ---- quarantine ---- */

@@ -23,6 +23,9 @@ struct lua_State;
 /* budget_ms 0: no budget (signals are still honoured); quarantine 0: never. */
 void lbudget_configure(unsigned budget_ms, unsigned quarantine);
 unsigned lbudget_budget_ms(void);
+/* In a new state: coroutine.resume / coroutine.wrap that keep the budget
+ * on the coroutine they resume. Raises on out of memory. */
+void lbudget_open(struct lua_State *L);
 /* The SIGALRM handler (once per process; L is unused). */
 void lbudget_install(struct lua_State *L);
 /* Around every resume of co: the deadline starts; a SIGALRM timer is

@@ -118,6 +118,30 @@ c:connect()
 		assert.equal(0, lia:stop())
 	end)
 
+	it("the budget reaches into coroutines the handler made, and a caught error comes back", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+timer.after(10, function()
+	local co = coroutine.wrap(function()
+		while true do end -- INNER
+	end)
+	while true do pcall(co) end
+end)
+timer.after(10, function()
+	while true do
+		pcall(function() while true do end end)
+	end
+end)
+timer.after(3000, function() print("STILL SERVING") end)
+]])
+		local inner = line_of(script, "-- INNER")
+		local lia = H.lia_spawn { "run", "--handler-budget", "200", script }
+		assert.truthy(lia:wait_for("STILL SERVING\n", 10), H.dump(lia))
+		local err = lia:stderr()
+		assert.equal(2, count_pat(err, "handler exceeded its 200 ms budget"), err)
+		assert.equal(0, lia:stop())
+	end)
+
 	it("SIGTERM is honoured within 1 s while a handler is stuck (no budget)", function()
 		local script = H.script([[
 local timer = require "lia.timer"
