@@ -12,7 +12,7 @@ end
 describe("docs", function()
 	teardown(H.cleanup)
 
-	for _, doc in ipairs { "README.md", "docs/lua-api.md", "docs/cli.md" } do
+	for _, doc in ipairs { "README.md", "docs/lua-api.md", "docs/cli.md", "docs/field.md" } do
 		it(doc .. ": every ```lua block compiles (lia check)", function()
 			local text = assert(H.read(H.root .. "/" .. doc), doc .. " is missing")
 			for i, code in ipairs(lua_blocks(text)) do
