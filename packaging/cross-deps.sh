@@ -11,7 +11,7 @@
 set -eu
 arch=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
-RUNTIME="libc6 libssl3 libsystemd0 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
+RUNTIME="libc6 libssl3 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 DEV="libssl-dev liblua5.4-dev libserialport-dev lua-cjson-dev libsystemd-dev"

@@ -1,5 +1,7 @@
--- /etc/lia/main.lua - the script the lia service runs. Edit it, then
--- `sudo systemctl reload lia` (or restart) and watch `journalctl -u lia -f`.
+-- /etc/lia/main.lua - the script the lia service runs. Saving an edit (or
+-- `sudo systemctl reload lia`) reloads it live, keeping the MQTT session;
+-- watch `journalctl -u lia -f` (docs/field.md). It may require modules
+-- from /etc/lia.
 -- The default client (global `mqtt`) comes from /etc/lia/lia.conf; its id
 -- is this machine's host name unless client_id is set there.
 -- More examples: /usr/share/lia/examples/ (GPIO, serial, I2C, telemetry).

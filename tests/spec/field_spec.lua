@@ -270,4 +270,17 @@ end
 		assert.falsy(r.out:find("ON_CONNECT", 1, true), r.out)
 		assert.equal(2, H.count(r.out, "ON_DISCONNECT\t5\tnot_authorized\n"), r.out)
 	end)
+
+	it("the packaged main.lua neither logs connected nor queues online when refused", function()
+		local lia = H.lia_spawn { "run", "-d", "--no-watch", "--config", H.root .. "/packaging/lia.conf.sample",
+			"-h", H.host, "-p", tostring(broker.port), H.root .. "/packaging/main.lua" }
+		assert.truthy(H.wait(function()
+			return H.count(lia:stderr(), "connection refused by broker: not_authorized") >= 3
+		end, 15), H.dump(lia, broker))
+		assert.equal(0, lia:stop())
+		local err = lia:stderr()
+		assert.falsy(err:find("connected as", 1, true), err)
+		assert.equal(1, H.count(err, " error mqtt "), err)
+		assert.falsy(broker:log():find("Received PUBLISH", 1, true), broker:log())
+	end)
 end)

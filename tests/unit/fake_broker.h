@@ -37,6 +37,7 @@ struct events {
 	char last_topic[128];
 	char last_payload[128];
 	char last_disconnect[256];
+	char last_reason_name[64];
 	bool last_session_present, last_by_server;
 	uint8_t last_reason;
 	struct mqtt_client *free_me_on_message;
@@ -59,6 +60,7 @@ static inline void on_event(struct mqtt_client *c, const struct mqtt_event *ev, 
 		E.disconnects++;
 		E.last_by_server = ev->u.disconnect.by_server;
 		E.last_reason = ev->u.disconnect.reason;
+		snprintf(E.last_reason_name, sizeof E.last_reason_name, "%s", ev->u.disconnect.reason_name);
 		snprintf(E.last_disconnect, sizeof E.last_disconnect, "%s", ev->u.disconnect.message);
 		break;
 	case MQTT_EV_MESSAGE:

@@ -447,6 +447,51 @@ static void test_packet_ids_skip_in_use(void)
 	mqtt_client_free(c);
 }
 
+/* A refused CONNACK (3.1.1 code 5): the disconnect carries the CONNACK
+ * code's own name, not a v5 DISCONNECT name ("unknown"), and the client
+ * retries (issue #9). */
+static void test_refused_connack_v311(void)
+{
+	static const uint8_t refused[] = { 0x20, 0x02, 0x00, 0x05 };
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	mqtt_client_connect(c);
+	CHECK(fake_accept(2000));
+	CHECK_EQ_INT(fake_expect(2000), MQTT_CONNECT);
+	fake_send(refused, sizeof refused);
+	for (int i = 0; i < 200 && !E.disconnects; i++)
+		loop_run_once(L, 5);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK_EQ_INT(E.last_reason, 5);
+	CHECK(E.last_by_server);
+	CHECK(strcmp(E.last_reason_name, "not_authorized") == 0);
+	CHECK(!mqtt_client_connected(c));
+	fake_close_conn();
+	CHECK(fake_accept(2000));       /* it tries again */
+	mqtt_client_free(c);
+}
+
+/* The remembered subscriptions, as a reload diffs them. */
+static void count_sub(const char *filter, uint8_t options, void *ud)
+{
+	int *n = ud;
+	if ((strcmp(filter, "a/#") == 0 && options == 1) || (strcmp(filter, "b") == 0 && options == 0))
+		(*n)++;
+}
+
+static void test_subscriptions_listed(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	struct mqtt_sub_item items[] = {
+		{ { (const uint8_t *)"a/#", 3 }, 1 },
+		{ { (const uint8_t *)"b", 1 }, 0 },
+	};
+	int n = 0;
+	CHECK_EQ_INT(mqtt_client_subscribe(c, items, 2, NULL, 0, NULL), 0);
+	mqtt_client_subscriptions(c, count_sub, &n);
+	CHECK_EQ_INT(n, 2);
+	mqtt_client_free(c);
+}
+
 static void test_no_leaks(void)
 {
 	CHECK_EQ_INT(xalloc_live(), 0);
@@ -478,6 +523,8 @@ int main(void)
 	RUN(test_clean_disconnect);
 	RUN(test_free_inside_handler);
 	RUN(test_packet_ids_skip_in_use);
+	RUN(test_refused_connack_v311);
+	RUN(test_subscriptions_listed);
 	fake_stop();
 	loop_free(L);
 	RUN(test_no_leaks);

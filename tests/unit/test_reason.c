@@ -88,9 +88,25 @@ static void test_valid_codes_are_named(void)
 		}
 }
 
+/* Refusals retrying cannot heal (issue #9: logged at error level). */
+static void test_permanent_refusals(void)
+{
+	CHECK(!mqtt_reason_permanent(V4, 3));          /* server unavailable */
+	CHECK(mqtt_reason_permanent(V4, 4));           /* bad user name or password */
+	CHECK(mqtt_reason_permanent(V4, 5));           /* not authorized */
+	CHECK(mqtt_reason_permanent(V4, 1));
+	CHECK(!mqtt_reason_permanent(V5, 0x88));       /* server unavailable */
+	CHECK(!mqtt_reason_permanent(V5, 0x89));       /* server busy */
+	CHECK(mqtt_reason_permanent(V5, 0x86));
+	CHECK(mqtt_reason_permanent(V5, 0x87));
+	CHECK(mqtt_reason_permanent(V5, 0x8A));        /* banned */
+	CHECK(strcmp(mqtt_reason_name(V4, MQTT_CONNACK, 5), "not_authorized") == 0);
+}
+
 int main(void)
 {
 	RUN(test_reason_names);
+	RUN(test_permanent_refusals);
 	RUN(test_reason_valid);
 	RUN(test_valid_codes_are_named);
 	return test_report("reason");
