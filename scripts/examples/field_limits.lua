@@ -1,6 +1,6 @@
 -- field_limits.lua - what the handler budget and the memory limit do: a
 -- runaway handler is stopped with its file:line, everything else goes on.
---   lia run --handler-budget 200 --memory-limit 16 scripts/examples/field_limits.lua
+--   lia run --handler-budget 500 --memory-limit 8 scripts/examples/field_limits.lua
 local timer = require "lia.timer"
 
 local beats = 0
@@ -11,12 +11,12 @@ timer.every(100, function()
 end)
 
 timer.after(150, function()
-	while true do end -- stopped: "handler exceeded its 200 ms budget"
+	while true do end -- stopped: "handler exceeded its 500 ms budget"
 end)
 
 timer.after(450, function()
 	local t = {}
 	while true do
-		t[#t + 1] = string.rep("x", 1024) .. #t -- stopped: "not enough memory (limit 16 MB)"
+		t[#t + 1] = string.rep("x", 65536) .. #t -- stopped: "not enough memory (limit 8 MB)"
 	end
 end)

@@ -46,12 +46,12 @@ describe("docs/field.md", function()
 
 	it("field_limits.lua: both runaways stopped with file:line, ten heartbeats", function()
 		local f = EX .. "field_limits.lua"
-		local r = H.lia_run { "run", "--handler-budget", "200", "--memory-limit", "16", f }
+		local r = H.lia_run { "run", "--handler-budget", "500", "--memory-limit", "8", f }
 		assert.equal(0, r.status, r.out .. r.err)
 		assert.truthy(r.out:find("heartbeat\t10\n", 1, true), r.out)
 		assert.truthy(r.err:find(f .. ":" .. line_of(f, "while true do end") ..
-			": handler exceeded its 200 ms budget", 1, true), r.err)
+			": handler exceeded its 500 ms budget", 1, true), r.err)
 		assert.truthy(r.err:find(f .. ":" .. line_of(f, "string.rep") ..
-			": not enough memory (limit 16 MB)", 1, true), r.err)
+			": not enough memory (limit 8 MB)", 1, true), r.err)
 	end)
 end)

@@ -201,7 +201,7 @@ end)
 c:connect()
 ]], { ID = id })
 		local line = line_of(script, "-- GROW")
-		local lia = H.lia_spawn { "run", "--memory-limit", "16", script }
+		local lia = H.lia_spawn { "run", "--memory-limit", "16", "--handler-budget", "0", script }
 		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
 		local t0 = H.now()
 		broker:pub("-q 1 -t m/" .. id .. " -m grow")
