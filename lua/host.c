@@ -801,7 +801,11 @@ int host_check(const char *path, const struct lia_args *a, char *err, size_t err
 	h->capture = err;
 	h->capture_len = errlen;
 	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
+	/* the check's own lia.log lines would read as the running scripts' */
+	int level = log_get_level();
+	log_set_level(LOG_ERROR);
 	r = run_main(h, &m);
+	log_set_level(level);
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "%s: the main chunk failed", path);
 	host_free(h);
