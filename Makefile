@@ -24,13 +24,13 @@ CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport 2>/dev/n
 CPPFLAGS += $(SYSROOT_CPPFLAGS)
 ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
 
-# Lua, lua-cjson and libserialport are linked statically, OpenSSL and
+# Lua, lua-cjson and libserialport are linked statically; OpenSSL, SQLite and
 # libsystemd (sd_notify: core/notify.c) from the system.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBDIR   ?= /usr/lib/$(MULTIARCH)
 STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
 # -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
-LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lsystemd -lm -ldl -lpthread
+LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lsqlite3 -lsystemd -lm -ldl -lpthread
 LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
@@ -79,7 +79,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
 # ---- dependencies (Debian) ----
-DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libsystemd-dev
+DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libsystemd-dev libsqlite3-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "datadir.h"
+#include "db.h"
 #include "xalloc.h"
 
 static const char common_help[] =
@@ -469,6 +470,8 @@ static int run(const char *cmd, const struct lia_args *a)
 		log_set_level(a->log_level);
 	if (run && (a->log_format ? strcmp(a->log_format, "journal") == 0 : log_stderr_is_journal()))
 		log_set_journal(1);
+	if (run)
+		db_process_open(a->data_dir, l);    /* the process's, kept across script reloads */
 	r = run ? host_run_script(h, a->script, a, err, sizeof err)
 		: host_run_cli(h, cmd, a, err, sizeof err);
 	if (r < 0) {
@@ -479,6 +482,7 @@ static int run(const char *cmd, const struct lia_args *a)
 		reload = host_reload_requested(h);
 	}
 	host_free(h);
+	db_process_close();     /* after every client's store is gone */
 	loop_free(l);
 	return status;
 }

@@ -62,6 +62,10 @@ static void set_watch(struct mqtt_client *c, int mask);
 static void flush_out(struct mqtt_client *c)
 {
 	for (;;) {
+		/* write-ahead: what these bytes announce (a packet id, a PUBREC, a
+		 * PUBREL) is durable before the broker can act on it */
+		if (buf_len(&c->out) && c->store->ops->sync)
+			c->store->ops->sync(c->store);
 		while (buf_len(&c->out)) {
 			ssize_t w = c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
 			if (w > 0) {
@@ -284,7 +288,7 @@ static void send_connect(struct mqtt_client *c)
 	struct mqtt_connect *k = &p.u.connect;
 	const char *id = c->assigned_id ? c->assigned_id : c->client_id;
 	k->version = c->o.version;
-	k->clean = c->o.clean;
+	k->clean = c->o.clean || c->fresh_session;
 	k->keepalive = c->o.keepalive;
 	k->client_id = (struct mqtt_str){ (const uint8_t *)id, strlen(id) };
 	if (c->username)
@@ -524,7 +528,7 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 				"connection refused by broker: %s (0x%02x)", name, ack->reason);
 		return;
 	}
-	if (ack->session_present && c->o.clean) {
+	if (ack->session_present && (c->o.clean || c->fresh_session)) {
 		/* v5 [MQTT-3.2.2-4]: no session state here, so a present one is a
 		 * broker bug; 3.1.1 [MQTT-3.2.2-1] forbids it too. Resuming would
 		 * resend packets under ids the broker never saw. */
@@ -541,6 +545,11 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 	}
 	learn_limits(c, ack->props);
 	c->last_refusal = 0;
+	if (c->fresh_session) {
+		c->fresh_session = false;
+		if (c->store->ops->session_synced)
+			c->store->ops->session_synced(c->store);
+	}
 	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);
 	c->st.connects++;
@@ -580,6 +589,7 @@ struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opt
 	}
 	c->next_id = 1;
 	c->next_mid = 1;
+	session_adopt_store(c);
 	c->server_receive_max = 65535;
 	c->server_max_packet = MQTT_MAX_REMAINING + 5;
 	c->server_max_qos = 2;
@@ -740,6 +750,11 @@ const char *mqtt_client_id(const struct mqtt_client *c)
 uint8_t mqtt_client_version(const struct mqtt_client *c)
 {
 	return c->o.version;
+}
+
+bool mqtt_client_persistent(const struct mqtt_client *c)
+{
+	return c->store->persistent;
 }
 
 void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st)

@@ -87,7 +87,8 @@ enum mqtt_event_type {
 	MQTT_EV_PUBLISHED,    /* outbound publish completed or failed (mid) */
 	MQTT_EV_SUBSCRIBED,   /* SUBACK for mid */
 	MQTT_EV_UNSUBSCRIBED, /* UNSUBACK for mid */
-	MQTT_EV_LOG           /* a log line about this client */
+	MQTT_EV_LOG,          /* a log line about this client */
+	MQTT_EV_STORED        /* a QoS 1/2 publish is durable in the store, or cannot be */
 };
 
 struct mqtt_event {
@@ -128,6 +129,11 @@ struct mqtt_event {
 			int level;
 			const char *line;
 		} log;
+		struct {
+			uint32_t mid;
+			bool ok;
+			const char *why;            /* !ok: static or the store's, valid during the call */
+		} stored;
 	} u;
 };
 
@@ -200,6 +206,9 @@ void mqtt_client_subscriptions(const struct mqtt_client *c, mqtt_sub_fn *fn, voi
 
 /* Manual acknowledgement of an inbound QoS 1/2 message (opts.manual_ack). */
 int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id);
+
+/* True when the client's store survives the process (mqtt_store.h). */
+bool mqtt_client_persistent(const struct mqtt_client *c);
 
 struct mqtt_client_stats {
 	uint32_t inflight;   /* sent, awaiting ack */

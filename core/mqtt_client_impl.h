@@ -92,6 +92,8 @@ struct mqtt_client {
 	bool server_retain;
 
 	struct mqtt_store *store;
+	bool fresh_session;             /* no state of ours for a broker session yet:
+	                                 * connect with a clean start (mqtt_store.h) */
 	uint32_t inflight, queued, next_mid;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
@@ -142,6 +144,8 @@ int session_alloc_id(struct mqtt_client *c, uint16_t *id);
 void session_free_id(struct mqtt_client *c, uint16_t id);
 void session_free_all(struct mqtt_client *c);
 uint16_t session_window(const struct mqtt_client *c);
+/* Take over what a persistent store brought from an earlier process. */
+void session_adopt_store(struct mqtt_client *c);
 
 static inline bool bit_get(const uint8_t *map, uint16_t i)
 {

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "mqtt_client_impl.h"
@@ -22,6 +23,8 @@ int session_alloc_id(struct mqtt_client *c, uint16_t *id)
 		if (cand && !bit_get(c->ids_used, cand)) {
 			bit_set(c->ids_used, cand, true);
 			*id = cand;
+			if (c->store->ops->save_next_id)
+				c->store->ops->save_next_id(c->store, c->next_id);
 			return 0;
 		}
 	}
@@ -381,6 +384,8 @@ static void forget_sub(struct mqtt_client *c, const uint8_t *f, size_t n)
 	struct sub **pp;
 	struct sub *s = find_sub(c, f, n, &pp);
 	if (s) {
+		if (c->store->ops->sub_forget)
+			c->store->ops->sub_forget(c->store, s->filter);
 		*pp = s->next;
 		sub_free(s);
 	}
@@ -517,6 +522,13 @@ static int check_props(struct mqtt_client *c, int type, const uint8_t *props, si
 	return mqtt_props_validate(type, props, len) == MQTT_OK ? 0 : MQTT_E_INVALID;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, int *err)
 {
 	struct mqtt_packet p = { .type = MQTT_PUBLISH };
@@ -541,6 +553,7 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 	mqtt_encode(&p, c->o.version, m->data, size);
 	m->qos = r->qos;
 	m->state = MQTT_MSG_QUEUED;
+	m->created = wall_ms();
 	m->id_offset = (uint32_t)(header_len(m->data, size) + 2 + r->topic_len);
 	return m;
 }
@@ -630,6 +643,8 @@ static int remember_sub(struct mqtt_client *c, const struct mqtt_sub_item *it,
 			return MQTT_E_NOMEM;
 		s->props_len = props_len;
 	}
+	if (c->store->ops->sub_save)
+		c->store->ops->sub_save(c->store, s->filter, s->options, s->props, s->props_len);
 	return 0;
 }
 
@@ -724,4 +739,52 @@ void session_free_all(struct mqtt_client *c)
 		c->ctls = k->next;
 		ctl_free(k);
 	}
+}
+
+/* ---- what a persistent store brings from an earlier process ---- */
+
+static void on_stored(void *ud, uint32_t mid, bool ok, const char *why)
+{
+	struct mqtt_client *c = ud;
+	struct mqtt_event ev = { .type = MQTT_EV_STORED };
+	ev.u.stored.mid = mid;
+	ev.u.stored.ok = ok;
+	ev.u.stored.why = why;
+	client_post(c, &ev);
+}
+
+static void adopt_sub(void *ud, const char *filter, uint8_t options, const uint8_t *props,
+	size_t props_len)
+{
+	struct mqtt_client *c = ud;
+	struct mqtt_sub_item it = { { (const uint8_t *)filter, strlen(filter) }, options };
+	if (remember_sub(c, &it, props, props_len) < 0)
+		client_log(c, LOG_ERROR, "cannot restore the subscription to %s: out of memory", filter);
+}
+
+/* Messages in flight keep their packet ids (the broker knows them); each
+ * gets a new mid, which no token of this process waits for. */
+void session_adopt_store(struct mqtt_client *c)
+{
+	struct mqtt_store *s = c->store;
+	unsigned n = 0;
+	s->on_stored = on_stored;
+	s->ud = c;
+	c->fresh_session = !s->known_session;
+	if (s->next_id)
+		c->next_id = s->next_id;
+	for (struct mqtt_msg *m = s->ops->first(s); m; m = s->ops->next(s, m), n++) {
+		m->mid = next_mid(c);
+		if (m->state == MQTT_MSG_QUEUED) {
+			c->queued++;
+		} else {
+			c->inflight++;
+			bit_set(c->ids_used, m->packet_id, true);
+		}
+	}
+	if (s->ops->sub_each)
+		s->ops->sub_each(s, adopt_sub, c);
+	if (n)
+		client_log(c, LOG_INFO, "store: %u messages from an earlier run (%u in flight)",
+			n, (unsigned)c->inflight);
 }

@@ -109,8 +109,9 @@ static void mem_destroy(struct mqtt_store *s)
 }
 
 static const struct mqtt_store_ops mem_ops = {
-	mem_add, mem_update, mem_remove, mem_first, mem_next,
-	mem_in_mark, mem_in_has, mem_in_clear_all, mem_destroy
+	.add = mem_add, .update = mem_update, .remove = mem_remove, .first = mem_first,
+	.next = mem_next, .in_mark = mem_in_mark, .in_has = mem_in_has,
+	.in_clear_all = mem_in_clear_all, .destroy = mem_destroy
 };
 
 struct mqtt_store *mqtt_store_mem_new(void)

@@ -17,11 +17,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "db.h"
 #include "host.h"
 #include "lmqtt.h"
 #include "log.h"
 #include "loop.h"
 #include "mqtt_client.h"
+#include "mqtt_store.h"
 #include "topic_tree.h"
 #include "xalloc.h"
 
@@ -159,6 +161,32 @@ static void push_fingerprint(lua_State *L, int t)
 	lua_remove(L, -2);
 }
 
+/* The session store for opts at 1: the process's database when there is
+ * one and the client has a stable id (a generated id never comes back, so
+ * its store would only pile up), unless persist = false. NULL: memory. */
+static struct mqtt_store *client_store(lua_State *L, const struct mqtt_client_opts *o)
+{
+	char err[4400];
+	int type = lua_getfield(L, 1, "persist");
+	bool given = type != LUA_TNIL, want = !given || lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	bool has_id = lua_getfield(L, 1, "client_id") == LUA_TSTRING && lua_rawlen(L, -1) > 0;
+	lua_pop(L, 1);
+	if (!want)
+		return NULL;
+	if (!db_process() || !has_id) {
+		if (given)
+			log_warn("mqtt.client: persist: %s; messages are kept in memory only",
+				!db_process() ? "no data directory" : "needs a client_id");
+		return NULL;
+	}
+	struct mqtt_store *st = mqtt_store_sqlite_new(db_process(), o->client_id, o->uri,
+		err, sizeof err);
+	if (!st)
+		log_error("mqtt.client: %s; messages are kept in memory only", err);
+	return st;
+}
+
 /* mqtt.client(opts) */
 static int l_client(lua_State *L)
 {
@@ -192,7 +220,7 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "out of memory");
 	lc->c = lmqtt_adopt(L, lc, ud, explicit_id, o.client_id, o.uri, lua_tostring(L, fp));
 	if (!lc->c)
-		lc->c = mqtt_client_new(host_get_loop(L), &o, NULL, err, sizeof err);
+		lc->c = mqtt_client_new(host_get_loop(L), &o, client_store(L, &o), err, sizeof err);
 	if (!lc->c) {
 		topic_tree_free(lc->filters);
 		lc->filters = NULL;
@@ -318,6 +346,11 @@ static int l_publish(lua_State *L)
 	if (err < 0)
 		return fail(L, err);
 	lmqtt_new_token(L, TOK_PUBLISH, mid);
+	if (r.qos == 0)
+		lmqtt_token_not_stored(L, "not stored: QoS 0 messages are kept in memory only");
+	else if (!mqtt_client_persistent(lc->c))
+		lmqtt_token_not_stored(L, "not stored: this client has no store (persist = false, "
+			"no client_id or no data directory)");
 	lmqtt_track_token(L, 1, UV_PUBS, mid);
 	return 1;
 }

@@ -100,12 +100,18 @@ void lmqtt_emit_reloaded(struct lclient *lc);
 
 enum { TOK_PUBLISH, TOK_SUBSCRIBE, TOK_UNSUBSCRIBE };
 
+/* ltoken.stored */
+enum { TOK_STORE_PENDING, TOK_STORED, TOK_STORE_FAILED, TOK_STORE_NONE };
+
 struct ltoken {
 	uint32_t mid;
 	int kind;
 	bool done, ok;
 	const char *reason;         /* static: a reason name, "timeout", "closed" */
 	struct host_waiter *w;
+	int stored;                 /* TOK_STORE_*: publishes only */
+	struct host_waiter *ws;     /* :wait("stored") */
+	char why[120];              /* not stored: why */
 };
 
 /* The completion of pending[mid] in user value uv, from an event. */
@@ -117,7 +123,7 @@ struct lmqtt_complete {
 	const char *reason;
 	struct mqtt_str codes;      /* SUBACK / UNSUBACK */
 	struct ltoken *tok;         /* filled: the token, alive on its waiter's stack */
-	struct host_waiter *w;
+	struct host_waiter *w, *ws;
 };
 
 void lmqtt_push_uv(struct lua_State *L, int idx, int n);
@@ -143,6 +149,10 @@ void lmqtt_track_token(struct lua_State *L, int client, int uv, uint32_t mid);
 void lmqtt_complete(struct lclient *lc, struct lmqtt_complete *r);
 /* ok / reason of a SUBACK or UNSUBACK from its codes. */
 void lmqtt_sub_outcome(struct lmqtt_complete *r, uint8_t version, int type);
+/* A publish token (on top) that will never be stored, and why. */
+void lmqtt_token_not_stored(struct lua_State *L, const char *why);
+/* The store reported on pending[mid] (UV_PUBS); wakes :wait("stored"). */
+void lmqtt_stored(struct lclient *lc, uint32_t mid, bool ok, const char *why);
 /* A client closes: every waiting token returns nil, "closed". */
 void lmqtt_fail_pending(struct lua_State *L, int idx);
 /* The options table at t; strings stay valid while what it pushes stays. */

@@ -307,6 +307,9 @@ void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud
 	case MQTT_EV_LOG:
 		dispatch(lc, ev, EV_LOG);
 		break;
+	case MQTT_EV_STORED:
+		lmqtt_stored(lc, ev->u.stored.mid, ev->u.stored.ok, ev->u.stored.why);
+		break;
 	default:
 		break;
 	}

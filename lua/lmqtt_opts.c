@@ -17,7 +17,7 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "persist", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {

@@ -2,6 +2,7 @@
  * lmqtt_token.c - the token of a publish, subscribe or unsubscribe: .mid,
  * :wait(ms), completed from the client's events (see lmqtt.c).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -61,10 +62,48 @@ static int push_closed(lua_State *L, void *ud)
 	return 2;
 }
 
+static int push_stored_result(lua_State *L, void *ud)
+{
+	struct ltoken *t = ud;
+	if (t->stored == TOK_STORED) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushnil(L);
+	lua_pushstring(L, t->why[0] ? t->why : "not stored");
+	return 2;
+}
+
+static int push_stored_timeout(lua_State *L, void *ud)
+{
+	struct ltoken *t = ud;
+	t->ws = NULL;
+	lua_pushnil(L);
+	lua_pushliteral(L, "timeout");
+	return 2;
+}
+
+/* tok:wait("stored" [, ms]): durable in the store (mqtt_store.h) */
+static int tok_wait_stored(lua_State *L, struct ltoken *t)
+{
+	int64_t ms = host_opt_timeout(L, 3);
+	luaL_argcheck(L, t->kind == TOK_PUBLISH, 2, "only a publish is stored");
+	if (t->stored != TOK_STORE_PENDING)
+		return push_stored_result(L, t);
+	luaL_argcheck(L, !t->ws, 1, "another coroutine already waits on this token");
+	t->ws = host_waiter_new(L, ms, push_stored_timeout, t);
+	return host_yield(L);
+}
+
 /* tok:wait([ms]) -> true | nil, reason */
 static int tok_wait(lua_State *L)
 {
 	struct ltoken *t = luaL_checkudata(L, 1, TOKEN_MT);
+	if (lua_type(L, 2) == LUA_TSTRING) {
+		luaL_argcheck(L, strcmp(lua_tostring(L, 2), "stored") == 0, 2,
+			"\"stored\" or a timeout expected");
+		return tok_wait_stored(L, t);
+	}
 	int64_t ms = host_opt_timeout(L, 2);
 	if (t->done)
 		return push_tok_result(L, t);
@@ -81,6 +120,8 @@ static int tok_index(lua_State *L)
 		lua_pushinteger(L, t->mid);
 	else if (strcmp(k, "done") == 0)
 		lua_pushboolean(L, t->done);
+	else if (strcmp(k, "stored") == 0)
+		lua_pushboolean(L, t->stored == TOK_STORED);
 	else if (strcmp(k, "ok") == 0)
 		t->done ? lua_pushboolean(L, t->ok) : lua_pushnil(L);
 	else if (strcmp(k, "reason") == 0)
@@ -131,6 +172,14 @@ static int complete_k(lua_State *L)
 	r->tok = t;
 	r->w = t->w;
 	t->w = NULL;
+	if (t->kind == TOK_PUBLISH && t->stored == TOK_STORE_PENDING) {
+		/* finished before the store reported: it never will now */
+		t->stored = TOK_STORE_FAILED;
+		snprintf(t->why, sizeof t->why, "%s", r->ok ? "completed before it was stored" :
+			r->reason ? r->reason : "failed");
+		r->ws = t->ws;
+		t->ws = NULL;
+	}
 	lua_pushnil(L);
 	lua_rawseti(L, -3, r->mid);
 	return 0;
@@ -148,6 +197,59 @@ void lmqtt_complete(struct lclient *lc, struct lmqtt_complete *r)
 	lua_settop(L, top);
 	if (r->w)
 		host_wake(r->w, push_tok_result, r->tok);
+	if (r->ws)
+		host_wake(r->ws, push_stored_result, r->tok);
+}
+
+void lmqtt_token_not_stored(lua_State *L, const char *why)
+{
+	struct ltoken *t = luaL_checkudata(L, -1, TOKEN_MT);
+	t->stored = TOK_STORE_NONE;
+	snprintf(t->why, sizeof t->why, "%s", why);
+}
+
+struct stored_report {
+	struct lclient *lc;
+	uint32_t mid;
+	bool ok;
+	const char *why;
+	struct ltoken *tok;
+	struct host_waiter *w;
+};
+
+static int stored_k(lua_State *L)
+{
+	struct stored_report *r = lua_touserdata(L, 1);
+	host_push_ref(L, r->lc->ref);
+	if (lua_isnil(L, -1))
+		return 0;
+	lmqtt_push_uv(L, -1, UV_PUBS);
+	if (lua_rawgeti(L, -1, r->mid) != LUA_TUSERDATA)
+		return 0;
+	struct ltoken *t = lua_touserdata(L, -1);
+	if (t->stored != TOK_STORE_PENDING)
+		return 0;
+	t->stored = r->ok ? TOK_STORED : TOK_STORE_FAILED;
+	if (!r->ok)
+		snprintf(t->why, sizeof t->why, "not stored: %s", r->why ? r->why : "store failed");
+	r->tok = t;
+	r->w = t->ws;
+	t->ws = NULL;
+	return 0;
+}
+
+void lmqtt_stored(struct lclient *lc, uint32_t mid, bool ok, const char *why)
+{
+	lua_State *L = lc->L;
+	int top = lua_gettop(L);
+	struct stored_report r = { lc, mid, ok, why, NULL, NULL };
+	lua_pushcfunction(L, stored_k);
+	lua_pushlightuserdata(L, &r);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+		log_error("lia.mqtt: %s", lua_tostring(L, -1));
+	lua_settop(L, top);
+	if (r.w)
+		host_wake(r.w, push_stored_result, r.tok);
 }
 
 /* SUBACK codes: the subscription failed when every code is >= 0x80. */
@@ -179,6 +281,11 @@ void lmqtt_fail_pending(lua_State *L, int idx)
 					t->w = NULL;
 					host_wake(w, push_closed, NULL);
 				}
+			}
+			if (t && t->ws) {
+				struct host_waiter *w = t->ws;
+				t->ws = NULL;
+				host_wake(w, push_closed, NULL);
 			}
 			lua_pop(L, 1);
 		}

@@ -1,0 +1,337 @@
+/*
+ * db.c - the process's SQLite database: open with recovery, kept prepared
+ * statements, one transaction per loop turn (see db.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "loop.h"
+#include "xalloc.h"
+
+#define DB_MAX_STMTS 48
+#define DB_MAX_LISTENERS 32
+
+struct db_listener {
+	db_commit_fn *fn;
+	void *ud;
+};
+
+struct db {
+	sqlite3 *h;
+	char path[4200];
+	bool in_txn;
+	struct loop *loop;
+	struct { const char *sql; sqlite3_stmt *st; } stmts[DB_MAX_STMTS];
+	size_t nstmts;
+	struct db_listener listeners[DB_MAX_LISTENERS];
+	size_t nlisteners;
+	struct db_stats st;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS session("
+	" id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, broker TEXT NOT NULL,"
+	" next_id INTEGER NOT NULL DEFAULT 1, synced INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(client_id, broker));"
+	"CREATE TABLE IF NOT EXISTS outbox("
+	" seq INTEGER PRIMARY KEY, session INTEGER NOT NULL, qos INTEGER NOT NULL,"
+	" state INTEGER NOT NULL, packet_id INTEGER NOT NULL, id_offset INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL, created INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS outbox_session ON outbox(session, seq);"
+	"CREATE TABLE IF NOT EXISTS inbound("
+	" session INTEGER NOT NULL, packet_id INTEGER NOT NULL,"
+	" PRIMARY KEY(session, packet_id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS subscription("
+	" session INTEGER NOT NULL, filter TEXT NOT NULL, options INTEGER NOT NULL,"
+	" props BLOB, PRIMARY KEY(session, filter)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS state("
+	" key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;";
+
+static int exec(sqlite3 *h, const char *sql)
+{
+	return sqlite3_exec(h, sql, NULL, NULL, NULL);
+}
+
+static int pragma_int(sqlite3 *h, const char *sql, int *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* NULL when the file is sound and of a version we know, else why not. */
+static const char *check_file(sqlite3 *h, char *why, size_t len)
+{
+	sqlite3_stmt *st;
+	int ver = 0;
+	why[0] = '\0';
+	int rc = pragma_int(h, "PRAGMA user_version", &ver);
+	if (rc != SQLITE_OK)
+		return snprintf(why, len, "%s", sqlite3_errstr(rc)), why;
+	if (ver > DB_SCHEMA_VERSION)
+		return snprintf(why, len, "schema version %d is newer than this lia's %d",
+			ver, DB_SCHEMA_VERSION), why;
+	rc = sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return snprintf(why, len, "%s", sqlite3_errstr(rc)), why;
+	rc = sqlite3_step(st);
+	const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (!res || strcmp(res, "ok") != 0)
+		snprintf(why, len, "%s", res ? res : sqlite3_errstr(rc));
+	sqlite3_finalize(st);
+	return why[0] ? why : NULL;
+}
+
+/* Rename path (and its -wal) to path.bad-TIME; the -shm is only an index. */
+static void move_aside(const char *path, char *to, size_t len)
+{
+	char from[4300], dst[4500];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	snprintf(to, len, "%s.bad-%04d%02d%02d-%02d%02d%02d", path, tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (rename(path, to) < 0 && errno != ENOENT)
+		unlink(path);
+	snprintf(from, sizeof from, "%s-wal", path);
+	snprintf(dst, sizeof dst, "%s-wal", to);
+	if (rename(from, dst) < 0 && errno != ENOENT)
+		unlink(from);
+	snprintf(from, sizeof from, "%s-shm", path);
+	unlink(from);
+}
+
+static int setup(sqlite3 *h)
+{
+	int rc;
+	sqlite3_busy_timeout(h, 5000);
+	if ((rc = exec(h, "PRAGMA journal_mode=WAL")) != SQLITE_OK ||
+			(rc = exec(h, "PRAGMA synchronous=FULL")) != SQLITE_OK ||
+			(rc = exec(h, schema)) != SQLITE_OK)
+		return rc;
+	return exec(h, "PRAGMA user_version=1");
+}
+
+static sqlite3 *open_file(const char *path, char *why, size_t len)
+{
+	sqlite3 *h = NULL;
+	int rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		SQLITE_OPEN_NOMUTEX, NULL);
+	why[0] = '\0';
+	if (rc != SQLITE_OK) {
+		snprintf(why, len, "%s", h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+		sqlite3_close(h);
+		return NULL;
+	}
+	if (check_file(h, why, len) || (rc = setup(h)) != SQLITE_OK) {
+		if (!why[0])
+			snprintf(why, len, "%s", sqlite3_errmsg(h));
+		sqlite3_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+struct db *db_open(const char *dir, char *err, size_t errlen)
+{
+	char why[512], aside[4400];
+	struct db *db = xcalloc(1, sizeof *db);
+	if (!db) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(db->path, sizeof db->path, "%s/%s", dir, DB_FILE);
+	db->h = open_file(db->path, why, sizeof why);
+	if (!db->h && access(db->path, F_OK) == 0) {
+		/* there is a file and it is not one we can use: keep it for a
+		 * post-mortem, start afresh */
+		move_aside(db->path, aside, sizeof aside);
+		log_error("store %s unusable (%s): moved to %s, starting with an empty store",
+			db->path, why, aside);
+		db->st.moved_aside++;
+		db->h = open_file(db->path, why, sizeof why);
+	}
+	if (!db->h) {
+		snprintf(err, errlen, "%s: %s", db->path, why);
+		xfree(db);
+		return NULL;
+	}
+	return db;
+}
+
+sqlite3 *db_handle(struct db *db)
+{
+	return db->h;
+}
+
+const char *db_path(const struct db *db)
+{
+	return db->path;
+}
+
+sqlite3_stmt *db_stmt(struct db *db, const char *sql)
+{
+	for (size_t i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].sql == sql) {
+			sqlite3_reset(db->stmts[i].st);
+			sqlite3_clear_bindings(db->stmts[i].st);
+			return db->stmts[i].st;
+		}
+	if (db->nstmts == DB_MAX_STMTS) {
+		log_error("store: too many prepared statements");
+		return NULL;
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_error("store: %s: %s", sql, sqlite3_errmsg(db->h));
+		return NULL;
+	}
+	db->stmts[db->nstmts].sql = sql;
+	db->stmts[db->nstmts++].st = st;
+	return st;
+}
+
+int db_write(struct db *db)
+{
+	if (db->in_txn)
+		return 0;
+	int rc = exec(db->h, "BEGIN IMMEDIATE");
+	if (rc != SQLITE_OK) {
+		log_error("store %s: cannot begin a transaction: %s", db->path, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	db->in_txn = true;
+	return 0;
+}
+
+bool db_in_txn(const struct db *db)
+{
+	return db->in_txn;
+}
+
+static void tell(struct db *db, bool ok, const char *why)
+{
+	/* a listener may unlisten itself: walk a copy */
+	struct db_listener copy[DB_MAX_LISTENERS];
+	size_t n = db->nlisteners;
+	memcpy(copy, db->listeners, n * sizeof copy[0]);
+	for (size_t i = 0; i < n; i++)
+		copy[i].fn(copy[i].ud, ok, why);
+}
+
+int db_commit(struct db *db)
+{
+	static char why[300];
+	if (!db->in_txn)
+		return 0;
+	db->in_txn = false;
+	for (size_t i = 0; i < db->nstmts; i++)
+		sqlite3_reset(db->stmts[i].st);     /* no statement may hold the txn open */
+	int rc = exec(db->h, "COMMIT");
+	if (rc == SQLITE_OK) {
+		db->st.commits++;
+		tell(db, true, NULL);
+		return 0;
+	}
+	snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+	exec(db->h, "ROLLBACK");
+	db->st.failed_commits++;
+	log_error("store %s: commit failed: %s", db->path, why);
+	tell(db, false, why);
+	return -1;
+}
+
+int db_listen(struct db *db, db_commit_fn *fn, void *ud)
+{
+	if (db->nlisteners == DB_MAX_LISTENERS)
+		return -1;
+	db->listeners[db->nlisteners++] = (struct db_listener){ fn, ud };
+	return 0;
+}
+
+void db_unlisten(struct db *db, db_commit_fn *fn, void *ud)
+{
+	for (size_t i = 0; i < db->nlisteners; i++)
+		if (db->listeners[i].fn == fn && db->listeners[i].ud == ud) {
+			memmove(&db->listeners[i], &db->listeners[i + 1],
+				(db->nlisteners - i - 1) * sizeof db->listeners[0]);
+			db->nlisteners--;
+			return;
+		}
+}
+
+static void commit_hook(struct loop *l, void *ud)
+{
+	(void)l;
+	db_commit(ud);
+}
+
+int db_attach(struct db *db, struct loop *l)
+{
+	if (db->loop)
+		return 0;
+	db->loop = l;
+	return loop_hook_add(l, commit_hook, db);
+}
+
+void db_get_stats(const struct db *db, struct db_stats *st)
+{
+	*st = db->st;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	db_commit(db);
+	if (db->loop)
+		loop_hook_remove(db->loop, commit_hook, db);
+	for (size_t i = 0; i < db->nstmts; i++)
+		sqlite3_finalize(db->stmts[i].st);
+	sqlite3_close(db->h);
+	xfree(db);
+}
+
+/* ---- the process's database ---- */
+
+static struct db *process_db;
+
+struct db *db_process_open(const char *dir, struct loop *l)
+{
+	char err[4400];
+	if (process_db || !dir)
+		return process_db;
+	process_db = db_open(dir, err, sizeof err);
+	if (!process_db) {
+		log_error("store: %s; nothing is kept across restarts", err);
+		return NULL;
+	}
+	if (l && db_attach(process_db, l) < 0)
+		log_error("store: out of memory");
+	return process_db;
+}
+
+struct db *db_process(void)
+{
+	return process_db;
+}
+
+void db_process_close(void)
+{
+	db_close(process_db);
+	process_db = NULL;
+}
