@@ -73,13 +73,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
+# the test tools read JSON (the conformance corpus) with Debian's libcjson
+TOOL_LDLIBS := -lcjson
 $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(TOOL_LDLIBS)
 
 # ---- dependencies (Debian) ----
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev
-DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat
+DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat \
+	libcjson-dev python3-paho-mqtt tzdata
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
 deps:
