@@ -35,7 +35,7 @@ LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 CORE_SRC := $(wildcard core/*.c)
 LUA_SRC  := $(wildcard lua/*.c)
 HW_SRC   := $(wildcard hw/*.c)
-LUA_LIB  := $(wildcard lua/lib/*.lua)
+LUA_LIB  := $(wildcard lua/lib/*.lua lua/lib/drivers/*.lua)
 MAIN_SRC := main.c
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
