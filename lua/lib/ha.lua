@@ -78,7 +78,7 @@ end
 
 function Entity:_announce()
 	local c = self.dev.client
-	publish(c, self.config_topic, cjson.encode(self.config), true)
+	if self.dev.discovery then publish(c, self.config_topic, cjson.encode(self.config), true) end
 	if self.value ~= nil then publish(c, self.state_topic, state_payload(self, self.value), true) end
 end
 
@@ -103,7 +103,7 @@ function Entity:remove()
 		if e == self then table.remove(dev.entities, i) break end
 	end
 	if self.command_topic then c:unsubscribe(self.command_topic) end
-	publish(c, self.config_topic, "", true)
+	if dev.discovery then publish(c, self.config_topic, "", true) end
 	if self.state_topic then publish(c, self.state_topic, "", true) end
 end
 
@@ -214,7 +214,8 @@ local function wire(c, opts)
 end
 
 -- ha.device{ client, id, name, manufacturer, model, sw_version, area,
---            prefix = "homeassistant", base = "lia/<id>", on_connect }
+--            prefix = "homeassistant", base = "lia/<id>", on_connect,
+--            discovery = true (false: the same topics, no configs) }
 function M.device(opts)
 	if type(opts) ~= "table" or not opts.client or not opts.id then
 		error("lia.ha: ha.device{ client = c, id = ..., name = ... } expected", 2)
@@ -224,6 +225,7 @@ function M.device(opts)
 		client = opts.client, node_id = node_id, entities = {},
 		prefix = opts.prefix or "homeassistant",
 		base = opts.base or ("lia/" .. node_id),
+		discovery = opts.discovery ~= false,
 	}, Device)
 	dev.availability = availability_topic(node_id, opts.base)
 	dev.block = {
