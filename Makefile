@@ -20,7 +20,7 @@ CFLAGS   ?=
 # 64-bit file offsets and inode numbers on 32-bit targets too (armhf)
 CPPFLAGS += -I. -Icore -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DLIA_VERSION='"$(VERSION)"'
 PKG_CONFIG ?= pkg-config
-CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport 2>/dev/null)
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport libcurl 2>/dev/null)
 CPPFLAGS += $(SYSROOT_CPPFLAGS)
 ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
 
@@ -36,7 +36,7 @@ LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 CORE_SRC := $(wildcard core/*.c)
 LUA_SRC  := $(wildcard lua/*.c)
 HW_SRC   := $(wildcard hw/*.c)
-LUA_LIB  := $(wildcard lua/lib/*.lua)
+LUA_LIB  := $(wildcard lua/lib/*.lua lua/lib/drivers/*.lua)
 MAIN_SRC := main.c
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -55,8 +55,10 @@ all: lia
 lia: $(BUILD)/lia
 	cp $< $@.tmp && mv -f $@.tmp $@
 
+# libcurl (lia.http) only in lia itself, from the system like OpenSSL
+LIA_LDLIBS := -lcurl
 $(BUILD)/lia: $(CORE_OBJ) $(APP_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LIA_LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,13 +76,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
+# the test tools read JSON (the conformance corpus) with Debian's libcjson
+TOOL_LDLIBS := -lcjson
 $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(TOOL_LDLIBS)
 
 # ---- dependencies (Debian) ----
-DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libsystemd-dev libsqlite3-dev
-DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat
+DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev \
+	libsystemd-dev libsqlite3-dev libcurl4-openssl-dev
+DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat \
+	libcjson-dev python3-paho-mqtt tzdata sqlite3
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
 deps:

@@ -487,6 +487,7 @@ static int open_state(lua_State *L)
 		{ "lia.serial", luaopen_lia_serial },
 		{ "lia.i2c", luaopen_lia_i2c },
 		{ "lia.sim", luaopen_lia_sim },
+		{ "lia.http", luaopen_lia_http },
 		{ "cjson", luaopen_cjson },
 		{ "cjson.safe", luaopen_cjson_safe },
 		{ NULL, NULL }

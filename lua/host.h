@@ -149,6 +149,7 @@ int luaopen_lia_gpio(struct lua_State *L);
 int luaopen_lia_serial(struct lua_State *L);
 int luaopen_lia_i2c(struct lua_State *L);
 int luaopen_lia_sim(struct lua_State *L);
+int luaopen_lia_http(struct lua_State *L);
 /* lia run --sim models.lua: run the file (raises on an error). */
 int lsim_load_models(struct lua_State *L, const char *path);
 

@@ -310,7 +310,22 @@ static int l_is_connected(lua_State *L)
 	return 1;
 }
 
-/* c:publish(topic, payload [, opts | qos [, retain]]) -> token | nil, msg, code */
+/* A table payload goes out as JSON: cjson.encode replaces it in place
+ * (a value JSON cannot hold, such as a function, raises: misuse). */
+static void json_payload(lua_State *L, int idx)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "cjson");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "encode");
+	lua_pushvalue(L, idx);
+	lua_call(L, 1, 1);
+	lua_replace(L, idx);
+	lua_pop(L, 1);
+}
+
+/* c:publish(topic, payload [, opts | qos [, retain]]) -> token | nil, msg, code
+ * payload: a string, a number, or a table (sent as JSON). */
 static int l_publish(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
@@ -319,6 +334,8 @@ static int l_publish(lua_State *L)
 	uint32_t mid = 0;
 	lua_Integer qos = 0;
 	r.topic = luaL_checklstring(L, 2, &r.topic_len);
+	if (lua_istable(L, 3))
+		json_payload(L, 3);
 	if (!lua_isnoneornil(L, 3)) {
 		luaL_argexpected(L, lua_type(L, 3) == LUA_TSTRING || lua_type(L, 3) == LUA_TNUMBER,
 			3, "string payload");
@@ -671,11 +688,20 @@ int luaopen_lia_mqtt(lua_State *L)
 #define MQTT_X_ERR(name, value, text) lua_pushinteger(L, value); lua_setfield(L, -2, #name + 5);
 	MQTT_ERROR_LIST(MQTT_X_ERR)
 #undef MQTT_X_ERR
-	/* the one-shot helpers are Lua code: lia.mqtt.helpers(M) adds them */
+	/* the one-shot helpers are Lua code: lia.mqtt.helpers(M, message
+	 * methods) adds them, and the messages' methods (msg:json()) */
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "lia.mqtt.helpers");
 	lua_call(L, 1, 1);
 	lua_pushvalue(L, -2);
-	lua_call(L, 1, 0);
+	luaL_newmetatable(L, LMQTT_MESSAGE_MT);
+	if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, -3, "__index");
+	}
+	lua_remove(L, -2);
+	lua_call(L, 2, 0);
 	return 1;
 }

@@ -12,6 +12,9 @@
 
 struct lua_State;
 
+/* The metatable of received messages (plain tables with msg:json()). */
+#define LMQTT_MESSAGE_MT "lia.mqtt.message"
+
 /* lia run: the client at idx is the default one (global-handler mode:
  * the globals on_connect, on_message, on_disconnect are called too). */
 void lmqtt_set_default(struct lua_State *L, int idx);

@@ -77,6 +77,7 @@ static void push_codes(lua_State *L, struct mqtt_str codes)
 static void push_message(lua_State *L, const struct mqtt_publish *m)
 {
 	lua_createtable(L, 0, 8);
+	luaL_setmetatable(L, LMQTT_MESSAGE_MT);     /* msg:json() */
 	set_bytes(L, "topic", m->topic);
 	set_bytes(L, "payload", m->payload);
 	lmqtt_set_int(L, "qos", m->qos);

@@ -1,7 +1,8 @@
 /*
  * ltimer.c - require "lia.timer": timer.every(ms, fn), timer.after(ms, fn)
  * and t:stop(). Each firing runs fn(t) in its own coroutine; an error is
- * logged and an `every` timer keeps running.
+ * logged and an `every` timer keeps running. timer.cron and timer.at (wall
+ * clock schedules) are Lua: lua/lib/cron.lua.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -136,5 +137,14 @@ int luaopen_lia_timer(lua_State *L)
 	};
 	host_class(L, TIMER_MT, meta, methods);
 	luaL_newlib(L, funcs);
+	/* clock-time schedules are Lua: lia.cron's install(M) adds timer.cron
+	 * and timer.at on top of timer.after */
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.cron");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "install");
+	lua_pushvalue(L, -3);
+	lua_call(L, 1, 0);
+	lua_pop(L, 1);
 	return 1;
 }

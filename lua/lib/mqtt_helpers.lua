@@ -14,7 +14,20 @@ local client_keys = {
 
 local DISCONNECT_MS = 3000
 
-return function(mqtt)
+local cjson_safe = require "cjson.safe"
+
+return function(mqtt, message)
+	-- msg:json(): the payload decoded (tables, numbers, strings, booleans;
+	-- JSON null is cjson.null), or nil and cjson's message on bad JSON.
+	if message then
+		function message.json(msg)
+			if type(msg) ~= "table" or type(msg.payload) ~= "string" then
+				error("msg:json(): call it on a message", 2)
+			end
+			return cjson_safe.decode(msg.payload)
+		end
+	end
+
 	-- The client options in opts (the rest: qos, retain, msg_count... are ours).
 	local function client_opts(opts)
 		local o = {}

@@ -54,7 +54,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "json.h"
+#include <cjson/cJSON.h>
+
 #include "log.h"
 #include "loop.h"
 #include "mqtt_client.h"
@@ -75,11 +76,48 @@ struct opts {
 };
 
 /* One case, resolved: group values overridden by the test's own. */
+/* Typed members of a corpus object (Debian's libcjson): def when absent
+ * or of another type. */
+static const cJSON *json_get(const cJSON *obj, const char *key)
+{
+	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+static const char *json_get_str(const cJSON *obj, const char *key, const char *def)
+{
+	const cJSON *m = json_get(obj, key);
+	return cJSON_IsString(m) ? m->valuestring : def;
+}
+
+static int json_get_bool(const cJSON *obj, const char *key, int def)
+{
+	const cJSON *m = json_get(obj, key);
+	return cJSON_IsBool(m) ? cJSON_IsTrue(m) : def;
+}
+
+static double json_get_num(const cJSON *obj, const char *key, double def)
+{
+	const cJSON *m = json_get(obj, key);
+	return cJSON_IsNumber(m) ? m->valuedouble : def;
+}
+
+/* "line N: bad JSON" for a document cJSON could not parse. */
+static void json_error(const char *text, size_t len, char *err, size_t errlen)
+{
+	const char *at = cJSON_GetErrorPtr();
+	int line = 1;
+	if (!at || at < text || at > text + len)
+		at = text;
+	for (const char *p = text; p < at; p++)
+		line += *p == '\n';
+	snprintf(err, errlen, "line %d: bad JSON", line);
+}
+
 struct tcase {
 	const char *file, *group, *name, *command;
 	uint8_t version;
 	bool clean, connect, connack, expect_disconnect;
-	const struct json *msgs[2];     /* group_msgs, msgs (arrays or NULL) */
+	const cJSON *msgs[2];     /* group_msgs, msgs (arrays or NULL) */
 };
 
 enum outcome { OUT_DISCONNECT, OUT_CONNECTED, OUT_HANG, OUT_ERROR };
@@ -565,7 +603,7 @@ static enum outcome run_case(struct fake *f, const struct tcase *t, int lfd, uin
 	}
 	int k = 0;
 	for (int i = 0; i < 2; i++) {
-		for (const struct json *m = t->msgs[i] ? t->msgs[i]->child : NULL; m; m = m->next) {
+		for (const cJSON *m = t->msgs[i] ? t->msgs[i]->child : NULL; m; m = m->next) {
 			const char *type = json_get_str(m, "type", "");
 			long n = hex_decode(json_get_str(m, "payload", ""), b, sizeof b);
 			k++;
@@ -651,7 +689,7 @@ static int version_of(double v)
 }
 
 /* Value of key from the test, else the group, else def. */
-static int pick_bool(const struct json *t, const struct json *g, const char *key, int def)
+static int pick_bool(const cJSON *t, const cJSON *g, const char *key, int def)
 {
 	return json_get_bool(t, key, json_get_bool(g, key, def));
 }
@@ -665,20 +703,22 @@ static int run_file(const char *dir, const char *name, const struct opts *o, int
 		path[0] = '\0';
 	char *text = read_file(path, &len);
 	int read_errno = errno;
-	struct json *doc = text ? json_parse(text, len, err, sizeof err) : NULL;
+	cJSON *doc = text ? cJSON_ParseWithLength(text, len) : NULL;
+	if (text && !doc)
+		json_error(text, len, err, sizeof err);
 	bool readable = text != NULL;
 	xfree(text);
-	if (!doc || doc->type != JSON_ARRAY) {
+	if (!doc || !cJSON_IsArray(doc)) {
 		printf("MISMATCH %s: cannot read: %s\n", name, !readable ? strerror(read_errno)
 			: doc ? "not a list" : err);
-		json_free(doc);
+		cJSON_Delete(doc);
 		all->failed++;
 		return -1;
 	}
 	struct totals file = { 0, 0, 0 };
-	for (const struct json *g = doc->child; g; g = g->next) {
-		const struct json *tests = json_get(g, "tests");
-		for (const struct json *tj = tests ? tests->child : NULL; tj; tj = tj->next) {
+	for (const cJSON *g = doc->child; g; g = g->next) {
+		const cJSON *tests = json_get(g, "tests");
+		for (const cJSON *tj = tests ? tests->child : NULL; tj; tj = tj->next) {
 			struct tcase t = { name, json_get_str(g, "group", "?"), json_get_str(tj, "name", "?"),
 				json_get_str(tj, "command", json_get_str(g, "command", NULL)),
 				(uint8_t)version_of(json_get_num(tj, "ver", json_get_num(g, "ver", 4))),
@@ -699,7 +739,7 @@ static int run_file(const char *dir, const char *name, const struct opts *o, int
 			xfree(f);
 		}
 	}
-	json_free(doc);
+	cJSON_Delete(doc);
 	if (file.passed + file.failed)
 		printf("%s: %d passed, %d failed (%d waived)\n", name, file.passed, file.failed,
 			file.waived);

@@ -1,6 +1,7 @@
 /*
  * waivers.h - the conformance waivers file (tests/conformance/WAIVERS.md),
- * header-only like json.h. A waiver is a Markdown table row
+ * header-only, since each tool (tests/tools/NAME.c) builds into its own binary. A waiver
+ * is a Markdown table row
  *
  *   | file | group | test | [MQTT-x.y.z-n] ... | why |
  *

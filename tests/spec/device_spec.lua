@@ -1,0 +1,143 @@
+-- lia.device (lua/lib/device.lua): declarative devices on the simulated
+-- board against a real mosquitto; Home Assistant's view through the paho
+-- peer (tests/tools/ha_peer.py).
+local H = require "tests.spec.helper"
+local cjson = require "cjson"
+
+local EX = H.root .. "/scripts/examples/"
+
+-- A device with every kind of entry, and test hooks over MQTT:
+-- test/<id>/press presses the button, test/<id>/feed feeds the serial port.
+local SCRIPT = [[
+local models, sim = require "lia.sim.models", require "lia.sim"
+local btn = models.button{ chip = "gpiochip0", line = 27, bounce = 4 }
+local port = sim.serial("/dev/ttySIM7")
+models.bme280{ addr = 0x76 }
+models.sht3x{ addr = 0x44, celsius = 19.5, humidity = 52 }
+local d = require("lia.device"){
+	id = "${ID}", name = "Test board", broker = "${URI}", ha = ${HA},
+	outputs = { relay = { line = "GPIO17", name = "Relay", safe = 0 },
+		lamp = { line = 5, chip = "gpiochip0", initial = 1, payload_on = "1", payload_off = "0" } },
+	inputs = { button = { line = "GPIO27", bias = "pull-up", active_low = true, debounce_ms = 20 } },
+	sensors = { air = { driver = "bme280", addr = 0x76, interval = 0.2, name = "Air" },
+		hum = { driver = "sht3x", interval = 0.2, precision = 1 } },
+	serial = { meter = { path = "/dev/ttySIM7", writable = true } },
+	on_disconnect = function()
+		print("disconnect writes", table.concat(sim.gpio("gpiochip0", 17):writes(), " "))
+	end,
+}
+d.client:subscribe("test/${ID}/press", 0, function() btn.press() end)
+d.client:subscribe("test/${ID}/feed", 0, function(_, m) port:feed(m.payload .. "\n") end)
+d.client:subscribe("test/${ID}/written", 0, function()
+	print("serial written", (port:written():gsub("\n", "|")))
+end)
+]]
+
+describe("lia.device", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	local function start(id, ha)
+		return H.lia_spawn({ "run", "--hw", "sim",
+			H.script(SCRIPT, { ID = id, URI = broker:uri(), HA = tostring(ha ~= false) }) })
+	end
+
+	it("ha_device.lua (15 lines): two relays and a temperature sensor in Home Assistant", function()
+		local id = H.uniq("hadev")
+		local lia = H.lia_spawn({ "run", "--sim", EX .. "sim_models.lua", EX .. "ha_device.lua" },
+			{ env = { BROKER = broker:uri(), DEVICE_ID = id } })
+		local r = H.run(string.format("/usr/bin/python3 %s %s %d %s 3",
+			H.q(H.root .. "/tests/tools/ha_peer.py"), H.host, broker.port, id), { timeout = 60 })
+		assert.equal(0, r.status, r.out .. r.err .. H.dump(lia, broker))
+		for _, l in ipairs({ "config switch relay1 ok", "config switch relay2 ok",
+				"config sensor room_temperature ok", "command switch relay1 ON ok",
+				"command switch relay2 OFF ok", "reannounced after restart", "PEER OK" }) do
+			assert.truthy(r.out:find(l .. "\n", 1, true), l .. " in:\n" .. r.out)
+		end
+		local sub = broker:sub(string.format("-t 'lia/%s/room_temperature/state' -C 1", id))
+		assert.equal(0, sub:wait(10), H.dump(lia, broker))
+		local t = tonumber(sub:stdout())
+		assert.truthy(t and t > 19 and t < 24, sub:stdout())
+	end)
+
+	it("outputs follow commands with their payloads; inputs are debounced; sensors publish at their interval", function()
+		local id = H.uniq("dev")
+		local sub = broker:sub(string.format("-t 'lia/%s/+/state' -v", id))
+		local lia = start(id)
+		assert.truthy(broker:subscribed(id, 10, 1), H.dump(lia, broker))
+		assert.truthy(sub:wait_for("/lamp/state 1\n", 10), sub:stdout() .. H.dump(lia, broker))
+		assert.truthy(sub:wait_for("/relay/state OFF\n", 10), sub:stdout())
+		assert.truthy(sub:wait_for("/button/state OFF\n", 10), sub:stdout())
+		broker:pub(string.format("-t lia/%s/lamp/set -m 0", id))
+		assert.truthy(sub:wait_for("/lamp/state 0\n", 10), sub:stdout())
+		-- every sensor reading: BME280 at the datasheet example, SHT3x at its model
+		assert.truthy(sub:wait_for("/air_temperature/state 25.08\n", 10), sub:stdout())
+		assert.truthy(sub:wait_for("/air_pressure/state 1006.53\n", 10), sub:stdout())
+		assert.truthy(sub:wait_for("/hum_temperature/state 19.5\n", 10), sub:stdout())
+		assert.truthy(sub:wait_for("/hum_humidity/state 52\n", 10), sub:stdout())
+		-- two presses, each bouncing 5 times: ON, OFF twice, nothing more. The
+		-- second comes at once after the first's OFF, inside the debounce
+		-- window: the level read after the window still reports it.
+		local function count(s) return H.count(sub:stdout(), "/button/state " .. s .. "\n") end
+		broker:pub(string.format("-t test/%s/press -m x", id))
+		assert.truthy(H.wait(function() return count("OFF") == 2 end, 10), sub:stdout())
+		broker:pub(string.format("-t test/%s/press -m x", id))
+		assert.truthy(H.wait(function() return count("OFF") == 3 end, 10), sub:stdout())
+		H.sleep(0.3)            -- nothing observable: a late bounce would show here
+		local presses = {}
+		for _, l in ipairs(H.lines(sub:stdout())) do
+			if l:find("/button/", 1, true) then presses[#presses + 1] = l end
+		end
+		assert.equal(2, count("ON"), table.concat(presses, "\n"))
+		assert.equal(3, count("OFF"), table.concat(presses, "\n"))
+	end)
+
+	it("serial lines become states; a writable port takes lia/<id>/<key>/write", function()
+		local id = H.uniq("devser")
+		local sub = broker:sub(string.format("-t 'lia/%s/meter/state' -v", id))
+		local lia = start(id)
+		assert.truthy(broker:subscribed(id, 10, 4), H.dump(lia, broker))
+		broker:pub(string.format("-t test/%s/feed -m 'kWh 1234.5'", id))
+		assert.truthy(sub:wait_for("/meter/state kWh 1234.5\n", 10), sub:stdout() .. H.dump(lia, broker))
+		broker:pub(string.format("-t lia/%s/meter/write -m 'PING'", id))
+		broker:pub(string.format("-t test/%s/written -m x", id))
+		assert.truthy(lia:wait_for("serial written\tPING|\n", 10), H.dump(lia, broker))
+	end)
+
+	it("outputs go to their safe state when the broker is gone, and say so when it is back", function()
+		local id = H.uniq("devsafe")
+		local sub = broker:sub(string.format("-t 'lia/%s/relay/state' -v", id))
+		local lia = start(id)
+		assert.truthy(broker:subscribed(id, 10, 1), H.dump(lia, broker))
+		broker:pub(string.format("-t lia/%s/relay/set -m ON", id))
+		assert.truthy(sub:wait_for("/relay/state ON\n", 10), sub:stdout() .. H.dump(lia, broker))
+		broker:stop()
+		assert.truthy(lia:wait_for("disconnect writes\t0 1 0\n", 10), H.dump(lia))
+		assert.truthy(lia:stderr():find("outputs in their safe state", 1, true), lia:stderr())
+		broker:restart()
+		local late = broker:sub(string.format("-t 'lia/%s/relay/state' -C 1", id))
+		assert.equal(0, late:wait(15), H.dump(lia, broker))
+		assert.equal("OFF\n", late:stdout())
+	end)
+
+	it("ha = false: the same topics, no discovery; bad tables name the entry", function()
+		local id = H.uniq("devnoha")
+		local cfg = broker:sub("-t 'homeassistant/#' -v")
+		local sub = broker:sub(string.format("-t 'lia/%s/relay/state' -v", id))
+		local lia = start(id, false)
+		assert.truthy(sub:wait_for("/relay/state OFF\n", 10), sub:stdout() .. H.dump(lia, broker))
+		H.sleep(0.3)            -- nothing observable: discovery would have come with the state
+		assert.falsy(cfg:stdout():find(id, 1, true), cfg:stdout())
+		local bad = H.script([[require("lia.device"){ id = "x", outputs = { r = { name = "no line" } } }]])
+		local r = H.lia_run({ "run", "--hw", "sim", bad })
+		assert.truthy(r.err:find("lia.device: outputs.r: line expected", 1, true), r.err)
+		bad = H.script([[require("lia.device"){ id = "x", sensors = { s = { driver = "dht22" } } }]])
+		r = H.lia_run({ "run", "--hw", "sim", bad })
+		assert.truthy(r.err:find('lia.device: sensors.s: unknown driver "dht22" (tmp102, bme280, sht3x, ads1115)', 1, true), r.err)
+		bad = H.script([[require("lia.device"){ id = "x", outputs = { r = { line = "GPIO99" } } }]])
+		r = H.lia_run({ "run", "--hw", "sim", bad })
+		assert.truthy(r.err:find("lia.device: outputs.r: GPIO99: no such line", 1, true), r.err)
+	end)
+end)
