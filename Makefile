@@ -29,7 +29,8 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBDIR   ?= /usr/lib/$(MULTIARCH)
 STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
 # -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
-LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lm -ldl -lpthread
+# libcjson (lia sub's %j/%J/--pretty, as mosquitto_sub prints them) from the system.
+LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lcjson -lm -ldl -lpthread
 LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
@@ -78,7 +79,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
 # ---- dependencies (Debian) ----
-DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev
+DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libcjson-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio

@@ -16,6 +16,7 @@
 #include "lua/config.h"
 #include "lua/host.h"
 #include "hw/hw.h"
+#include "mqtt_codec.h"
 #include "log.h"
 #include "loop.h"
 #include "datadir.h"
@@ -157,6 +158,7 @@ static bool tls_opt(struct lia_args *a, const char *o, const char *val)
 		{ "--key", offsetof(struct lia_args, key) },
 		{ "--keypass", offsetof(struct lia_args, keypass) },
 		{ "--alpn", offsetof(struct lia_args, alpn) },
+		{ "--tls-alpn", offsetof(struct lia_args, alpn) },
 		{ "--ciphers", offsetof(struct lia_args, ciphers) },
 		{ "--tls-version", offsetof(struct lia_args, tls_version) },
 		{ "--proxy", offsetof(struct lia_args, proxy) },
@@ -172,6 +174,46 @@ static bool tls_opt(struct lia_args *a, const char *o, const char *val)
 	return false;
 }
 
+/* The value checks of lua/args_check.c, shared with the configuration
+ * file: 0, or -1 with "lia CMD: OPTION: reason" printed. */
+static int check_value(const char *cmd, const char *o, const char *val)
+{
+	static const struct { const char *names; int (*fn)(const char *, char *, size_t); } checks[] = {
+		{ "-L|--broker", args_check_broker }, { "--will-topic", args_check_topic },
+		{ "--cafile|--cert|--key", args_check_file }, { "--capath", args_check_dir },
+		{ "--tls-version", args_check_tls_version }, { "--proxy", args_check_proxy },
+	};
+	char why[700];
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+		if (is(o, checks[i].names) && checks[i].fn(val, why, sizeof why) < 0) {
+			fprintf(stderr, "lia %s: %s: %s\n", cmd, o, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* -L mqtt://[user[:pass]@]host[:port]/topic: as in mosquitto_pub/_sub, the
+ * path of an mqtt:// or mqtts:// URL is the topic (lia sub: one more
+ * filter); a ws:// path stays the WebSocket path. Cut in place in argv. */
+static int broker_url(const char *cmd, struct lia_args *a, char *val)
+{
+	char *sep = strstr(val, "://");
+	char *rest = sep ? sep + 3 : val;
+	char *slash = strchr(rest, '/');
+	bool ws = strncmp(val, "ws", 2) == 0 || strncmp(val, "unix", 4) == 0;
+	a->uri = val;
+	if (!slash || ws || strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0)
+		return 1;
+	*slash = '\0';
+	if (slash[1] == '\0')
+		return 1;
+	if (a->ntopics == ARGS_MAX_TOPICS || (strcmp(cmd, "pub") == 0 && a->ntopics))
+		return bad(cmd, "%s", "-L: one topic only");
+	a->topics[a->ntopics++] = slash + 1;
+	return 1;
+}
+
 /* Options every command with a client takes; 1 when taken, 0 when not
  * ours, -1 on error. *i is advanced past a value. */
 static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
@@ -181,19 +223,21 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 	static const char *const valued = "-h|--host|-p|--port|-L|--broker|-i|--id|-u|--username|"
 		"-P|--pw|-k|--keepalive|-V|--protocol-version|-q|--qos|-x|--session-expiry|"
 		"--will-topic|--will-payload|--will-qos|--cafile|--capath|--cert|--key|--keypass|"
-		"--alpn|--ciphers|--tls-version|--proxy";
+		"--alpn|--tls-alpn|--ciphers|--tls-version|--proxy";
 	const char *val = NULL;
 	if (is(o, valued)) {
 		if (*i + 1 >= argc)
 			return bad(cmd, "option %s needs a value", o);
 		val = argv[++*i];
+		if (check_value(cmd, o, val) < 0)
+			return -1;
 	}
 	if (is(o, "-h|--host"))
 		a->host = val;
 	else if (is(o, "-p|--port"))
 		return number(cmd, o, val, 1, 65535, &v) < 0 ? -1 : (a->port = (int)v, 1);
 	else if (is(o, "-L|--broker"))
-		a->uri = val;
+		return broker_url(cmd, a, argv[*i]);
 	else if (is(o, "-i|--id"))
 		a->id = val;
 	else if (is(o, "-u|--username"))
@@ -240,6 +284,111 @@ static int add_topic(const char *cmd, struct lia_args *a, const char *t)
 	if (a->ntopics == ARGS_MAX_TOPICS)
 		return bad(cmd, "%s", "too many -t");
 	a->topics[a->ntopics++] = t;
+	return 1;
+}
+
+/* -D command identifier value [value]: the names as mosquitto spells them
+ * (-D connect session-expiry-interval 60, -D publish user-property k v). */
+static int prop_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
+{
+	static const char *const packets = "connect|publish|subscribe|unsubscribe|disconnect|will|auth";
+	char name[64];
+	struct args_prop *p;
+	if (*i + 3 >= argc)
+		return bad(cmd, "%s", "-D needs a command, a property name and a value");
+	if (a->nprops == ARGS_MAX_PROPS)
+		return bad(cmd, "%s", "too many -D");
+	p = &a->props[a->nprops];
+	p->cmd = argv[*i + 1];
+	p->name = argv[*i + 2];
+	p->value = argv[*i + 3];
+	if (!is(p->cmd, packets))
+		return bad(cmd, "-D: '%s' is not connect, publish, subscribe, unsubscribe, disconnect, will or auth", p->cmd);
+	snprintf(name, sizeof name, "%s", p->name);
+	for (char *c = name; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	if (strlen(p->name) >= sizeof name || !mqtt_prop_id_by_name(name))
+		return bad(cmd, "-D: '%s' is not an MQTT 5 property", p->name);
+	*i += 3;
+	if (strcmp(name, "user_property") == 0) {
+		if (*i + 1 >= argc)
+			return bad(cmd, "%s", "-D ... user-property needs a name and a value");
+		p->value2 = argv[++*i];
+	}
+	a->nprops++;
+	return 1;
+}
+
+/* --repeat-delay S: seconds, fractions allowed, as mosquitto_pub takes them. */
+static int seconds(const char *cmd, const char *opt, const char *s, long *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 86400.0 * 365)) {
+		fprintf(stderr, "lia %s: %s: '%s' is not a number of seconds\n", cmd, opt, s);
+		return -1;
+	}
+	*ms = (long)(v * 1000 + 0.5);
+	return 0;
+}
+
+static int add_to(const char *cmd, const char *opt, const char **list, int *n, const char *t)
+{
+	if (*n == ARGS_MAX_TOPICS)
+		return bad(cmd, "too many %s", opt);
+	list[(*n)++] = t;
+	return 1;
+}
+
+/* The options mosquitto_pub and mosquitto_sub have beyond the common ones;
+ * same results as common_opt. */
+static int tool_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
+{
+	const char *o = argv[*i];
+	long v;
+	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
+	bool valued = ((pub || sub) && is(o, "-I|--id-prefix|-A|--unix")) ||
+		(pub && is(o, "-M|--repeat-delay")) || (sub && is(o, "-F|-T|-U"));
+	const char *val = NULL;
+	if (!pub && !sub)
+		return 0;
+	if (valued && *i + 1 >= argc)
+		return bad(cmd, "option %s needs a value", o);
+	if (valued)
+		val = argv[++*i];
+	if (is(o, "-D|--property"))
+		return prop_opt(cmd, a, argc, argv, i);
+	if (is(o, "--retry"))
+		a->retry = true;
+	else if (is(o, "--quiet"))
+		a->quiet = true;
+	else if (is(o, "-I|--id-prefix"))
+		a->id_prefix = val;
+	else if (is(o, "-A"))
+		a->bind_address = val;
+	else if (is(o, "--unix"))
+		a->unix_path = val;
+	else if (pub && is(o, "-M"))
+		return number(cmd, o, val, 1, 65535, &v) < 0 ? -1 : (a->max_inflight = (int)v, 1);
+	else if (pub && is(o, "--repeat-delay"))
+		return seconds(cmd, o, val, &a->repeat_delay_ms) < 0 ? -1 : 1;
+	else if (sub && is(o, "-F"))
+		a->format = val;
+	else if (sub && is(o, "-T"))
+		return add_to(cmd, o, a->filter_out, &a->nfilter_out, val);
+	else if (sub && is(o, "-U"))
+		return add_to(cmd, o, a->unsub, &a->nunsub, val);
+	else if (sub && is(o, "--pretty"))
+		a->pretty = true;
+	else if (sub && is(o, "-E"))
+		a->exit_on_suback = true;
+	else if (sub && is(o, "--retained-only"))
+		a->retained_only = true;
+	else if (sub && is(o, "--remove-retained"))
+		a->remove_retained = true;
+	else
+		return 0;
 	return 1;
 }
 
@@ -307,6 +456,27 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	return 1;
 }
 
+/* lia pub / lia sub after the command line: --unix as a unix:// URI, -I as
+ * the id, and the options that contradict each other. */
+static int tool_finish(const char *cmd, struct lia_args *a)
+{
+	static char unix_uri[300], id[300];
+	char why[300];
+	if (args_check_combination(a, why, sizeof why) < 0) {
+		fprintf(stderr, "lia %s: %s\n", cmd, why);
+		return -1;
+	}
+	if (a->unix_path) {
+		snprintf(unix_uri, sizeof unix_uri, "unix://%s", a->unix_path);
+		a->uri = unix_uri;
+	}
+	if (a->id_prefix) {
+		snprintf(id, sizeof id, "%s%ld", a->id_prefix, (long)getpid());
+		a->id = id;
+	}
+	return 0;
+}
+
 /* 0 ok, -1 error (reported), 1 help printed. */
 static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 {
@@ -325,13 +495,14 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			a->script = o;
 			continue;
 		}
-		if (script && strcmp(o, "--config") == 0) {
+		if (strcmp(o, "--config") == 0) {
 			if (i + 1 >= argc)
 				return bad(cmd, "option %s needs a value", o);
 			a->config = argv[++i];
 			continue;
 		}
-		if (strcmp(cmd, "check") != 0 && (r = common_opt(cmd, a, argc, argv, &i)) == 0)
+		if (strcmp(cmd, "check") != 0 && (r = common_opt(cmd, a, argc, argv, &i)) == 0 &&
+				(r = tool_opt(cmd, a, argc, argv, &i)) == 0)
 			r = command_opt(cmd, a, argc, argv, &i);
 		if (r < 0)
 			return -1;
@@ -346,6 +517,8 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			"missing the message: one of -m, -l, -n, -s, -f");
 	if (strcmp(cmd, "sub") == 0 && !a->ntopics)
 		return bad(cmd, "%s", "missing -t filter");
+	if ((strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0) && tool_finish(cmd, a) < 0)
+		return -1;
 	if (a->sim_models && a->hw && strcmp(a->hw, "sim") != 0)
 		return bad(cmd, "%s", "--sim needs --hw sim");
 	if (a->hw || a->sim_models)
@@ -372,6 +545,49 @@ static int data_dir(struct lia_args *a)
 	return 0;
 }
 
+/* lia pub / lia sub take from the configuration what says where and how to
+ * connect (broker, credentials, TLS, proxy, protocol, keep-alive), never the
+ * agent's client id, will or session: a lia pub with the agent's id would
+ * throw the agent off the broker. Command-line options win. */
+static void take_connection(struct lia_args *a, const struct lia_args *f)
+{
+	const char **strs[] = { &a->username, &a->password, &a->cafile, &a->capath, &a->cert,
+		&a->key, &a->keypass, &a->alpn, &a->ciphers, &a->tls_version, &a->proxy };
+	const char *const fstrs[] = { f->username, f->password, f->cafile, f->capath, f->cert,
+		f->key, f->keypass, f->alpn, f->ciphers, f->tls_version, f->proxy };
+	if (!args_broker_given(a) && !a->unix_path) {
+		a->uri = f->uri;
+		a->host = f->host;
+		a->port = f->port;
+	}
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		if (!*strs[i])
+			*strs[i] = fstrs[i];
+	a->insecure = a->insecure || f->insecure;
+	if (a->keepalive < 0)
+		a->keepalive = f->keepalive;
+	if (a->protocol < 0)
+		a->protocol = f->protocol;
+}
+
+/* lia pub / lia sub: --config, else config_user_path(). 0, or -1 with the
+ * error reported. */
+static int configure_tool(struct lia_args *a, char **storage)
+{
+	char err[1024];
+	struct lia_args f;
+	const char *path = a->config ? a->config : config_user_path();
+	args_init(&f);
+	if (!path)
+		return 0;
+	if (config_load(path, &f, storage, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	take_connection(a, &f);
+	return 0;
+}
+
 /* The configuration file under the command line: --config, else for lia run
  * config_default_path(). With a configuration, the default client's id
  * defaults to the host name (one agent per device); without one it stays
@@ -394,6 +610,10 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 	if (!a->script && strcmp(cmd, "run") == 0)
 		return bad(cmd, "%s", path ? "missing script.lua (nor script = in the configuration)" :
 			"missing script.lua");
+	if (args_check_combination(a, err, sizeof err) < 0) {
+		fprintf(stderr, "lia %s: %s\n", cmd, err);
+		return -1;
+	}
 	if (a->hw)
 		hw_select(a->hw);
 	return strcmp(cmd, "run") == 0 ? data_dir(a) : 0;
@@ -479,7 +699,8 @@ int main(int argc, char **argv)
 	if (r)
 		return r < 0 ? 1 : 0;
 	char *config = NULL;
-	if (strcmp(cmd, "pub") != 0 && strcmp(cmd, "sub") != 0 && configure(cmd, &a, &config) < 0)
+	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0 ? configure_tool(&a, &config) < 0 :
+			configure(cmd, &a, &config) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -436,6 +436,7 @@ static int open_state(lua_State *L)
 		{ "lia.sim", luaopen_lia_sim },
 		{ "cjson", luaopen_cjson },
 		{ "cjson.safe", luaopen_cjson_safe },
+		{ "lia.clijson", luaopen_lia_clijson },
 		{ NULL, NULL }
 	};
 	luaL_openlibs(L);
