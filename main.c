@@ -43,7 +43,8 @@ static const char common_help[] =
 	"                           (default: all_proxy / https_proxy / http_proxy)\n";
 
 static const char main_help[] =
-	"usage: lia run [options] [--config FILE] script.lua   run a script\n"
+	"usage: lia run [options] [--config FILE] script.lua [args]   run a script\n"
+	"       lia script.lua [args]                          the same (#!/usr/bin/env lia)\n"
 	"       lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 	"       lia sub [options] -t filter [-t filter ...] [-C n] [-W s] [-v] [-N] [-R]\n"
 	"       lia check [--config FILE] [script.lua]          compile only\n"
@@ -493,6 +494,12 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			if (!script || a->script)
 				return bad(cmd, "unexpected argument '%s'", o);
 			a->script = o;
+			if (strcmp(cmd, "run") == 0) {
+				/* as lua and node do: what follows is the script's (arg) */
+				a->script_argv = argv + i + 1;
+				a->script_argc = argc - i - 1;
+				break;
+			}
 			continue;
 		}
 		if (strcmp(o, "--config") == 0) {
@@ -671,6 +678,15 @@ static int run(const char *cmd, const struct lia_args *a)
 	return status;
 }
 
+/* `lia X` where X is no command: a script when it names a file or looks
+ * like one (a path, or *.lua: then lia run reports it missing). */
+static bool is_script(const char *s)
+{
+	size_t n = strlen(s);
+	return s[0] != '-' && (strchr(s, '/') || (n > 4 && strcmp(s + n - 4, ".lua") == 0) ||
+		access(s, F_OK) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const cmds[] = { "run", "pub", "sub", "check", NULL };
@@ -691,11 +707,16 @@ int main(int argc, char **argv)
 	bool known = false;
 	for (int i = 0; cmds[i]; i++)
 		known = known || strcmp(cmds[i], cmd) == 0;
-	if (!known) {
+	int skip = 2;
+	if (!known && is_script(cmd)) {
+		/* lia script.lua [args], and so #!/usr/bin/env lia */
+		cmd = "run";
+		skip = 1;
+	} else if (!known) {
 		fprintf(stderr, "lia: unknown command '%s' (see lia --help)\n", cmd);
 		return 1;
 	}
-	int r = parse(cmd, &a, argc - 2, argv + 2);
+	int r = parse(cmd, &a, argc - skip, argv + skip);
 	if (r)
 		return r < 0 ? 1 : 0;
 	char *config = NULL;

@@ -144,3 +144,15 @@ void args_push(lua_State *L, const struct lia_args *a)
 	set_list(L, "topics", a->topics, a->ntopics);
 	push_tool(L, a);
 }
+
+void args_set_script_arg(lua_State *L, const struct lia_args *a)
+{
+	lua_createtable(L, a->script_argc, 1);
+	lua_pushstring(L, a->script ? a->script : "");
+	lua_rawseti(L, -2, 0);
+	for (int i = 0; i < a->script_argc; i++) {
+		lua_pushstring(L, a->script_argv[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setglobal(L, "arg");
+}

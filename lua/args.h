@@ -95,6 +95,10 @@ bool args_broker_given(const struct lia_args *a);
  * out of memory (call it inside a protected call). */
 void args_push(struct lua_State *L, const struct lia_args *a);
 
+/* The global `arg` of lia run, as lua(1) sets it: arg[0] the script,
+ * arg[1..n] what followed it on the command line. Raises on out of memory. */
+void args_set_script_arg(struct lua_State *L, const struct lia_args *a);
+
 /* The checks every option gets, whether it comes from the command line or
  * the configuration file (lua/args_check.c): the caller names the place
  * (option or file:line). 0, or -1 with a one-line reason in err. */

@@ -560,6 +560,7 @@ static int prepare_main(lua_State *L)
 	struct main_req *m = lua_touserdata(L, 1);
 	if (m->path) {
 		make_default_client(L, m->a);
+		args_set_script_arg(L, m->a);
 		if (m->a->sim_models)
 			lsim_load_models(L, m->a->sim_models);
 		if (luaL_loadfile(L, m->path) != LUA_OK) {
@@ -670,6 +671,16 @@ bool host_reload_requested(const struct host *h)
 	return h->reload;
 }
 
+/* lia run ends with 0, as node does, once the main chunk has returned (or
+ * waits) and nothing can ever run again: no timer and no watched fd (a
+ * client, a device handler, stdin, a reload watcher while reloading is on)
+ * is left to call back, so no coroutine can be woken either. The loop
+ * keeps the count: every binding that can call back holds a timer or fd. */
+static bool nothing_left(const struct host *h)
+{
+	return loop_timer_count(h->loop) == 0 && loop_watch_count(h->loop) == 0;
+}
+
 int host_loop(struct host *h)
 {
 	uint64_t deadline;
@@ -677,8 +688,13 @@ int host_loop(struct host *h)
 	loop_signal(h->loop, SIGTERM, on_signal, h);
 	if (h->script)
 		loop_signal(h->loop, SIGHUP, on_hup, h);
-	while (!h->stop)
+	while (!h->stop) {
+		if (h->script && nothing_left(h)) {
+			h->status = 0;
+			break;
+		}
 		loop_run_once(h->loop, -1);
+	}
 	deadline = loop_now_fresh(h->loop) + DRAIN_MS;
 	if (!drain_pass(h, true)) {
 		while (!h->closing && loop_now_fresh(h->loop) < deadline) {

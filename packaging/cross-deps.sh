@@ -11,10 +11,10 @@
 set -eu
 arch=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
-RUNTIME="libc6 libssl3 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
+RUNTIME="libc6 libssl3 libcjson1 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-DEV="libssl-dev liblua5.4-dev libserialport-dev lua-cjson-dev"
+DEV="libssl-dev liblua5.4-dev libserialport-dev lua-cjson-dev libcjson-dev"
 case $arch in
 arm64)
 	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -22,7 +22,8 @@ arm64)
 		$SUDO dpkg --add-architecture arm64
 	fi
 	if sh "$root/tests/deps.sh" gcc-aarch64-linux-gnu qemu-user-static \
-			liblua5.4-dev:arm64 libssl-dev:arm64 libserialport-dev:arm64 lua-cjson-dev:arm64; then
+			liblua5.4-dev:arm64 libssl-dev:arm64 libserialport-dev:arm64 lua-cjson-dev:arm64 \
+			libcjson-dev:arm64; then
 		sh "$root/packaging/sysroot.sh" arm64 "$root/build-sysroot/arm64" $RUNTIME
 	else
 		# The arm64 index could not be had (a mirror mid-sync): take arm64
