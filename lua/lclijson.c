@@ -97,6 +97,10 @@ static cJSON *build(lua_State *L, bool escaped, time_t sec, long nsec)
 		add_field(L, 1, "mid", "mid", root);
 	lua_pop(L, 1);
 	add_properties(L, 1, root);
+	if (escaped && plen == 0) {
+		cJSON_AddNullToObject(root, "payload");       /* as mosquitto_sub */
+		return root;
+	}
 	if (escaped) {
 		cJSON_AddStringToObject(root, "payload", p);
 		return root;

@@ -216,12 +216,9 @@ local function on_message(a, c, st)
 			c:publish(msg.topic, "", { qos = 1, retain = true })
 		end
 		local s, err = fmt.message(a, msg)
-		if s then
-			out:write(s)
-			out:flush()
-		elseif not a.quiet then
-			io.stderr:write(err, "\n")
-		end
+		if err and not a.quiet then io.stderr:write(err, "\n") end
+		out:write(s)
+		out:flush()
 		st.n = st.n + 1
 		if a.count and st.n >= a.count then
 			st.stopping = true
@@ -252,14 +249,17 @@ function M.sub(a)
 	if not c then return say("sub", err) end
 	local st = { n = 0, stopping = false }
 	c:on("message", on_message(a, c, st))
-	local ok, serr = subscribe(a, c, st)
-	if not ok then return say("sub", serr) end
-	local status
+	local ok, status
 	ok, err, status = connect(c, a)
 	if not ok then
 		c:close()
 		return say("sub", err, status)
 	end
+	-- after CONNACK: one queued before it would be sent twice (queued and
+	-- restored), and retained messages would arrive twice
+	local serr
+	ok, serr = subscribe(a, c, st)
+	if not ok then return say("sub", serr) end
 	c:on("disconnect", function(_, info)
 		if not st.stopping and info.will_reconnect and not a.quiet then
 			io.stderr:write("lia sub: ", info.message, "; retrying\n")

@@ -50,11 +50,14 @@ local params = {
 	I = function(_, now) return iso(now.sec) end,
 	U = function(_, now) return string.format("%d.%09d", now.sec, now.nsec) end,
 }
+local widths = { A = true, C = true, E = true, F = true, I = true, l = true, m = true, p = true,
+	R = true, S = true, t = true, x = true, X = true }
 local zero_pad = { A = true, E = true, F = true, l = true, m = true, S = true, X = true, x = true }
 
 -- %[flags][width][.precision]X with mosquitto's padding rules.
 local function pad(v, conv, flags, width, prec)
 	local s = tostring(v)
+	if not widths[conv] then return s end
 	if prec ~= "" and (conv == "C" or conv == "I" or conv == "R" or conv == "t") then
 		s = s:sub(1, tonumber(prec))
 	end
@@ -111,9 +114,9 @@ end
 function M.message(a, msg)
 	local eol = a.no_newline and "" or "\n"
 	if a.format then
+		-- as mosquitto_sub: a %J that fails still ends its line
 		local s, err = M.format(a.format, msg, a.pretty)
-		if not s then return nil, err end
-		return s .. eol
+		return (s or "") .. eol, err
 	end
 	if a.verbose then
 		if #msg.payload == 0 then return a.no_newline and "" or (msg.topic .. " (null)\n") end
