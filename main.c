@@ -25,7 +25,7 @@
 static const char common_help[] =
 	"  -h, --host HOST          broker host (default localhost)\n"
 	"  -p, --port PORT          broker port (default 1883)\n"
-	"  -L, --broker URI         mqtt://[user[:pass]@]host[:port]\n"
+	"  -L, --broker URI         mqtt://[user[:pass]@]host[:port][/topic]\n"
 	"  -i, --id ID              client id\n"
 	"  -u, --username U         user name\n"
 	"  -P, --pw PASSWORD        password\n"
@@ -37,7 +37,7 @@ static const char common_help[] =
 	"  --will-topic T  --will-payload P  --will-qos N  --will-retain\n"
 	"  --cafile F  --capath D   CA certificates (TLS; default: the system store)\n"
 	"  --cert F  --key F  --keypass P   client certificate, key, key password\n"
-	"  --alpn P  --ciphers C  --tls-version tlsv1.2|tlsv1.3 (minimum)\n"
+	"  --tls-alpn P (--alpn P)  --ciphers C  --tls-version tlsv1.2|tlsv1.3 (minimum)\n"
 	"  --insecure               TLS without certificate checks (warns at every connect)\n"
 	"  --proxy URI              socks5://host:port, http://host:port or none\n"
 	"                           (default: all_proxy / https_proxy / http_proxy)\n";
@@ -63,7 +63,7 @@ static void usage(const char *cmd)
 		return;
 	}
 	if (strcmp(cmd, "run") == 0)
-		puts("usage: lia run [options] script.lua\n"
+		puts("usage: lia run [options] script.lua [args]   (or: lia script.lua [args])\n"
 			"Run a script; the options set up the default client (global `mqtt`).\n"
 			"  -v, --verbose            verbose log, tracebacks with errors\n"
 			"  -d, --debug              debug log\n"
@@ -85,7 +85,17 @@ static void usage(const char *cmd)
 			"  -f, --file F             the content of file F is the message\n"
 			"  -r, --retain             retain the message\n"
 			"  --repeat N               publish the message N times\n"
+			"  --repeat-delay S         seconds between repeats\n"
+			"  -M N                     at most N QoS 1/2 messages in flight\n"
+			"  -D CMD NAME VALUE        MQTT 5 property (CMD connect, publish or will)\n"
 			"  -d, --debug              debug log");
+	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0)
+		puts("  -I PREFIX                client id: PREFIX and the process id\n"
+			"  --unix PATH              connect through a unix domain socket\n"
+			"  --retry                  keep trying to connect (else exit 1)\n"
+			"  --quiet                  no error messages\n"
+			"  --config FILE            configuration: broker, credentials, TLS (default\n"
+			"                           $LIA_CONFIG, ~/.config/lia/lia.conf, " CONFIG_DEFAULT_PATH ")");
 	else
 		puts("usage: lia sub [options] -t filter [-t filter ...]\n"
 			"  -t, --topic F            filter to subscribe to (repeatable)\n"
@@ -94,6 +104,14 @@ static void usage(const char *cmd)
 			"  -W, --timeout S          exit after S seconds (status 27)\n"
 			"  -N                       no newline after the payload\n"
 			"  -R                       skip retained messages\n"
+			"  --retained-only          only retained messages; exit at the first other\n"
+			"  --remove-retained        clear the retained messages received\n"
+			"  -T F                     filter topics matching F out (repeatable)\n"
+			"  -U F                     unsubscribe from F (repeatable)\n"
+			"  -E                       exit once subscribed\n"
+			"  -F FORMAT                output format (man mosquitto_sub: %t %p %j %J @H ...)\n"
+			"  --pretty                 indented JSON for %j and %J\n"
+			"  -D CMD NAME VALUE        MQTT 5 property (CMD connect or will)\n"
 			"  -d, --debug              debug log");
 	fputs(common_help, stdout);
 }
