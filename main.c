@@ -89,13 +89,6 @@ static void usage(const char *cmd)
 			"  -M N                     at most N QoS 1/2 messages in flight\n"
 			"  -D CMD NAME VALUE        MQTT 5 property (CMD connect, publish or will)\n"
 			"  -d, --debug              debug log");
-	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0)
-		puts("  -I PREFIX                client id: PREFIX and the process id\n"
-			"  --unix PATH              connect through a unix domain socket\n"
-			"  --retry                  keep trying to connect (else exit 1)\n"
-			"  --quiet                  no error messages\n"
-			"  --config FILE            configuration: broker, credentials, TLS (default\n"
-			"                           $LIA_CONFIG, ~/.config/lia/lia.conf, " CONFIG_DEFAULT_PATH ")");
 	else
 		puts("usage: lia sub [options] -t filter [-t filter ...]\n"
 			"  -t, --topic F            filter to subscribe to (repeatable)\n"
@@ -113,6 +106,13 @@ static void usage(const char *cmd)
 			"  --pretty                 indented JSON for %j and %J\n"
 			"  -D CMD NAME VALUE        MQTT 5 property (CMD connect or will)\n"
 			"  -d, --debug              debug log");
+	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0)
+		puts("  -I PREFIX                client id: PREFIX and the process id\n"
+			"  --unix PATH              connect through a unix domain socket\n"
+			"  --retry                  keep trying to connect (else exit 1)\n"
+			"  --quiet                  no error messages\n"
+			"  --config FILE            configuration: broker, credentials, TLS (default\n"
+			"                           $LIA_CONFIG, ~/.config/lia/lia.conf, " CONFIG_DEFAULT_PATH ")");
 	fputs(common_help, stdout);
 }
 
@@ -674,8 +674,8 @@ static int run(const char *cmd, const struct lia_args *a)
 		loop_free(l);
 		return 1;
 	}
-	if (a->debug || (run && a->verbose))
-		log_set_level(LOG_DEBUG);
+	if (run && (a->debug || a->verbose))
+		log_set_level(LOG_DEBUG);       /* pub/sub -d: the packet trace (lia.cli) */
 	else if (!run)
 		log_set_level(LOG_ERROR);   /* pub/sub say themselves what went wrong */
 	else if (a->log_level >= 0)

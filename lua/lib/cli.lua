@@ -77,9 +77,19 @@ local function new_client(cmd, a, reconnect)
 	end
 	local o = M.client_opts(a)
 	o.reconnect = reconnect
+	o.trace = a.debug
 	local ok, c = pcall(mqtt.client, o)
 	if not ok then
 		return nil, (tostring(c):gsub("^[^:]*:%d+: ", ""):gsub("^mqtt%.client: ", ""))
+	end
+	if a.debug then
+		-- -d: the packet trace on stdout, as mosquitto_pub/_sub print it
+		c:on("log", function(_, _, line)
+			if line:sub(1, 7) == "Client " then
+				io.stdout:write(line, "\n")
+				io.stdout:flush()
+			end
+		end)
 	end
 	return c
 end
@@ -205,7 +215,7 @@ end
 -- --remove-retained, -C and the output options make of one message.
 local function on_message(a, c, st)
 	local out, fmt = io.stdout, require "lia.cli.format"
-	return function(_, msg)
+	local function handle(_, msg)
 		if st.stopping then return end
 		if a.retained_only and not msg.retain then
 			st.stopping = true
@@ -225,6 +235,14 @@ local function on_message(a, c, st)
 			lia.stop(0)
 		end
 	end
+	if a.debug then
+		-- the packet trace reaches us as posted log events, after this
+		-- handler: print the message after them, as mosquitto_sub does
+		return function(cl, msg)
+			timer.after(0, function() handle(cl, msg) end)
+		end
+	end
+	return handle
 end
 
 local function subscribe(a, c, st)
@@ -233,13 +251,16 @@ local function subscribe(a, c, st)
 	local tok, err = c:subscribe(list)
 	if not tok then return nil, err end
 	if #a.unsub > 0 then c:unsubscribe(a.unsub) end
-	if a.exit_on_suback then
-		c:on("subscribe", function(_, mid)
-			if mid ~= tok.mid then return end
+	c:on("subscribe", function(_, mid, codes)
+		if mid ~= tok.mid then return end
+		if a.debug and not a.quiet then
+			io.stdout:write("Subscribed (mid: ", mid, "): ", table.concat(codes, ", "), "\n")
+		end
+		if a.exit_on_suback then
 			st.stopping = true
 			lia.stop(0)
-		end)
-	end
+		end
+	end)
 	return true
 end
 
