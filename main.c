@@ -675,9 +675,10 @@ static int run(const char *cmd, const struct lia_args *a)
 		return 1;
 	}
 	if (run && (a->debug || a->verbose))
-		log_set_level(LOG_DEBUG);       /* pub/sub -d: the packet trace (lia.cli) */
-	else if (!run)
-		log_set_level(LOG_ERROR);   /* pub/sub say themselves what went wrong */
+		log_set_level(LOG_DEBUG);
+	else if (!run)  /* pub/sub say themselves what went wrong; -d: the packet
+			 * trace on stdout (lia.cli) and the warnings on stderr */
+		log_set_level(a->debug ? LOG_WARN : LOG_ERROR);
 	else if (a->log_level >= 0)
 		log_set_level(a->log_level);
 	if (run && (a->log_format ? strcmp(a->log_format, "journal") == 0 : log_stderr_is_journal()))
