@@ -30,7 +30,8 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBDIR   ?= /usr/lib/$(MULTIARCH)
 STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
 # -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
-LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lsqlite3 -lsystemd -lm -ldl -lpthread
+# libcjson (lia sub's %j/%J/--pretty, as mosquitto_sub prints them) from the system.
+LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lsqlite3 -lsystemd -lcjson -lm -ldl -lpthread
 LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
@@ -83,7 +84,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(TOOL_LDLIBS)
 
 # ---- dependencies (Debian) ----
-DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev \
+DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libcjson-dev \
 	libsystemd-dev libsqlite3-dev libcurl4-openssl-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat \
 	libcjson-dev python3-paho-mqtt tzdata sqlite3

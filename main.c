@@ -17,6 +17,7 @@
 #include "lua/host.h"
 #include "lua/lbudget.h"
 #include "hw/hw.h"
+#include "mqtt_codec.h"
 #include "log.h"
 #include "loop.h"
 #include "datadir.h"
@@ -26,7 +27,7 @@
 static const char common_help[] =
 	"  -h, --host HOST          broker host (default localhost)\n"
 	"  -p, --port PORT          broker port (default 1883)\n"
-	"  -L, --broker URI         mqtt://[user[:pass]@]host[:port]\n"
+	"  -L, --broker URI         mqtt://[user[:pass]@]host[:port][/topic]\n"
 	"  -i, --id ID              client id\n"
 	"  -u, --username U         user name\n"
 	"  -P, --pw PASSWORD        password\n"
@@ -38,13 +39,14 @@ static const char common_help[] =
 	"  --will-topic T  --will-payload P  --will-qos N  --will-retain\n"
 	"  --cafile F  --capath D   CA certificates (TLS; default: the system store)\n"
 	"  --cert F  --key F  --keypass P   client certificate, key, key password\n"
-	"  --alpn P  --ciphers C  --tls-version tlsv1.2|tlsv1.3 (minimum)\n"
+	"  --tls-alpn P (--alpn P)  --ciphers C  --tls-version tlsv1.2|tlsv1.3 (minimum)\n"
 	"  --insecure               TLS without certificate checks (warns at every connect)\n"
 	"  --proxy URI              socks5://host:port, http://host:port or none\n"
 	"                           (default: all_proxy / https_proxy / http_proxy)\n";
 
 static const char main_help[] =
-	"usage: lia run [options] [--config FILE] script.lua   run a script\n"
+	"usage: lia run [options] [--config FILE] script.lua [args]   run a script\n"
+	"       lia script.lua [args]                          the same (#!/usr/bin/env lia)\n"
 	"       lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 	"       lia sub [options] -t filter [-t filter ...] [-C n] [-W s] [-v] [-N] [-R]\n"
 	"       lia check [--config FILE] [script.lua]          compile only\n"
@@ -63,7 +65,7 @@ static void usage(const char *cmd)
 		return;
 	}
 	if (strcmp(cmd, "run") == 0)
-		puts("usage: lia run [options] script.lua\n"
+		puts("usage: lia run [options] script.lua [args]   (or: lia script.lua [args])\n"
 			"Run a script; the options set up the default client (global `mqtt`).\n"
 			"  -v, --verbose            verbose log, tracebacks with errors\n"
 			"  -d, --debug              debug log\n"
@@ -94,6 +96,9 @@ static void usage(const char *cmd)
 			"  -f, --file F             the content of file F is the message\n"
 			"  -r, --retain             retain the message\n"
 			"  --repeat N               publish the message N times\n"
+			"  --repeat-delay S         seconds between repeats\n"
+			"  -M N                     at most N QoS 1/2 messages in flight\n"
+			"  -D CMD NAME VALUE        MQTT 5 property (CMD connect, publish or will)\n"
 			"  -d, --debug              debug log");
 	else
 		puts("usage: lia sub [options] -t filter [-t filter ...]\n"
@@ -103,7 +108,22 @@ static void usage(const char *cmd)
 			"  -W, --timeout S          exit after S seconds (status 27)\n"
 			"  -N                       no newline after the payload\n"
 			"  -R                       skip retained messages\n"
+			"  --retained-only          only retained messages; exit at the first other\n"
+			"  --remove-retained        clear the retained messages received\n"
+			"  -T F                     filter topics matching F out (repeatable)\n"
+			"  -U F                     unsubscribe from F (repeatable)\n"
+			"  -E                       exit once subscribed\n"
+			"  -F FORMAT                output format (man mosquitto_sub: %t %p %j %J @H ...)\n"
+			"  --pretty                 indented JSON for %j and %J\n"
+			"  -D CMD NAME VALUE        MQTT 5 property (CMD connect or will)\n"
 			"  -d, --debug              debug log");
+	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0)
+		puts("  -I PREFIX                client id: PREFIX and the process id\n"
+			"  --unix PATH              connect through a unix domain socket\n"
+			"  --retry                  keep trying to connect (else exit 1)\n"
+			"  --quiet                  no error messages\n"
+			"  --config FILE            configuration: broker, credentials, TLS (default\n"
+			"                           $LIA_CONFIG, ~/.config/lia/lia.conf, " CONFIG_DEFAULT_PATH ")");
 	fputs(common_help, stdout);
 }
 
@@ -168,6 +188,7 @@ static bool tls_opt(struct lia_args *a, const char *o, const char *val)
 		{ "--key", offsetof(struct lia_args, key) },
 		{ "--keypass", offsetof(struct lia_args, keypass) },
 		{ "--alpn", offsetof(struct lia_args, alpn) },
+		{ "--tls-alpn", offsetof(struct lia_args, alpn) },
 		{ "--ciphers", offsetof(struct lia_args, ciphers) },
 		{ "--tls-version", offsetof(struct lia_args, tls_version) },
 		{ "--proxy", offsetof(struct lia_args, proxy) },
@@ -183,6 +204,46 @@ static bool tls_opt(struct lia_args *a, const char *o, const char *val)
 	return false;
 }
 
+/* The value checks of lua/args_check.c, shared with the configuration
+ * file: 0, or -1 with "lia CMD: OPTION: reason" printed. */
+static int check_value(const char *cmd, const char *o, const char *val)
+{
+	static const struct { const char *names; int (*fn)(const char *, char *, size_t); } checks[] = {
+		{ "-L|--broker", args_check_broker }, { "--will-topic", args_check_topic },
+		{ "--cafile|--cert|--key", args_check_file }, { "--capath", args_check_dir },
+		{ "--tls-version", args_check_tls_version }, { "--proxy", args_check_proxy },
+	};
+	char why[700];
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+		if (is(o, checks[i].names) && checks[i].fn(val, why, sizeof why) < 0) {
+			fprintf(stderr, "lia %s: %s: %s\n", cmd, o, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* -L mqtt://[user[:pass]@]host[:port]/topic: as in mosquitto_pub/_sub, the
+ * path of an mqtt:// or mqtts:// URL is the topic (lia sub: one more
+ * filter); a ws:// path stays the WebSocket path. Cut in place in argv. */
+static int broker_url(const char *cmd, struct lia_args *a, char *val)
+{
+	char *sep = strstr(val, "://");
+	char *rest = sep ? sep + 3 : val;
+	char *slash = strchr(rest, '/');
+	bool ws = strncmp(val, "ws", 2) == 0 || strncmp(val, "unix", 4) == 0;
+	a->uri = val;
+	if (!slash || ws || strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0)
+		return 1;
+	*slash = '\0';
+	if (slash[1] == '\0')
+		return 1;
+	if (a->ntopics == ARGS_MAX_TOPICS || (strcmp(cmd, "pub") == 0 && a->ntopics))
+		return bad(cmd, "%s", "-L: one topic only");
+	a->topics[a->ntopics++] = slash + 1;
+	return 1;
+}
+
 /* Options every command with a client takes; 1 when taken, 0 when not
  * ours, -1 on error. *i is advanced past a value. */
 static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
@@ -192,19 +253,21 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 	static const char *const valued = "-h|--host|-p|--port|-L|--broker|-i|--id|-u|--username|"
 		"-P|--pw|-k|--keepalive|-V|--protocol-version|-q|--qos|-x|--session-expiry|"
 		"--will-topic|--will-payload|--will-qos|--cafile|--capath|--cert|--key|--keypass|"
-		"--alpn|--ciphers|--tls-version|--proxy";
+		"--alpn|--tls-alpn|--ciphers|--tls-version|--proxy";
 	const char *val = NULL;
 	if (is(o, valued)) {
 		if (*i + 1 >= argc)
 			return bad(cmd, "option %s needs a value", o);
 		val = argv[++*i];
+		if (check_value(cmd, o, val) < 0)
+			return -1;
 	}
 	if (is(o, "-h|--host"))
 		a->host = val;
 	else if (is(o, "-p|--port"))
 		return number(cmd, o, val, 1, 65535, &v) < 0 ? -1 : (a->port = (int)v, 1);
 	else if (is(o, "-L|--broker"))
-		a->uri = val;
+		return broker_url(cmd, a, argv[*i]);
 	else if (is(o, "-i|--id"))
 		a->id = val;
 	else if (is(o, "-u|--username"))
@@ -251,6 +314,111 @@ static int add_topic(const char *cmd, struct lia_args *a, const char *t)
 	if (a->ntopics == ARGS_MAX_TOPICS)
 		return bad(cmd, "%s", "too many -t");
 	a->topics[a->ntopics++] = t;
+	return 1;
+}
+
+/* -D command identifier value [value]: the names as mosquitto spells them
+ * (-D connect session-expiry-interval 60, -D publish user-property k v). */
+static int prop_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
+{
+	static const char *const packets = "connect|publish|subscribe|unsubscribe|disconnect|will|auth";
+	char name[64];
+	struct args_prop *p;
+	if (*i + 3 >= argc)
+		return bad(cmd, "%s", "-D needs a command, a property name and a value");
+	if (a->nprops == ARGS_MAX_PROPS)
+		return bad(cmd, "%s", "too many -D");
+	p = &a->props[a->nprops];
+	p->cmd = argv[*i + 1];
+	p->name = argv[*i + 2];
+	p->value = argv[*i + 3];
+	if (!is(p->cmd, packets))
+		return bad(cmd, "-D: '%s' is not connect, publish, subscribe, unsubscribe, disconnect, will or auth", p->cmd);
+	snprintf(name, sizeof name, "%s", p->name);
+	for (char *c = name; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	if (strlen(p->name) >= sizeof name || !mqtt_prop_id_by_name(name))
+		return bad(cmd, "-D: '%s' is not an MQTT 5 property", p->name);
+	*i += 3;
+	if (strcmp(name, "user_property") == 0) {
+		if (*i + 1 >= argc)
+			return bad(cmd, "%s", "-D ... user-property needs a name and a value");
+		p->value2 = argv[++*i];
+	}
+	a->nprops++;
+	return 1;
+}
+
+/* --repeat-delay S: seconds, fractions allowed, as mosquitto_pub takes them. */
+static int seconds(const char *cmd, const char *opt, const char *s, long *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 86400.0 * 365)) {
+		fprintf(stderr, "lia %s: %s: '%s' is not a number of seconds\n", cmd, opt, s);
+		return -1;
+	}
+	*ms = (long)(v * 1000 + 0.5);
+	return 0;
+}
+
+static int add_to(const char *cmd, const char *opt, const char **list, int *n, const char *t)
+{
+	if (*n == ARGS_MAX_TOPICS)
+		return bad(cmd, "too many %s", opt);
+	list[(*n)++] = t;
+	return 1;
+}
+
+/* The options mosquitto_pub and mosquitto_sub have beyond the common ones;
+ * same results as common_opt. */
+static int tool_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
+{
+	const char *o = argv[*i];
+	long v;
+	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
+	bool valued = ((pub || sub) && is(o, "-I|--id-prefix|-A|--unix")) ||
+		(pub && is(o, "-M|--repeat-delay")) || (sub && is(o, "-F|-T|-U"));
+	const char *val = NULL;
+	if (!pub && !sub)
+		return 0;
+	if (valued && *i + 1 >= argc)
+		return bad(cmd, "option %s needs a value", o);
+	if (valued)
+		val = argv[++*i];
+	if (is(o, "-D|--property"))
+		return prop_opt(cmd, a, argc, argv, i);
+	if (is(o, "--retry"))
+		a->retry = true;
+	else if (is(o, "--quiet"))
+		a->quiet = true;
+	else if (is(o, "-I|--id-prefix"))
+		a->id_prefix = val;
+	else if (is(o, "-A"))
+		a->bind_address = val;
+	else if (is(o, "--unix"))
+		a->unix_path = val;
+	else if (pub && is(o, "-M"))
+		return number(cmd, o, val, 1, 65535, &v) < 0 ? -1 : (a->max_inflight = (int)v, 1);
+	else if (pub && is(o, "--repeat-delay"))
+		return seconds(cmd, o, val, &a->repeat_delay_ms) < 0 ? -1 : 1;
+	else if (sub && is(o, "-F"))
+		a->format = val;
+	else if (sub && is(o, "-T"))
+		return add_to(cmd, o, a->filter_out, &a->nfilter_out, val);
+	else if (sub && is(o, "-U"))
+		return add_to(cmd, o, a->unsub, &a->nunsub, val);
+	else if (sub && is(o, "--pretty"))
+		a->pretty = true;
+	else if (sub && is(o, "-E"))
+		a->exit_on_suback = true;
+	else if (sub && is(o, "--retained-only"))
+		a->retained_only = true;
+	else if (sub && is(o, "--remove-retained"))
+		a->remove_retained = true;
+	else
+		return 0;
 	return 1;
 }
 
@@ -331,6 +499,27 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	return 1;
 }
 
+/* lia pub / lia sub after the command line: --unix as a unix:// URI, -I as
+ * the id, and the options that contradict each other. */
+static int tool_finish(const char *cmd, struct lia_args *a)
+{
+	static char unix_uri[300], id[300];
+	char why[300];
+	if (args_check_combination(a, why, sizeof why) < 0) {
+		fprintf(stderr, "lia %s: %s\n", cmd, why);
+		return -1;
+	}
+	if (a->unix_path) {
+		snprintf(unix_uri, sizeof unix_uri, "unix://%s", a->unix_path);
+		a->uri = unix_uri;
+	}
+	if (a->id_prefix) {
+		snprintf(id, sizeof id, "%s%ld", a->id_prefix, (long)getpid());
+		a->id = id;
+	}
+	return 0;
+}
+
 /* 0 ok, -1 error (reported), 1 help printed. */
 static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 {
@@ -347,15 +536,22 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			if (!script || a->script)
 				return bad(cmd, "unexpected argument '%s'", o);
 			a->script = o;
+			if (strcmp(cmd, "run") == 0) {
+				/* as lua and node do: what follows is the script's (arg) */
+				a->script_argv = argv + i + 1;
+				a->script_argc = argc - i - 1;
+				break;
+			}
 			continue;
 		}
-		if (script && strcmp(o, "--config") == 0) {
+		if (strcmp(o, "--config") == 0) {
 			if (i + 1 >= argc)
 				return bad(cmd, "option %s needs a value", o);
 			a->config = argv[++i];
 			continue;
 		}
-		if (strcmp(cmd, "check") != 0 && (r = common_opt(cmd, a, argc, argv, &i)) == 0)
+		if (strcmp(cmd, "check") != 0 && (r = common_opt(cmd, a, argc, argv, &i)) == 0 &&
+				(r = tool_opt(cmd, a, argc, argv, &i)) == 0)
 			r = command_opt(cmd, a, argc, argv, &i);
 		if (r < 0)
 			return -1;
@@ -370,6 +566,8 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			"missing the message: one of -m, -l, -n, -s, -f");
 	if (strcmp(cmd, "sub") == 0 && !a->ntopics)
 		return bad(cmd, "%s", "missing -t filter");
+	if ((strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0) && tool_finish(cmd, a) < 0)
+		return -1;
 	if (a->sim_models && a->hw && strcmp(a->hw, "sim") != 0)
 		return bad(cmd, "%s", "--sim needs --hw sim");
 	if (a->hw || a->sim_models)
@@ -396,6 +594,49 @@ static int data_dir(struct lia_args *a)
 	return 0;
 }
 
+/* lia pub / lia sub take from the configuration what says where and how to
+ * connect (broker, credentials, TLS, proxy, protocol, keep-alive), never the
+ * agent's client id, will or session: a lia pub with the agent's id would
+ * throw the agent off the broker. Command-line options win. */
+static void take_connection(struct lia_args *a, const struct lia_args *f)
+{
+	const char **strs[] = { &a->username, &a->password, &a->cafile, &a->capath, &a->cert,
+		&a->key, &a->keypass, &a->alpn, &a->ciphers, &a->tls_version, &a->proxy };
+	const char *const fstrs[] = { f->username, f->password, f->cafile, f->capath, f->cert,
+		f->key, f->keypass, f->alpn, f->ciphers, f->tls_version, f->proxy };
+	if (!args_broker_given(a) && !a->unix_path) {
+		a->uri = f->uri;
+		a->host = f->host;
+		a->port = f->port;
+	}
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		if (!*strs[i])
+			*strs[i] = fstrs[i];
+	a->insecure = a->insecure || f->insecure;
+	if (a->keepalive < 0)
+		a->keepalive = f->keepalive;
+	if (a->protocol < 0)
+		a->protocol = f->protocol;
+}
+
+/* lia pub / lia sub: --config, else config_user_path(). 0, or -1 with the
+ * error reported. */
+static int configure_tool(struct lia_args *a, char **storage)
+{
+	char err[1024];
+	struct lia_args f;
+	const char *path = a->config ? a->config : config_user_path();
+	args_init(&f);
+	if (!path)
+		return 0;
+	if (config_load(path, &f, storage, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	take_connection(a, &f);
+	return 0;
+}
+
 /* The configuration file under the command line: --config, else for lia run
  * config_default_path(). With a configuration, the default client's id
  * defaults to the host name (one agent per device); without one it stays
@@ -418,6 +659,10 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 	if (!a->script && strcmp(cmd, "run") == 0)
 		return bad(cmd, "%s", path ? "missing script.lua (nor script = in the configuration)" :
 			"missing script.lua");
+	if (args_check_combination(a, err, sizeof err) < 0) {
+		fprintf(stderr, "lia %s: %s\n", cmd, err);
+		return -1;
+	}
 	if (a->hw)
 		hw_select(a->hw);
 	return strcmp(cmd, "run") == 0 ? data_dir(a) : 0;
@@ -462,10 +707,11 @@ static int run(const char *cmd, const struct lia_args *a)
 	}
 	if (run)
 		host_set_memory_limit(h, (size_t)a->memory_limit_mb << 20);
-	if (a->debug || (run && a->verbose))
+	if (run && (a->debug || a->verbose))
 		log_set_level(LOG_DEBUG);
-	else if (!run)
-		log_set_level(LOG_ERROR);   /* pub/sub say themselves what went wrong */
+	else if (!run)  /* pub/sub say themselves what went wrong; -d: the packet
+			 * trace on stdout (lia.cli) and the warnings on stderr */
+		log_set_level(a->debug ? LOG_WARN : LOG_ERROR);
 	else if (a->log_level >= 0)
 		log_set_level(a->log_level);
 	if (run && (a->log_format ? strcmp(a->log_format, "journal") == 0 : log_stderr_is_journal()))
@@ -485,6 +731,15 @@ static int run(const char *cmd, const struct lia_args *a)
 	db_process_close();     /* after every client's store is gone */
 	loop_free(l);
 	return status;
+}
+
+/* `lia X` where X is no command: a script when it names a file or looks
+ * like one (a path, or *.lua: then lia run reports it missing). */
+static bool is_script(const char *s)
+{
+	size_t n = strlen(s);
+	return s[0] != '-' && (strchr(s, '/') || (n > 4 && strcmp(s + n - 4, ".lua") == 0) ||
+		access(s, F_OK) == 0);
 }
 
 int main(int argc, char **argv)
@@ -507,15 +762,21 @@ int main(int argc, char **argv)
 	bool known = false;
 	for (int i = 0; cmds[i]; i++)
 		known = known || strcmp(cmds[i], cmd) == 0;
-	if (!known) {
+	int skip = 2;
+	if (!known && is_script(cmd)) {
+		/* lia script.lua [args], and so #!/usr/bin/env lia */
+		cmd = "run";
+		skip = 1;
+	} else if (!known) {
 		fprintf(stderr, "lia: unknown command '%s' (see lia --help)\n", cmd);
 		return 1;
 	}
-	int r = parse(cmd, &a, argc - 2, argv + 2);
+	int r = parse(cmd, &a, argc - skip, argv + skip);
 	if (r)
 		return r < 0 ? 1 : 0;
 	char *config = NULL;
-	if (strcmp(cmd, "pub") != 0 && strcmp(cmd, "sub") != 0 && configure(cmd, &a, &config) < 0)
+	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0 ? configure_tool(&a, &config) < 0 :
+			configure(cmd, &a, &config) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);

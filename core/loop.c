@@ -78,6 +78,7 @@ struct loop {
 	size_t nhooks, hooks_cap;
 	int hooks_running;
 
+	unsigned nwatched;   /* active fd watchers, the signalfd included */
 	int sigfd;
 	sigset_t sigmask;
 	struct loop_sig sigs[NSIG];
@@ -261,6 +262,7 @@ int loop_watch(struct loop *l, int fd, int mask, loop_io_fn *fn, void *ud)
 	w->fn = fn;
 	w->ud = ud;
 	w->mask = mask;
+	l->nwatched += !w->active;
 	w->active = 1;
 	return 0;
 }
@@ -274,6 +276,12 @@ void loop_unwatch(struct loop *l, int fd)
 	w = &l->fds[fd];
 	epoll_del(l, fd, w);
 	memset(w, 0, sizeof(*w));
+	l->nwatched--;
+}
+
+unsigned loop_watch_count(const struct loop *l)
+{
+	return l->nwatched - (l->sigfd >= 0 && l->sigfd < l->nfds && l->fds[l->sigfd].active);
 }
 
 /* epoll bits to LOOP_* for what the watcher asked. Hang-up and error are

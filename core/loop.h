@@ -61,6 +61,9 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 void loop_timer_reset(struct loop *l, struct loop_timer *t, uint64_t delay_ms);
 /* Number of live timers (for tests and leak checks). */
 unsigned loop_timer_count(const struct loop *l);
+/* The fds watched for callers (the loop's own signalfd not counted). With
+ * loop_timer_count() 0 too, nothing outside can wake the loop again. */
+unsigned loop_watch_count(const struct loop *l);
 
 /* Deliver signo through the loop (signalfd): the signal is blocked for the
  * process and fn runs from the loop like any other event. One fn per signo;

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "mqtt_client_impl.h"
+#include "mqtt_trace.h"
 #include "xalloc.h"
 
 #define STABLE_MS 10000         /* connected this long: backoff starts over */
@@ -94,6 +95,31 @@ static void flush_out(struct mqtt_client *c)
 	set_watch(c, LOOP_READ);
 }
 
+/* -d: each packet, sent or received, as mosquitto's clients trace it. */
+static void trace(struct mqtt_client *c, const struct mqtt_packet *p, bool sending)
+{
+	char line[1024];
+	const char *id = c->assigned_id ? c->assigned_id : c->client_id;
+	if (!c->o.trace && log_get_level() < LOG_DEBUG)
+		return;
+	mqtt_trace_format(p, sending, line, sizeof line);
+	for (char *s = line, *nl; s; s = nl) {
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl++ = '\0';
+		client_log(c, LOG_DEBUG, "Client %s %s", id && id[0] ? id : "(null)", s);
+	}
+}
+
+static void trace_bytes(struct mqtt_client *c, const uint8_t *data, size_t len)
+{
+	struct mqtt_packet p;
+	size_t used;
+	if ((c->o.trace || log_get_level() >= LOG_DEBUG) &&
+			mqtt_decode(data, len, c->o.version, 0, &p, &used) == MQTT_OK)
+		trace(c, &p, true);
+}
+
 int client_send(struct mqtt_client *c, const uint8_t *data, size_t len)
 {
 	/* The output buffer is bounded by the queue limits that feed it; this cap
@@ -104,6 +130,7 @@ int client_send(struct mqtt_client *c, const uint8_t *data, size_t len)
 		return MQTT_E_NOMEM;
 	}
 	c->st.sent_packets++;
+	trace_bytes(c, data, len);
 	return 0;
 }
 
@@ -369,6 +396,7 @@ static void process_input(struct mqtt_client *c)
 			return;
 		}
 		c->st.recv_packets++;
+		trace(c, &p, false);
 		session_handle(c, &p);
 		if (!client_alive(c, gen))
 			return;

@@ -68,6 +68,8 @@ struct mqtt_client_opts {
 	uint32_t connect_timeout_ms;/* TCP + CONNACK; 0 = 10000 */
 	uint32_t max_packet_size;   /* inbound limit (announced in v5); 0 = 1 MiB */
 	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
+	bool trace;                 /* every packet as a debug log line (mosquitto -d), also
+	                             * below the debug level; at debug they are traced anyway */
 	/* Secure and alternative transports (transport.h has the field docs).
 	 * Any TLS field set turns TLS on: mqtt:// becomes mqtts:// (port 8883
 	 * unless the URI names one), ws:// becomes wss://. */

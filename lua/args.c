@@ -25,6 +25,8 @@ void args_init(struct lia_args *a)
 	a->quarantine = 5;
 	a->health_window_s = 30;
 	a->health_errors = 3;
+	a->max_inflight = -1;
+	a->repeat_delay_ms = -1;
 }
 
 bool args_broker_given(const struct lia_args *a)
@@ -54,10 +56,57 @@ static void set_bool(lua_State *L, const char *k, bool v)
 	lua_setfield(L, -2, k);
 }
 
+static void set_list(lua_State *L, const char *k, const char *const *v, int n)
+{
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		lua_pushstring(L, v[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, k);
+}
+
+/* props = { { cmd, name, value [, value2] }, ... } as -D gave them */
+static void set_props(lua_State *L, const struct lia_args *a)
+{
+	lua_createtable(L, a->nprops, 0);
+	for (int i = 0; i < a->nprops; i++) {
+		const struct args_prop *p = &a->props[i];
+		const char *v[4] = { p->cmd, p->name, p->value, p->value2 };
+		lua_createtable(L, 4, 0);
+		for (int j = 0; j < 4 && v[j]; j++) {
+			lua_pushstring(L, v[j]);
+			lua_rawseti(L, -2, j + 1);
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "props");
+}
+
+/* The tool options of lia pub / lia sub (mosquitto_pub / mosquitto_sub). */
+static void push_tool(lua_State *L, const struct lia_args *a)
+{
+	set_bool(L, "retry", a->retry);
+	set_bool(L, "quiet", a->quiet);
+	set_str(L, "id_prefix", a->id_prefix);
+	set_str(L, "bind_address", a->bind_address);
+	set_str(L, "unix_path", a->unix_path);
+	set_int(L, "max_inflight", a->max_inflight);
+	set_int(L, "repeat_delay_ms", a->repeat_delay_ms);
+	set_str(L, "format", a->format);
+	set_bool(L, "pretty", a->pretty);
+	set_bool(L, "exit_on_suback", a->exit_on_suback);
+	set_bool(L, "retained_only", a->retained_only);
+	set_bool(L, "remove_retained", a->remove_retained);
+	set_list(L, "filter_out", a->filter_out, a->nfilter_out);
+	set_list(L, "unsub", a->unsub, a->nunsub);
+	set_props(L, a);
+}
+
 void args_push(lua_State *L, const struct lia_args *a)
 {
 	char mode[2] = { a->mode, 0 };
-	lua_createtable(L, 0, 32);
+	lua_createtable(L, 0, 56);
 	set_str(L, "host", a->host);
 	set_int(L, "port", a->port);
 	set_str(L, "uri", a->uri);
@@ -97,10 +146,18 @@ void args_push(lua_State *L, const struct lia_args *a)
 	set_bool(L, "broker_given", args_broker_given(a));
 	set_str(L, "script", a->script);
 	set_str(L, "data_dir", a->data_dir);
-	lua_createtable(L, a->ntopics, 0);
-	for (int i = 0; i < a->ntopics; i++) {
-		lua_pushstring(L, a->topics[i]);
+	set_list(L, "topics", a->topics, a->ntopics);
+	push_tool(L, a);
+}
+
+void args_set_script_arg(lua_State *L, const struct lia_args *a)
+{
+	lua_createtable(L, a->script_argc, 1);
+	lua_pushstring(L, a->script ? a->script : "");
+	lua_rawseti(L, -2, 0);
+	for (int i = 0; i < a->script_argc; i++) {
+		lua_pushstring(L, a->script_argv[i]);
 		lua_rawseti(L, -2, i + 1);
 	}
-	lua_setfield(L, -2, "topics");
+	lua_setglobal(L, "arg");
 }

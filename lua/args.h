@@ -12,6 +12,7 @@
 struct lua_State;
 
 #define ARGS_MAX_TOPICS 64
+#define ARGS_MAX_PROPS 32
 
 struct lia_args {
 	/* broker and session (-1 / NULL: not given) */
@@ -50,6 +51,29 @@ struct lia_args {
 	int timeout;                    /* -W */
 	bool no_newline;                /* -N */
 	bool skip_retained;             /* -R */
+	/* pub and sub: the mosquitto_pub / mosquitto_sub options */
+	bool retry;                     /* --retry: keep trying to connect */
+	bool quiet;                     /* --quiet: no error messages */
+	const char *id_prefix;          /* -I: client id = prefix + pid */
+	const char *bind_address;       /* -A */
+	const char *unix_path;          /* --unix PATH */
+	int max_inflight;               /* pub -M */
+	long repeat_delay_ms;           /* pub --repeat-delay S (seconds, fractions allowed) */
+	const char *format;             /* sub -F */
+	bool pretty;                    /* sub --pretty */
+	bool exit_on_suback;            /* sub -E */
+	bool retained_only;             /* sub --retained-only */
+	bool remove_retained;           /* sub --remove-retained */
+	const char *filter_out[ARGS_MAX_TOPICS];        /* sub -T */
+	int nfilter_out;
+	const char *unsub[ARGS_MAX_TOPICS];             /* sub -U */
+	int nunsub;
+	/* -D command identifier value [value]: MQTT 5 properties */
+	struct args_prop { const char *cmd, *name, *value, *value2; } props[ARGS_MAX_PROPS];
+	int nprops;
+	/* run: the script's own arguments (lia script.lua a b -> arg[1..2]) */
+	char **script_argv;
+	int script_argc;
 	/* run */
 	const char *script;
 	const char *hw;                 /* --hw linux|sim (NULL: linux) */
@@ -77,5 +101,22 @@ bool args_broker_given(const struct lia_args *a);
 /* Push a table with the fields above (absent ones left out). Raises on
  * out of memory (call it inside a protected call). */
 void args_push(struct lua_State *L, const struct lia_args *a);
+
+/* The global `arg` of lia run, as lua(1) sets it: arg[0] the script,
+ * arg[1..n] what followed it on the command line. Raises on out of memory. */
+void args_set_script_arg(struct lua_State *L, const struct lia_args *a);
+
+/* The checks every option gets, whether it comes from the command line or
+ * the configuration file (lua/args_check.c): the caller names the place
+ * (option or file:line). 0, or -1 with a one-line reason in err. */
+int args_check_broker(const char *v, char *err, size_t errlen);
+int args_check_topic(const char *v, char *err, size_t errlen);
+int args_check_file(const char *v, char *err, size_t errlen);
+int args_check_dir(const char *v, char *err, size_t errlen);
+int args_check_tls_version(const char *v, char *err, size_t errlen);
+int args_check_proxy(const char *v, char *err, size_t errlen);
+/* Options that contradict each other, once everything is merged; the
+ * reason names the options both ways (-c / clean). */
+int args_check_combination(const struct lia_args *a, char *err, size_t errlen);
 
 #endif

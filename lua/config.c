@@ -48,6 +48,24 @@ const char *config_default_path(void)
 	return access(CONFIG_DEFAULT_PATH, F_OK) == 0 ? CONFIG_DEFAULT_PATH : NULL;
 }
 
+const char *config_user_path(void)
+{
+	static char path[4096];
+	const char *env = getenv("LIA_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int n = -1;
+	if (env && *env)
+		return env;
+	if (xdg && *xdg)
+		n = snprintf(path, sizeof path, "%s/lia/lia.conf", xdg);
+	else if (home && *home)
+		n = snprintf(path, sizeof path, "%s/.config/lia/lia.conf", home);
+	if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0)
+		return path;
+	/* a user who cannot read the agent's file still gets a working lia pub */
+	return access(CONFIG_DEFAULT_PATH, R_OK) == 0 ? CONFIG_DEFAULT_PATH : NULL;
+}
+
 static int number(struct cfg *c, const char *key, const char *v, long min, long max, long *out)
 {
 	char *end;
@@ -105,6 +123,22 @@ static const char **string_field(struct lia_args *a, int i)
 		&a->alpn, &a->ciphers, &a->tls_version, &a->proxy, &a->script, &a->data_dir,
 	};
 	return fields[i];
+}
+
+/* The value checks of args_check.c for the string keys that have one. */
+static int check_string(struct cfg *c, const char *k, const char *v)
+{
+	static const struct { const char *key; int (*fn)(const char *, char *, size_t); } checks[] = {
+		{ "broker", args_check_broker }, { "will.topic", args_check_topic },
+		{ "tls.cafile", args_check_file }, { "tls.capath", args_check_dir },
+		{ "tls.cert", args_check_file }, { "tls.key", args_check_file },
+		{ "tls.version", args_check_tls_version }, { "proxy", args_check_proxy },
+	};
+	char why[700];
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+		if (strcmp(k, checks[i].key) == 0 && checks[i].fn(v, why, sizeof why) < 0)
+			return fail(c, "%s: %s", k, why);
+	return 0;
 }
 
 static int set_number(struct cfg *c, struct lia_args *a, const char *k, const char *v)
@@ -186,6 +220,8 @@ static int set(struct cfg *c, struct lia_args *a, const char *k, const char *v)
 	}
 	for (int i = 0; string_keys[i]; i++) {
 		if (strcmp(k, string_keys[i]) == 0) {
+			if (check_string(c, k, v) < 0)
+				return -1;
 			str(string_field(a, i), v);
 			return 0;
 		}
@@ -209,6 +245,26 @@ static char *trim(char *s, char *end)
 	return s;
 }
 
+/* A '#' after blanks starts a comment (`port = 1883  # the default`); one
+ * inside a value (`password = a#b`) does not. after_quote: s follows a
+ * closing quote, where '#' needs no blank before it. */
+static bool comment_at(const char *s, bool after_quote)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s == '#' || (after_quote && *s == '\0');
+}
+
+static void strip_comment(char *v)
+{
+	for (char *p = v; *p; p++) {
+		if (*p == '#' && p > v && (p[-1] == ' ' || p[-1] == '\t')) {
+			trim(v, p);
+			return;
+		}
+	}
+}
+
 /* One line, NUL-terminated in place. */
 static int parse_line(struct cfg *c, struct lia_args *a, char *s)
 {
@@ -225,13 +281,19 @@ static int parse_line(struct cfg *c, struct lia_args *a, char *s)
 	v = trim(eq + 1, eq + 1 + strlen(eq + 1));
 	if (*k == '\0')
 		return fail(c, "%s", "missing key before '='");
-	n = strlen(v);
 	if (*v == '"') {
-		if (n < 2 || v[n - 1] != '"')
+		char *close = strchr(v + 1, '"');
+		if (!close)
 			return fail(c, "%s: unterminated \"", k);
-		v[n - 1] = '\0';
+		if (*trim(close + 1, close + 1 + strlen(close + 1)) && !comment_at(close + 1, true))
+			return fail(c, "%s: junk after the closing \"", k);
+		*close = '\0';
 		v++;
-	} else if (n == 0) {
+		return set(c, a, k, v);
+	}
+	strip_comment(v);
+	n = strlen(v);
+	if (n == 0) {
 		return fail(c, "%s: missing value (use \"\" for an empty one)", k);
 	}
 	return set(c, a, k, v);

@@ -27,6 +27,12 @@ struct lia_args;
  * CONFIG_DEFAULT_PATH when it exists, else NULL (no configuration). */
 const char *config_default_path(void);
 
+/* The file lia pub and lia sub read when --config is not given:
+ * $LIA_CONFIG, else the user's $XDG_CONFIG_HOME/lia/lia.conf (default
+ * ~/.config/lia/lia.conf) when it exists, else CONFIG_DEFAULT_PATH when it
+ * exists and can be read, else NULL. The returned string is static. */
+const char *config_user_path(void);
+
 /* Read path into the unset fields of a. Strings point into *storage (one
  * allocation, the caller frees it after the last use of a; NULL on error).
  * Returns 0, or -1 with "path:line: message" (or "path: reason") in err;

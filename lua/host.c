@@ -490,6 +490,7 @@ static int open_state(lua_State *L)
 		{ "lia.http", luaopen_lia_http },
 		{ "cjson", luaopen_cjson },
 		{ "cjson.safe", luaopen_cjson_safe },
+		{ "lia.clijson", luaopen_lia_clijson },
 		{ NULL, NULL }
 	};
 	luaL_openlibs(L);
@@ -630,6 +631,7 @@ static int prepare_main(lua_State *L)
 		if (m->path[0])
 			lchunk_set_root(L, m->path);
 		make_default_client(L, m->a);
+		args_set_script_arg(L, m->a);
 		if (m->a->sim_models)
 			lsim_load_models(L, m->a->sim_models);
 		if (!m->path[0]) {      /* safe mode without a good copy: no script */
@@ -863,6 +865,16 @@ bool host_reload_requested(const struct host *h)
 	return h->reload;
 }
 
+/* lia run ends with 0, as node does, once the main chunk has returned (or
+ * waits) and nothing can ever run again: no timer and no watched fd (a
+ * client, a device handler, stdin, a reload watcher while reloading is on)
+ * is left to call back, so no coroutine can be woken either. The loop
+ * keeps the count: every binding that can call back holds a timer or fd. */
+static bool nothing_left(const struct host *h)
+{
+	return loop_timer_count(h->loop) == 0 && loop_watch_count(h->loop) == 0;
+}
+
 /* From before the main chunk runs: a stuck one sees SIGTERM pending
  * (lbudget.c) instead of dying without a word. */
 static void watch_signals(struct host *h)
@@ -880,8 +892,13 @@ int host_loop(struct host *h)
 {
 	uint64_t deadline;
 	watch_signals(h);
-	while (!h->stop)
+	while (!h->stop) {
+		if (h->script && nothing_left(h)) {
+			h->status = 0;
+			break;
+		}
 		loop_run_once(h->loop, -1);
+	}
 	deadline = loop_now_fresh(h->loop) + DRAIN_MS;
 	if (!drain_pass(h, true)) {
 		while (!h->closing && loop_now_fresh(h->loop) < deadline) {

@@ -143,6 +143,7 @@ void host_class(struct lua_State *L, const char *name, const struct luaL_Reg *me
 
 /* Module openers registered in package.preload (defined by each binding). */
 int luaopen_lia_mqtt(struct lua_State *L);
+int luaopen_lia_clijson(struct lua_State *L);   /* lia sub's JSON (libcjson) */
 int luaopen_lia_timer(struct lua_State *L);
 int luaopen_lia_stdin(struct lua_State *L);
 int luaopen_lia_gpio(struct lua_State *L);

@@ -9,13 +9,40 @@ local M = {}
 
 local E_QUEUE_FULL = mqtt.E_QUEUE_FULL
 
+-- -D command name value [value]: { connect = {...}, publish = {...}, will = {...} }
+-- as lia.mqtt takes properties (names in snake case, numbers as numbers).
+local string_props = { content_type = true, response_topic = true, correlation_data = true,
+	reason_string = true, authentication_method = true, authentication_data = true,
+	response_information = true, server_reference = true, assigned_client_identifier = true }
+
+function M.properties(a)
+	local by = {}
+	for _, p in ipairs(a.props or {}) do
+		local cmd, name = p[1], p[2]:gsub("-", "_")
+		local t = by[cmd] or {}
+		by[cmd] = t
+		if name == "user_property" then
+			t.user_property = t.user_property or {}
+			t.user_property[#t.user_property + 1] = { p[3], p[4] }
+		elseif string_props[name] then
+			t[name] = p[3]
+		else
+			t[name] = tonumber(p[3]) or p[3]
+		end
+	end
+	return by
+end
+
 -- Client options from the command line.
 function M.client_opts(a)
 	local o = {
 		uri = a.uri, host = a.host, port = a.port, client_id = a.id,
 		username = a.username, password = a.password, keepalive = a.keepalive,
 		protocol = a.protocol, clean = a.clean, session_expiry = a.session_expiry,
+		max_inflight = a.max_inflight,
 	}
+	local props = M.properties(a)
+	o.properties = props.connect
 	if a.cafile or a.capath or a.cert or a.key or a.keypass or a.alpn or a.ciphers
 			or a.tls_version or a.insecure then
 		-- any TLS option turns TLS on, as in mosquitto_pub
@@ -26,15 +53,75 @@ function M.client_opts(a)
 	o.proxy = a.proxy
 	if a.will_topic then
 		o.will = { topic = a.will_topic, payload = a.will_payload or "",
-			qos = a.will_qos or 0, retain = a.will_retain }
+			qos = a.will_qos or 0, retain = a.will_retain, properties = props.will }
 	end
 	return o
 end
 
-local function die(cmd, msg)
+local function die(cmd, msg, status)
 	io.stderr:write("lia ", cmd, ": ", tostring(msg), "\n")
 	io.stderr:flush()
-	lia.stop(1)
+	lia.stop(status or 1)
+end
+
+-- The client of lia pub / lia sub, created inside a protected call so that
+-- a bad option ends in one line, not a traceback.
+local function new_client(cmd, a, reconnect)
+	for _, p in ipairs(a.props or {}) do
+		if p[1] ~= "connect" and p[1] ~= "will" and not (cmd == "pub" and p[1] == "publish") then
+			return nil, "-D " .. p[1] .. " is not supported by lia " .. cmd
+		end
+	end
+	if a.bind_address then
+		return nil, "-A is not supported (lia binds no local address)"
+	end
+	local o = M.client_opts(a)
+	o.reconnect = reconnect
+	o.trace = a.debug
+	local ok, c = pcall(mqtt.client, o)
+	if not ok then
+		return nil, (tostring(c):gsub("^[^:]*:%d+: ", ""):gsub("^mqtt%.client: ", ""))
+	end
+	if a.debug then
+		-- -d: the packet trace on stdout, as mosquitto_pub/_sub print it
+		c:on("log", function(_, _, line)
+			if line:sub(1, 7) == "Client " then
+				io.stdout:write(line, "\n")
+				io.stdout:flush()
+			end
+		end)
+	end
+	return c
+end
+
+-- Connect once, as mosquitto_pub/_sub do: nothing listening ends with 1
+-- (unless --retry: keep trying), a refusing CONNACK with its reason code
+-- (5 for not authorized in 3.1.1, 0x87 in 5), as their exit status.
+-- true, or nil, message, status.
+local function connect(c, a)
+	local cond, done = lia.cond(), false
+	local function signal(...)
+		-- a refusing CONNACK is followed by its disconnect: the first says why
+		if not done then cond:signal(...) end
+		done = true
+	end
+	c:on("connect", function() signal(true) end)
+	-- a refusing CONNACK fires connect_failed, then its disconnect
+	c:on("connect_failed", function(_, ack)
+		signal(nil, string.format("connection refused by broker: %s (0x%02x)",
+			ack.reason_name, ack.reason), ack.reason)
+	end)
+	c:on("disconnect", function(_, info)
+		if not info.connected and not (a.retry and info.will_reconnect) then
+			signal(nil, info.message, 1)
+		end
+	end)
+	c:connect()
+	local ok, err, status = cond:wait()
+	c:on("connect", nil)
+	c:on("connect_failed", nil)
+	c:on("disconnect", nil)
+	return ok, err, status
 end
 
 local function read_file(path)
@@ -66,86 +153,143 @@ local function pub_lines(a, c, topic, opts)
 	return true
 end
 
+local function payload_of(a)
+	if a.mode == "m" then return a.message end
+	if a.mode == "n" then return "" end
+	if a.mode == "s" then return io.stdin:read("a") or "" end
+	if a.mode == "f" then return read_file(a.file) end
+end
+
+-- --repeat N [--repeat-delay S]: N publishes, each token waited for.
+local function pub_repeat(a, c, topic, payload, opts)
+	local toks = {}
+	for i = 1, a.rep or 1 do
+		if i > 1 and a.repeat_delay_ms then lia.sleep(a.repeat_delay_ms) end
+		local tok, perr = c:publish(topic, payload, opts)
+		if not tok then return nil, perr end
+		toks[i] = tok
+	end
+	for _, tok in ipairs(toks) do
+		local ok, terr = tok:wait(30000)
+		if not ok then return nil, "publish failed: " .. tostring(terr) end
+	end
+	return true
+end
+
 function M.pub(a)
 	local topic = a.topics[1]
-	local opts = { qos = a.qos or 0, retain = a.retain }
-	local payload
-	if a.mode == "m" then
-		payload = a.message
-	elseif a.mode == "n" then
-		payload = ""
-	elseif a.mode == "s" then
-		payload = io.stdin:read("a") or ""
-	elseif a.mode == "f" then
-		local err
-		payload, err = read_file(a.file)
-		if not payload then return die("pub", err) end
+	local props = M.properties(a)
+	local opts = { qos = a.qos or 0, retain = a.retain, properties = props.publish }
+	local say = a.quiet and function(_, _, st) lia.stop(st or 1) end or die
+	local payload, err = payload_of(a)
+	if not payload and a.mode ~= "l" then return say("pub", err) end
+	local c
+	c, err = new_client("pub", a, a.retry and { min = 0.5, max = 10 } or false)
+	if not c then return say("pub", err) end
+	local ok, status
+	ok, err, status = connect(c, a)
+	if not ok then
+		c:close()
+		return say("pub", err, status)
 	end
-	local copts = M.client_opts(a)
-	copts.reconnect = false
-	local c, err = mqtt.open(copts)
-	if not c then return die("pub", err) end
-	local ok
 	if a.mode == "l" then
 		ok, err = pub_lines(a, c, topic, opts)
 	else
-		local toks = {}
-		for i = 1, a.rep or 1 do
-			local tok, perr = c:publish(topic, payload, opts)
-			if not tok then ok, err = nil, perr; break end
-			toks[i] = tok
-			ok = true
-		end
-		for _, tok in ipairs(ok and toks or {}) do
-			local tok_ok, terr = tok:wait(30000)
-			if not tok_ok then ok, err = nil, "publish failed: " .. tostring(terr); break end
-		end
+		ok, err = pub_repeat(a, c, topic, payload, opts)
 	end
 	mqtt.close(c)
-	if not ok then return die("pub", err) end
+	if not ok then return say("pub", err) end
 	lia.stop(0)
 end
 
-function M.sub(a)
-	local copts = M.client_opts(a)
-	copts.reconnect = { min = 0.5, max = 10 }
-	local c = mqtt.client(copts)
-	local count, n = a.count, 0
-	local out = io.stdout
-	local stopping = false
-	c:on("message", function(_, msg)
-		if stopping or (a.skip_retained and msg.retain) then return end
-		if a.verbose then
-			out:write(msg.topic, " ", msg.payload)
-		else
-			out:write(msg.payload)
+-- Is topic one that -T filters out?
+local function filtered(a, topic)
+	for _, f in ipairs(a.filter_out) do
+		if mqtt.matches(f, topic) then return true end
+	end
+	return false
+end
+
+-- The per-message part of lia sub: what -R, --retained-only, -T,
+-- --remove-retained, -C and the output options make of one message.
+local function on_message(a, c, st)
+	local out, fmt = io.stdout, require "lia.cli.format"
+	local function handle(_, msg)
+		if st.stopping then return end
+		if a.retained_only and not msg.retain then
+			st.stopping = true
+			return lia.stop(0)
 		end
-		if not a.no_newline then out:write("\n") end
+		if (a.skip_retained and msg.retain) or filtered(a, msg.topic) then return end
+		if a.remove_retained and msg.retain then
+			c:publish(msg.topic, "", { qos = 1, retain = true })
+		end
+		local s, err = fmt.message(a, msg)
+		if err and not a.quiet then io.stderr:write(err, "\n") end
+		out:write(s)
 		out:flush()
-		n = n + 1
-		if count and n >= count then
-			stopping = true
+		st.n = st.n + 1
+		if a.count and st.n >= a.count then
+			st.stopping = true
 			lia.stop(0)
 		end
-	end)
-	c:on("connect_failed", function(_, ack)
-		io.stderr:write("lia sub: connection refused: ", ack.reason_name, "\n")
-	end)
-	c:on("disconnect", function(_, info)
-		if not stopping and info.will_reconnect then
-			io.stderr:write("lia sub: ", info.message, "; retrying\n")
+	end
+	if a.debug then
+		-- the packet trace reaches us as posted log events, after this
+		-- handler: print the message after them, as mosquitto_sub does
+		return function(cl, msg)
+			timer.after(0, function() handle(cl, msg) end)
 		end
-	end)
+	end
+	return handle
+end
+
+local function subscribe(a, c, st)
 	local list = {}
 	for i, f in ipairs(a.topics) do list[i] = { f, a.qos or 0 } end
 	local tok, err = c:subscribe(list)
-	if not tok then return die("sub", err) end
-	c:connect()
+	if not tok then return nil, err end
+	if #a.unsub > 0 then c:unsubscribe(a.unsub) end
+	c:on("subscribe", function(_, mid, codes)
+		if mid ~= tok.mid then return end
+		if a.debug and not a.quiet then
+			io.stdout:write("Subscribed (mid: ", mid, "): ", table.concat(codes, ", "), "\n")
+		end
+		if a.exit_on_suback then
+			st.stopping = true
+			lia.stop(0)
+		end
+	end)
+	return true
+end
+
+function M.sub(a)
+	local say = a.quiet and function(_, _, st) lia.stop(st or 1) end or die
+	local c, err = new_client("sub", a, { min = 0.5, max = 10 })
+	if not c then return say("sub", err) end
+	local st = { n = 0, stopping = false }
+	c:on("message", on_message(a, c, st))
+	local ok, status
+	ok, err, status = connect(c, a)
+	if not ok then
+		c:close()
+		return say("sub", err, status)
+	end
+	-- after CONNACK: one queued before it would be sent twice (queued and
+	-- restored), and retained messages would arrive twice
+	local serr
+	ok, serr = subscribe(a, c, st)
+	if not ok then return say("sub", serr) end
+	c:on("disconnect", function(_, info)
+		if not st.stopping and info.will_reconnect and not a.quiet then
+			io.stderr:write("lia sub: ", info.message, "; retrying\n")
+		end
+	end)
 	if a.timeout then
 		timer.after(a.timeout * 1000, function()
-			if stopping then return end
-			stopping = true
-			io.stderr:write("Timed out\n")
+			if st.stopping then return end
+			st.stopping = true
+			if not a.quiet then io.stderr:write("Timed out\n") end
 			lia.stop(27)
 		end)
 	end

@@ -282,3 +282,429 @@ describe("lia pub and lia sub", function()
 		end
 	end)
 end)
+
+-- #14: lia pub / lia sub side by side with mosquitto_pub / mosquitto_sub
+-- (2.0.11): the same output and the same exit status for the options the
+-- two share.
+describe("lia pub and lia sub as mosquitto_pub and mosquitto_sub", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	local function argv(s) -- a shell word list for H.spawn
+		local t = {}
+		for i, a in ipairs(s) do t[i] = H.q(a) end
+		return table.concat(t, " ")
+	end
+
+	-- Both subscribers with the same options, then pubs (mosquitto_pub
+	-- argument strings); returns the two results { out, err, status }.
+	local function both_sub(args, pubs, n)
+		local ids, procs = {}, {}
+		for i, tool in ipairs { "mosquitto_sub", H.q(H.lia) .. " sub" } do
+			ids[i] = H.uniq("cmp")
+			procs[i] = H.spawn(string.format("%s -h 127.0.0.1 -p %d -i %s -C %d -W 10 %s",
+				tool, broker.port, ids[i], n or #pubs, argv(args)))
+		end
+		for i = 1, 2 do assert.truthy(broker:subscribed(ids[i]), H.dump(procs[i], broker)) end
+		for _, p in ipairs(pubs) do broker:pub(p) end
+		local r = {}
+		for i = 1, 2 do
+			local st = procs[i]:wait(10)
+			r[i] = { out = procs[i]:stdout(), err = procs[i]:stderr(), status = st }
+		end
+		return r[1], r[2]
+	end
+
+	local function same(m, l, what)
+		assert.equal(m.status, l.status, what .. ": exit status\n" .. l.err)
+		assert.equal(m.out, l.out, what)
+	end
+
+	-- drops what depends on the moment: ISO times, Unix times, "tst"
+	local function timeless(s)
+		return (s:gsub("%d%d%d%d%-%d%d%-%d%dT[%d:.]+Z?[+-]%d%d%d%d", "<time>")
+			:gsub("%d+%.%d%d%d%d%d%d%d%d%d", "<unix>"))
+	end
+
+	it("-F: every %-parameter, flags, widths, escapes, as mosquitto_sub prints them", function()
+		local t = H.uniq("fmt")
+		local fmts = {
+			"%t|%p|%q|%r|%l|%m|%%",
+			"%x %X",
+			"[%5l|%-5l|%05l|%10t|%-10t|%2.2t|%-3q]",
+			"@@|\\t|\\\\|\\e|%p\\0",
+			"%j",
+		}
+		for _, f in ipairs(fmts) do
+			local m, l = both_sub({ "-t", t, "-q", "1", "-F", f },
+				{ string.format("-t '%s' -m 'hello \"w\" a/b' -q 1", t), string.format("-t '%s' -n", t) })
+			m.out, l.out = timeless(m.out), timeless(l.out)
+			same(m, l, "-F " .. f)
+		end
+	end)
+
+	it("-F %I %U and @ time specs print the time of the message", function()
+		local t = H.uniq("time")
+		local before = os.time()
+		local _, l = both_sub({ "-t", t, "-F", "%I|%U|@Y-@m-@d|@N" }, { string.format("-t '%s' -m x", t) })
+		local iso, unix, ymd, ns = l.out:match("^(%S+)|(%d+%.%d+)|(%S+)|(%d+)\n$")
+		assert.truthy(iso, l.out)
+		assert.truthy(iso:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[+-]%d%d%d%d$"), iso)
+		assert.truthy(math.abs(tonumber(unix) - before) < 30, unix)
+		assert.equal(os.date("%Y-%m-%d", math.floor(tonumber(unix))), ymd)
+		assert.equal(9, #ns)
+	end)
+
+	it("-F %J and --pretty: the JSON payload as JSON, byte for byte; not JSON is one line", function()
+		local t = H.uniq("json")
+		for _, extra in ipairs { {}, { "--pretty" } } do
+			local args = { "-t", t, "-F", "%J" }
+			for _, x in ipairs(extra) do args[#args + 1] = x end
+			local m, l = both_sub(args, { string.format([[-t '%s' -m '{"t":27.0,"h":[1,2],"s":"a/b"}']], t) })
+			m.out, l.out = timeless(m.out), timeless(l.out)
+			same(m, l, "%J " .. table.concat(extra, " "))
+		end
+		local m, l = both_sub({ "-t", t, "-F", "%J" }, { string.format("-t '%s' -m notjson", t) })
+		same(m, l, "%J of no JSON")
+		assert.equal("Error: Message payload is not valid JSON on topic " .. t .. ".\n", l.err)
+	end)
+
+	it("-V 5 -F: the MQTT 5 properties (%C %E %F %R %D %P, %j's properties)", function()
+		local t = H.uniq("props")
+		local pub = string.format("-V 5 -t '%s' -m x -D publish content-type text/plain " ..
+			"-D publish message-expiry-interval 60 -D publish payload-format-indicator 1 " ..
+			"-D publish response-topic rt -D publish correlation-data cd " ..
+			"-D publish user-property k1 v1 -D publish user-property k2 v2", t)
+		local m, l = both_sub({ "-V", "5", "-t", t, "-F", "%C|%E|%F|%R|%D|%P|%j" }, { pub })
+		m.out, l.out = timeless(m.out), timeless(l.out)
+		same(m, l, "properties")
+	end)
+
+	it("-d traces the packets as mosquitto_pub -d and mosquitto_sub -d do", function()
+		local t = H.uniq("dbg")
+		for _, q in ipairs { "0", "1", "2" } do
+			for _, v in ipairs { "311", "5" } do
+				local args = string.format("-h 127.0.0.1 -p %d -t '%s' -m hello -q %s -V %s -d -i %s",
+					broker.port, t, q, v, t .. "-p")
+				local m, l = H.run("mosquitto_pub " .. args), H.lia_run("pub " .. args)
+				if q == "0" then
+					-- a QoS 0 PUBLISH has no packet id: lia traces the wire's m0,
+					-- mosquitto its library's message counter (m1)
+					m.out = m.out:gsub("q0, r0, m1,", "q0, r0, m0,")
+				end
+				same(m, l, "pub -d -q " .. q .. " -V " .. v)
+				assert.truthy(l.out:find("Client " .. t .. "-p sending CONNECT\n", 1, true), l.out)
+			end
+		end
+		local m, l = both_sub({ "-t", t, "-q", "1", "-d" },
+			{ string.format("-t '%s' -m one -q 1", t), string.format("-t '%s' -m two -q 2", t) })
+		-- the same trace lines in the same order, the same payloads in the same
+		-- order; when two packets arrive in one read lia may print a payload
+		-- after the next packet's trace line (its trace is a posted log event)
+		local function split(r)
+			local trace, rest = {}, {}
+			for _, line in ipairs(H.lines(r.out)) do
+				line = line:gsub("^Client %S+ ", "Client ID ")
+				if line:find("^Client ID ") or line:find("^Subscribed ") then
+					trace[#trace + 1] = line
+				else
+					rest[#rest + 1] = line
+				end
+			end
+			return table.concat(trace, "\n"), table.concat(rest, "\n")
+		end
+		assert.equal(m.status, l.status, l.err)
+		local mt, mr = split(m)
+		local lt, lr = split(l)
+		assert.equal(mt, lt)
+		assert.equal(mr, lr)
+		assert.truthy(l.out:find("received PUBLISH (d0, q1, r0, m1, '" .. t .. "', ... (3 bytes))", 1, true), l.out)
+	end)
+
+	it("lia run -d logs the packet trace", function()
+		local s = H.script("mqtt:publish('dbg/run', 'x', { qos = 1 })\ntimer = require 'lia.timer'\n" ..
+			"timer.after(300, function() lia.stop(0) end)\n")
+		local r = H.lia_run { "run", "-d", "-h", "127.0.0.1", "-p", broker.port, "-i", "rundbg", s }
+		assert.equal(0, r.status, r.err)
+		assert.truthy(r.err:find("Client rundbg sending CONNECT", 1, true), r.err)
+		assert.truthy(r.err:find("Client rundbg received PUBACK (Mid: 1, RC:0)", 1, true), r.err)
+	end)
+
+	it("an empty payload: (null) with -v, nothing without, nothing with -v -N", function()
+		local t = H.uniq("null")
+		for _, args in ipairs { { "-v" }, {}, { "-v", "-N" } } do
+			local a = { "-t", t }
+			for _, x in ipairs(args) do a[#a + 1] = x end
+			local m, l = both_sub(a, { string.format("-t '%s' -n", t), string.format("-t '%s' -m x", t) })
+			same(m, l, "empty payload " .. table.concat(args, " "))
+		end
+	end)
+
+	it("-T filters topics out; -R and --retained-only pick by the retain flag", function()
+		local t = H.uniq("filt")
+		local m, l = both_sub({ "-t", t .. "/#", "-T", t .. "/no/#", "-v" },
+			{ string.format("-t '%s/no/x' -m 1", t), string.format("-t '%s/yes' -m 2", t) }, 1)
+		same(m, l, "-T")
+		assert.equal(t .. "/yes 2\n", l.out)
+		broker:pub(string.format("-r -t '%s/r' -m kept", t))
+		m, l = both_sub({ "-t", t .. "/r", "--retained-only", "-v" }, { string.format("-t '%s/r' -m live", t) }, 5)
+		same(m, l, "--retained-only")
+		assert.equal(t .. "/r kept\n", l.out)
+		broker:pub(string.format("-r -t '%s/r' -n", t))
+	end)
+
+	it("--remove-retained clears the retained messages it receives; -E exits after SUBACK", function()
+		local t = H.uniq("rr")
+		broker:pub(string.format("-r -q 1 -t '%s/a' -m one", t))
+		local r = H.lia_run { "sub", "-h", "127.0.0.1", "-p", broker.port, "-t", t .. "/#",
+			"--remove-retained", "-C", "1" }
+		assert.equal(0, r.status, r.err)
+		assert.equal("one\n", r.out)
+		-- mosquitto_sub -E: exits 0 once subscribed, having printed what was retained
+		local e = H.run(string.format("mosquitto_sub -h 127.0.0.1 -p %d -t '%s/#' -E -W 5", broker.port, t))
+		assert.equal(0, e.status, e.err)
+		assert.equal("", e.out, "the retained message is still there")
+		local le = H.lia_run { "sub", "-h", "127.0.0.1", "-p", broker.port, "-t", t .. "/#", "-E", "-W", "5" }
+		assert.equal(0, le.status, le.err)
+	end)
+
+	it("nothing listening: exit 1 after the first attempt, as mosquitto_pub/_sub; --retry keeps trying", function()
+		local b = H.broker()
+		local port = b.port
+		b:stop()
+		for _, cmd in ipairs { "pub", "sub" } do
+			local extra = cmd == "pub" and "-m x" or ""
+			local m = H.run(string.format("mosquitto_%s -h 127.0.0.1 -p %d -t x %s", cmd, port, extra))
+			local t0 = H.now()
+			local l = H.lia_run(string.format("%s -h 127.0.0.1 -p %d -t x %s", cmd, port, extra), { timeout = 20 })
+			assert.equal(m.status, l.status, cmd .. ": " .. l.err)
+			assert.equal(1, l.status)
+			assert.equal(1, #H.lines(l.err), l.err)
+			assert.truthy(H.now() - t0 < 5, "lia " .. cmd .. " kept trying")
+			local q = H.lia_run(string.format("%s --quiet -h 127.0.0.1 -p %d -t x %s", cmd, port, extra))
+			assert.equal(1, q.status)
+			assert.equal("", q.err, "--quiet")
+		end
+		local t = H.uniq("retry")
+		local p = H.lia_spawn { "pub", "--retry", "-h", "127.0.0.1", "-p", port, "-t", t, "-m", "late", "-q", "1" }
+		assert.truthy(H.wait(function() return p:stderr() ~= "" or true end, 1))
+		assert.is_true(p:alive(), p:output())
+		b:start()
+		local sub = H.spawn(string.format("mosquitto_sub -h 127.0.0.1 -p %d -t '%s' -C 1 -W 10", port, t))
+		assert.truthy(b:wait_log("Received PUBLISH from", 15), H.dump(p, b))
+		assert.equal(0, p:wait(10), H.dump(p, b))
+		sub:kill()
+	end)
+
+	it("a refusing CONNACK: mosquitto's exit status (5, 135 in MQTT 5) and one line", function()
+		local port = math.random(40001, 50000)
+		local conf = H.write(H.tmp(H.uniq("noanon") .. ".conf"),
+			"listener " .. port .. " 127.0.0.1\nallow_anonymous false\nuser root\n")
+		local log = H.tmp(H.uniq("noanon") .. ".log")
+		local mq = H.spawn("mosquitto -v -c " .. H.q(conf), { })
+		assert.truthy(H.wait(function()
+			local r = H.run(string.format("mosquitto_pub -h 127.0.0.1 -p %d -t x -m y", port))
+			return r.status == 5
+		end, 10), "the broker did not come up " .. mq:output() .. tostring(log))
+		for _, v in ipairs { "311", "5" } do
+			for _, cmd in ipairs { "pub", "sub" } do
+				local extra = cmd == "pub" and "-m x" or ""
+				local args = string.format("%s -V %s -h 127.0.0.1 -p %d -t x %s", cmd, v, port, extra)
+				local m = H.run("mosquitto_" .. args)
+				local l = H.lia_run(args)
+				assert.equal(m.status, l.status, args .. ": " .. l.err)
+				assert.equal(1, #H.lines(l.err), l.err)
+				assert.truthy(l.err:find("not_authorized", 1, true), l.err)
+			end
+		end
+		mq:stop()
+	end)
+
+	it("-c without -i is refused as mosquitto refuses it; -I gives the id a prefix", function()
+		for _, cmd in ipairs { "pub -m x", "sub" } do
+			local args = string.format("%s -h 127.0.0.1 -p %d -t x -c", cmd, broker.port)
+			local m, l = H.run("mosquitto_" .. args), H.lia_run(args)
+			assert.equal(1, m.status)
+			assert.equal(m.status, l.status, l.err)
+			assert.truthy(l.err:find("-c", 1, true) and l.err:find("-i", 1, true), l.err)
+		end
+		local prefix = H.uniq("pfx") .. "-"
+		local r = H.lia_run { "pub", "-h", "127.0.0.1", "-p", broker.port, "-t", "x", "-m", "y", "-I", prefix }
+		assert.equal(0, r.status, r.err)
+		assert.truthy(broker:log():find("as " .. prefix:gsub("%p", "%%%0") .. "%d+ %("), broker:log())
+	end)
+
+	it("-L with a /topic; an unsupported scheme is one line naming it", function()
+		local t = H.uniq("url")
+		local sub = H.lia_spawn { "sub", "-L", "mqtt://127.0.0.1:" .. broker.port .. "/" .. t, "-C", "1",
+			"-i", t .. "-s" }
+		assert.truthy(broker:subscribed(t .. "-s"), H.dump(sub, broker))
+		local r = H.lia_run { "pub", "-L", "mqtt://127.0.0.1:" .. broker.port .. "/" .. t, "-m", "via-url" }
+		assert.equal(0, r.status, r.err)
+		assert.equal(0, sub:wait(5), H.dump(sub))
+		assert.equal("via-url\n", sub:stdout())
+		r = H.lia_run { "pub", "-L", "foo://127.0.0.1/x", "-m", "y" }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find("lia pub: -L: unsupported scheme 'foo'", 1, true), r.err)
+		assert.equal(1, #H.lines(r.err), r.err)
+	end)
+
+	it("-D sets MQTT 5 properties; bad -D is refused naming the option", function()
+		local t = H.uniq("dprop")
+		local sub = broker:sub(string.format("-V 5 -t '%s' -C 1 -F '%%C|%%P'", t))
+		local r = H.lia_run { "pub", "-V", "5", "-h", "127.0.0.1", "-p", broker.port, "-t", t, "-m", "x",
+			"-D", "publish", "content-type", "text/plain", "-D", "publish", "user-property", "k", "v",
+			"-D", "connect", "session-expiry-interval", "30" }
+		assert.equal(0, r.status, r.err)
+		assert.equal(0, sub:wait(5), H.dump(sub))
+		assert.equal("text/plain|k:v\n", sub:stdout())
+		for _, bad in ipairs { { "-D", "publish", "no-such-prop", "1" }, { "-D", "bogus", "content-type", "x" } } do
+			local b = { "pub", "-t", t, "-m", "x" }
+			for _, x in ipairs(bad) do b[#b + 1] = x end
+			r = H.lia_run(b)
+			assert.equal(1, r.status)
+			assert.truthy(r.err:find("-D", 1, true), r.err)
+		end
+	end)
+
+	it("--repeat with --repeat-delay, -M, --tls-alpn and --unix are taken", function()
+		local t = H.uniq("rep")
+		local sub = broker:sub(string.format("-t '%s' -C 3 -F '%%p'", t))
+		local t0 = H.now()
+		local r = H.lia_run { "pub", "-h", "127.0.0.1", "-p", broker.port, "-t", t, "-m", "r",
+			"--repeat", "3", "--repeat-delay", "0.2", "-M", "5", "-q", "1" }
+		assert.equal(0, r.status, r.err)
+		assert.truthy(H.now() - t0 >= 0.4, "no delay between repeats")
+		assert.equal(0, sub:wait(5))
+		assert.equal("r\nr\nr\n", sub:stdout())
+		r = H.lia_run { "pub", "-h", "127.0.0.1", "-p", "1", "-t", t, "-m", "x", "--tls-alpn", "mqtt", "--insecure" }
+		assert.equal(1, r.status)
+		assert.falsy(r.err:find("unknown option", 1, true), r.err)
+		local sock = H.tmp(H.uniq("s") .. ".sock")
+		local conf = H.write(H.tmp(H.uniq("unix") .. ".conf"), "listener 0 " .. sock .. "\nallow_anonymous true\nuser root\n")
+		local mq = H.spawn("mosquitto -c " .. H.q(conf))
+		assert.truthy(H.wait(function() return os.execute("test -S " .. H.q(sock)) end, 5), mq:output())
+		r = H.lia_run { "pub", "--unix", sock, "-t", t, "-m", "over-unix" }
+		assert.equal(0, r.status, r.err)
+		mq:stop()
+	end)
+end)
+
+describe("one validation path for the configuration (#14)", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	local function conf(text) return H.write(H.tmp(H.uniq("c") .. ".conf"), text) end
+
+	it("lia check --config and lia run refuse the same bad values, naming file:line", function()
+		local ok = H.script("print('ran')\n")
+		local cases = {
+			{ "broker = mqt://localhost\n", ":1: broker: unsupported scheme 'mqt'" },
+			{ "# x\nwill.topic = a/#\n", ":2: will.topic: 'a/#' is not a topic name" },
+			{ "tls.cafile = /no/such/ca.pem\n", ":1: tls.cafile: /no/such/ca.pem: No such file" },
+			{ "no_such_key = 1\n", ":1: unknown key 'no_such_key'" },
+			{ "port = 99999\n", ":1: port: '99999' is not a number" },
+			{ "tls.version = tlsv9\n", ":1: tls.version: 'tlsv9' is not tlsv1.2 or tlsv1.3" },
+			{ "proxy = gopher://x\n", ":1: proxy: unsupported proxy scheme 'gopher'" },
+		}
+		for _, c in ipairs(cases) do
+			local f = conf(c[1])
+			local chk = H.lia_run { "check", "--config", f, ok }
+			local run = H.lia_run { "run", "--config", f, ok }
+			for what, r in pairs { check = chk, run = run } do
+				assert.equal(1, r.status, what .. " " .. c[1] .. r.out .. r.err)
+				assert.truthy(r.err:find(f .. c[2], 1, true), what .. ": " .. r.err)
+				assert.equal(1, #H.lines(r.err), r.err)
+			end
+			assert.equal("", run.out, "the script ran")
+		end
+	end)
+
+	it("contradictory options are refused, on the command line and in the file", function()
+		local ok = H.script("print('ran')\n")
+		local f = conf("tls.key = " .. ok .. "\n")
+		local r = H.lia_run { "check", "--config", f, ok }
+		assert.equal(1, r.status, r.out)
+		assert.truthy(r.err:find("needs --cert (tls.cert)", 1, true), r.err)
+		r = H.lia_run { "pub", "-t", "x", "-m", "y", "--will-payload", "p" }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find("need --will-topic", 1, true), r.err)
+		r = H.lia_run { "pub", "-t", "x", "-m", "y", "--will-topic", "a/+" }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find("--will-topic: 'a/+' is not a topic name", 1, true), r.err)
+	end)
+
+	it("an inline # comment is a comment for check and run alike; quoted # is kept", function()
+		local s = H.script("print(mqtt and 'has-mqtt')\nlia.stop(0)\n")
+		local f = conf("broker = mqtt://127.0.0.1:" .. broker.port .. "   # the test broker\n" ..
+			"password = \"a # b\"  # quoted\nusername = u#1\n")
+		local chk = H.lia_run { "check", "--config", f }
+		assert.equal(0, chk.status, chk.err)
+		local run = H.lia_run { "run", "--config", f, s }
+		assert.equal(0, run.status, run.err)
+		assert.equal("has-mqtt\n", run.out)
+	end)
+
+	it("lia pub and lia sub read the configuration ($LIA_CONFIG, --config); the command line wins", function()
+		local t = H.uniq("cfg")
+		local f = conf("broker = mqtt://127.0.0.1:" .. broker.port .. "\nclient_id = agent-id\n")
+		local sub = broker:sub(string.format("-t '%s' -C 2", t))
+		local r = H.lia_run({ "pub", "-t", t, "-m", "from-env" }, { env = { LIA_CONFIG = f } })
+		assert.equal(0, r.status, r.err)
+		r = H.lia_run { "pub", "--config", f, "-t", t, "-m", "from-option" }
+		assert.equal(0, r.status, r.err)
+		assert.equal(0, sub:wait(5), H.dump(sub))
+		assert.equal("from-env\nfrom-option\n", sub:stdout())
+		assert.falsy(broker:log():find("as agent-id", 1, true), "lia pub took the agent's client id")
+		-- -p on the command line replaces the file's broker
+		r = H.lia_run({ "pub", "-p", "1", "-t", t, "-m", "x" }, { env = { LIA_CONFIG = f } })
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find(":1:", 1, true) or r.err:find("localhost:1", 1, true), r.err)
+		-- the per-user file
+		local home = H.tmp(H.uniq("home"))
+		os.execute("mkdir -p " .. H.q(home .. "/.config/lia"))
+		H.write(home .. "/.config/lia/lia.conf", "port = " .. broker.port .. "\nhost = 127.0.0.1\n")
+		local sub2 = broker:sub(string.format("-t '%s/u' -C 1", t))
+		r = H.lia_run({ "pub", "-t", t .. "/u", "-m", "from-home" }, { env = { HOME = home, XDG_CONFIG_HOME = "" } })
+		assert.equal(0, r.status, r.err)
+		assert.equal(0, sub2:wait(5))
+		assert.equal("from-home\n", sub2:stdout())
+	end)
+end)
+
+describe("scripts as commands (#14)", function()
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("lia script.lua a b runs it with arg; #!/usr/bin/env lia runs by itself", function()
+		local s = H.script("#!/usr/bin/env lia\nprint(arg[0] ~= nil, #arg, arg[1], arg[2])\n")
+		local r = H.lia_run { s, "one", "two words" }
+		assert.equal(0, r.status, r.err)
+		assert.equal("true\t2\tone\ttwo words\n", r.out)
+		os.execute("chmod +x " .. H.q(s))
+		local bindir = H.lia:match("^(.*)/[^/]*$")
+		r = H.run(string.format("env PATH=%s:$PATH %s x", H.q(bindir), H.q(s)))
+		assert.equal(0, r.status, r.err)
+		assert.equal("true\t1\tx\tnil\n", r.out)
+		r = H.lia_run { "run", s, "--not-an-option-of-lia" }
+		assert.equal(0, r.status, r.err)
+		assert.equal("true\t1\t--not-an-option-of-lia\tnil\n", r.out)
+	end)
+
+	it("lia run exits 0 once nothing is left that can run, not before", function()
+		local s = H.script([[
+local timer = require "lia.timer"
+timer.after(300, function() print("timer") end)
+print("main done")
+]])
+		local t0 = H.now()
+		local r = H.lia_run({ "run", s }, { timeout = 10 })
+		assert.equal(0, r.status, r.err)
+		assert.equal("main done\ntimer\n", r.out)
+		assert.truthy(H.now() - t0 >= 0.3)
+	end)
+end)
