@@ -80,6 +80,7 @@ struct mqtt_client {
 	struct loop_timer *reload_timer;    /* mqtt_client_reload_tls, from the loop */
 	struct backoff backoff;
 	uint64_t connected_at, last_sent;
+	uint64_t last_recv;             /* bytes last came in (keep-alive) */
 	bool ping_outstanding;
 	uint64_t ping_sent;
 	uint16_t keepalive;             /* in use (server may override) */
