@@ -79,7 +79,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 
 # ---- dependencies (Debian) ----
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev
-DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat
+DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3 python3-websockets valgrind clang socat stress-ng
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
 deps:
@@ -104,6 +104,12 @@ test: deps
 	@sh tests/run.sh $(BUILD) build-asan
 
 build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN)
+
+# make test-faults: only the fault-injection tier (tests/faults/faults.py):
+# QoS 1/2 through cut, torn and half-open links, broker restarts, a soak.
+.PHONY: test-faults
+test-faults: $(BUILD)/lia
+	@python3 tests/faults/faults.py $(BUILD)/lia
 
 # make asan: only the ASan + UBSan build's unit tests, specs and conformance
 asan: deps
