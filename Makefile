@@ -145,12 +145,27 @@ clean:
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TIME  ?= 20
-FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client
+FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client build-fuzz/fuzz_uri \
+              build-fuzz/fuzz_ws_frame build-fuzz/fuzz_config build-fuzz/fuzz_cli
+# the configuration and command-line parsers are plain C in lua/ that need
+# args_init (lua/args.c, which links Lua) and, for --hw, the hw backends
+FUZZ_LUA   := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null) -I.
+FUZZ_LUALIBS := $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a -lm -ldl
 CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC) -lssl -lcrypto
+
+build-fuzz/fuzz_config: tests/fuzz/fuzz_config.c lua/config.c lua/args.c $(CORE_SRC) $(wildcard core/*.h lua/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore $(FUZZ_LUA) -o $@ $< lua/config.c lua/args.c \
+		$(CORE_SRC) -lssl -lcrypto $(FUZZ_LUALIBS)
+
+build-fuzz/fuzz_cli: tests/fuzz/fuzz_cli.c lua/cli_args.c lua/args.c $(HW_SRC) $(CORE_SRC) $(wildcard core/*.h lua/*.h hw/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore $(FUZZ_LUA) -o $@ $< lua/cli_args.c lua/args.c \
+		$(HW_SRC) $(CORE_SRC) -lssl -lcrypto $(FUZZ_LUALIBS)
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds

@@ -154,8 +154,13 @@ if [ -z "$only_asan" ]; then
 		grep -E '^(ok|FAILED) +faults ' "$tmp/out"
 		end_tier "faults (cuts, half-open links, broker restarts, soak)"
 	fi
-	if [ -x build-fuzz/fuzz_decode ] && [ -x build-fuzz/fuzz_client ]; then
-		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client
+	fuzzers=
+	for f in decode client uri ws_frame config cli; do
+		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
+	done
+	if [ -n "$fuzzers" ]; then
+		# shellcheck disable=SC2086 # one word per target
+		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" $fuzzers
 		end_tier "fuzz (${FUZZ_TIME}s a target)"
 	fi
 	# the Linux GPIO and I2C backends against gpio-sim and i2c-stub in a VM
