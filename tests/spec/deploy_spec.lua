@@ -139,8 +139,9 @@ function on_connect(c) print("CONNECTED ${V}") end
 				assert.truthy(lia:wait_for("not reloading", 5, "stderr"), H.dump(lia))
 				assert.truthy(lia:alive())
 				assert.equal(0, lia:stop())
-				H.sleep(0.3)
-				assert.equal("", wsub:stdout())
+				local mark = broker:barrier(wsub, will)
+				assert.truthy(mark, wsub:stdout())
+				assert.equal(mark .. "\n", wsub:stdout())   -- no will before it
 			end)
 	end
 
