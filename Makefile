@@ -86,8 +86,8 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 # ---- dependencies (Debian) ----
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libcjson-dev \
 	libsystemd-dev libsqlite3-dev libcurl4-openssl-dev
-DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat \
-	libcjson-dev python3-paho-mqtt tzdata sqlite3
+DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3 python3-websockets valgrind clang socat \
+	libcjson-dev python3-paho-mqtt tzdata sqlite3 stress-ng
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
 deps:
@@ -112,6 +112,12 @@ test: deps
 	@sh tests/run.sh $(BUILD) build-asan
 
 build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN)
+
+# make test-faults: only the fault-injection tier (tests/faults/faults.py):
+# QoS 1/2 through cut, torn and half-open links, broker restarts, a soak.
+.PHONY: test-faults
+test-faults: $(BUILD)/lia
+	@python3 tests/faults/faults.py $(BUILD)/lia
 
 # make asan: only the ASan + UBSan build's unit tests, specs and conformance
 asan: deps
@@ -147,12 +153,29 @@ clean:
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TIME  ?= 20
-FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client
+FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client build-fuzz/fuzz_uri \
+              build-fuzz/fuzz_ws_frame build-fuzz/fuzz_config build-fuzz/fuzz_cli
+# the configuration and command-line parsers are plain C in lua/ that need
+# args_init (lua/args.c, which links Lua) and, for --hw, the hw backends
+FUZZ_LUA   := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null) -I.
+FUZZ_LUALIBS := $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a -lm -ldl
+# what core/ links against (the store's SQLite, sd_notify)
+FUZZ_SYSLIBS := -lssl -lcrypto -lsqlite3 -lsystemd
 CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC) -lssl -lcrypto -lsystemd
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC) $(FUZZ_SYSLIBS)
+
+build-fuzz/fuzz_config: tests/fuzz/fuzz_config.c lua/config.c lua/args.c lua/args_check.c $(CORE_SRC) $(wildcard core/*.h lua/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore $(FUZZ_LUA) -o $@ $< lua/config.c lua/args.c lua/args_check.c \
+		$(CORE_SRC) $(FUZZ_SYSLIBS) $(FUZZ_LUALIBS)
+
+build-fuzz/fuzz_cli: tests/fuzz/fuzz_cli.c lua/cli_args.c lua/args.c lua/args_check.c $(HW_SRC) $(CORE_SRC) $(wildcard core/*.h lua/*.h hw/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore $(FUZZ_LUA) -o $@ $< lua/cli_args.c lua/args.c lua/args_check.c \
+		$(HW_SRC) $(CORE_SRC) $(FUZZ_SYSLIBS) $(FUZZ_LUALIBS)
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds

@@ -425,6 +425,7 @@ static bool read_once(struct mqtt_client *c)
 		return false;
 	}
 	c->in.end += (size_t)r;
+	c->last_recv = loop_now(c->loop);
 	process_input(c);
 	return true;
 }
@@ -471,14 +472,18 @@ static void on_io(struct loop *l, int fd, int events, void *ud)
 
 /* ---- keep-alive ---- */
 
-/* PINGREQ once nothing was sent for a keep-alive period; the link is dead
- * when the PINGRESP is not back within half a period, so a silent broker
- * is found within 1.5 x keep-alive of our last packet. */
+/* PINGREQ once nothing was sent, or nothing came in, for a keep-alive
+ * period; the link is dead when the PINGRESP is not back within half a
+ * period. Counting from what came in too means a half-open link is found
+ * within 1.5 x keep-alive of the last byte the broker sent, even while we
+ * keep writing into it (a publisher: last_sent alone would push the PINGREQ
+ * past every PUBLISH). */
 static int64_t keepalive_tick(struct loop *l, struct loop_timer *t, void *ud)
 {
 	struct mqtt_client *c = ud;
 	uint64_t ka = (uint64_t)c->keepalive * 1000, now = loop_now(l);
 	uint64_t grace = ka / 2 ? ka / 2 : 1;
+	uint64_t quiet = c->last_sent < c->last_recv ? c->last_sent : c->last_recv;
 	(void)t;
 	if (c->ping_outstanding) {
 		if (now - c->ping_sent < grace)
@@ -490,8 +495,8 @@ static int64_t keepalive_tick(struct loop *l, struct loop_timer *t, void *ud)
 		client_leave(c);
 		return LOOP_TIMER_STOP;
 	}
-	if (now - c->last_sent < ka)
-		return (int64_t)(c->last_sent + ka - now);
+	if (now - quiet < ka)
+		return (int64_t)(quiet + ka - now);
 	struct mqtt_packet p = { .type = MQTT_PINGREQ };
 	if (client_send_packet(c, &p) == 0) {
 		c->ping_outstanding = true;
@@ -580,6 +585,7 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 	}
 	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);
+	c->last_recv = c->connected_at;
 	c->st.connects++;
 	client_log(c, LOG_INFO, "connected to %s%s", c->uri_text,
 		ack->session_present ? " (session present)" : "");

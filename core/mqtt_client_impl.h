@@ -81,6 +81,7 @@ struct mqtt_client {
 	struct backoff backoff;
 	uint64_t connected_at, last_sent;
 	uint8_t last_refusal;           /* last permanent CONNACK refusal logged (0: none) */
+	uint64_t last_recv;             /* bytes last came in (keep-alive) */
 	bool ping_outstanding;
 	uint64_t ping_sent;
 	uint16_t keepalive;             /* in use (server may override) */

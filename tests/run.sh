@@ -12,6 +12,9 @@
 #                as 1 failed.
 #   conformance  the 1 343-case corpus in ../shared (tests/tools/conformance.c)
 #   valgrind     a long QoS 1/2 session under memcheck (tests/valgrind.sh)
+#   faults       QoS 1/2 streams through a proxy that cuts, tears and holds
+#                links, broker restarts, a short soak (tests/faults/faults.py;
+#                LIA_NO_FAULTS=1 skips it)
 #   fuzz         each libFuzzer target for FUZZ_TIME seconds, when built
 #   kernel       GPIO/I2C Linux backends in a qemu VM (tests/kernel/run.sh;
 #                LIA_NO_KERNEL=1 skips it)
@@ -145,8 +148,19 @@ if [ -z "$only_asan" ]; then
 	run_conformance "$build";      end_tier "conformance"
 	counted "valgrind" sh tests/valgrind.sh "$build"
 	end_tier "valgrind"
-	if [ -x build-fuzz/fuzz_decode ] && [ -x build-fuzz/fuzz_client ]; then
-		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client
+	if [ -z "${LIA_NO_FAULTS:-}" ]; then
+		python=$(command -v /usr/bin/python3 || command -v python3)
+		counted "faults" "$python" tests/faults/faults.py "$build/lia"
+		grep -E '^(ok|FAILED) +faults ' "$tmp/out"
+		end_tier "faults (cuts, half-open links, broker restarts, soak)"
+	fi
+	fuzzers=
+	for f in decode client uri ws_frame config cli; do
+		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
+	done
+	if [ -n "$fuzzers" ]; then
+		# shellcheck disable=SC2086 # one word per target
+		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" $fuzzers
 		end_tier "fuzz (${FUZZ_TIME}s a target)"
 	fi
 	# the Linux GPIO and I2C backends against gpio-sim and i2c-stub in a VM

@@ -162,8 +162,9 @@ function on_connect(c, ack) print("CONNECTED ${V}", ack.reloaded) end
 				assert.truthy(lia:stderr():find("changed: restarting lia to read it", 1, true), lia:stderr())
 				assert.truthy(lia:alive())
 				assert.equal(0, lia:stop())
-				H.sleep(0.3)
-				assert.equal("", wsub:stdout())
+				local mark = broker:barrier(wsub, will)
+				assert.truthy(mark, wsub:stdout())
+				assert.equal(mark .. "\n", wsub:stdout())   -- no will before it
 			end)
 	end
 

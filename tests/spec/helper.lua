@@ -66,6 +66,11 @@ function H.wait(fn, timeout, interval)
 	end
 end
 
+-- wait_for(cond, deadline): the same, under the name the house style uses.
+-- Tests wait for the condition they check; deadline (seconds) is only a
+-- failure guard, so make it generous: a passing run never waits it out.
+H.wait_for = H.wait
+
 -- count(s, plain) - how many times plain occurs in s
 function H.count(s, plain)
 	local n, i = 0, 1
@@ -327,6 +332,19 @@ function Broker:connected(client_id, timeout, n)
 	return H.wait(function()
 		return H.count(self:log(), "Sending CONNACK to " .. client_id .. " ") >= (n or 1)
 	end, timeout or 5)
+end
+
+-- barrier(sub, topic, timeout): publish a fresh marker on topic (which sub,
+-- a mosquitto_sub from Broker:sub, is subscribed to) and wait until sub
+-- printed it. One broker delivers in order on one connection, so whatever
+-- the broker sent sub before the marker (a will, a duplicate, a message
+-- that should not be there) has arrived by then: the way to check that
+-- something did NOT happen without sleeping. Returns the marker, or nil.
+function Broker:barrier(sub, topic, timeout)
+	local marker = H.uniq("barrier")
+	self:pub(string.format("-q 1 -t %s -m %s", H.q(topic), marker))
+	if sub:wait_for(marker .. "\n", timeout or 10) then return marker end
+	return nil
 end
 
 function Broker:uri() return "mqtt://" .. H.host .. ":" .. self.port end

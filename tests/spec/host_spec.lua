@@ -57,10 +57,14 @@ c:connect()
 local timer = require "lia.timer"
 local ticks = 0
 local t0 = lia.now()
-local t = timer.every(100, function() ticks = ticks + 1 end)
-timer.after(450, function()
+local t
+t = timer.every(100, function()
+	ticks = ticks + 1
+	if ticks < 3 then return end
 	t:stop()
 	print("STOPPED", ticks)
+	-- 400 ms to show the stopped timer stays quiet (4 periods; an absence
+	-- cannot be waited for)
 	timer.after(400, function()
 		print("LATER", ticks, lia.now() - t0)
 		lia.stop()
@@ -73,9 +77,10 @@ end)
 		local stopped = tonumber(out:match("STOPPED\t(%d+)\n"))
 		local later, elapsed = out:match("LATER\t(%d+)\t(%d+)\n")
 		assert.truthy(stopped and later, out)
-		assert.is_true(stopped >= 3 and stopped <= 5, "ticks in 450 ms: " .. stopped)
+		assert.equal(3, stopped)
 		assert.equal(stopped, tonumber(later), "the timer ticked after stop()")
-		assert.is_true(tonumber(elapsed) >= 850 and tonumber(elapsed) < 1500, out)
+		-- timers never fire early; how late is up to the machine's load
+		assert.is_true(tonumber(elapsed) >= 700, out)
 	end)
 
 	it("a timer may stop itself from its own callback", function()
@@ -83,8 +88,13 @@ end)
 local timer = require "lia.timer"
 local n = 0
 local t
-t = timer.every(20, function() n = n + 1; if n == 3 then t:stop() end end)
-timer.after(300, function() print("N", n); lia.stop() end)
+t = timer.every(20, function()
+	n = n + 1
+	if n < 3 then return end
+	t:stop()
+	-- 200 ms (10 periods) to show it stays stopped: an absence
+	timer.after(200, function() print("N", n); lia.stop() end)
+end)
 ]])
 		local lia = H.lia_spawn({ "run", script })
 		assert.equal(0, lia:wait(5), H.dump(lia))
@@ -110,8 +120,10 @@ timer.after(900, function() lia.stop() end)
 		local b = tonumber((lines[2] or ""):match("^B ran\t(%d+)$"))
 		local a = tonumber((lines[3] or ""):match("^A woke\t(%d+)$"))
 		assert.truthy(a and b, lia:stdout())
-		assert.is_true(b >= 90 and b < 400, "B was held up: " .. b)
-		assert.is_true(a >= 600 and a < 850, "sleep(600) took " .. a)
+		-- B ran while A slept (the order of the lines); neither came early.
+		-- No upper bounds: how late a timer fires is up to the machine's load.
+		assert.is_true(b >= 90, "B ran early: " .. b)
+		assert.is_true(a >= 600, "sleep(600) took " .. a)
 	end)
 
 	it("lia.sleep in the main chunk yields to the loop", function()
@@ -181,12 +193,15 @@ c:connect()
 		local lia = H.lia_spawn({ "run", script })
 		assert.truthy(broker:subscribed(id, 5, 3), H.dump(lia, broker))
 		local pre = "r/" .. id
-		for _, t in ipairs { "/plus/a", "/hash/a/b/c", "/hash", "/other", "/plus/a/deeper" } do
+		-- the second /other is a barrier: what the broker sent before it is in
+		for _, t in ipairs { "/plus/a", "/hash/a/b/c", "/hash", "/other", "/plus/a/deeper", "/other" } do
 			broker:pub(string.format("-q 1 -t '%s%s' -m x", pre, t))
 		end
-		assert.truthy(lia:wait_for("GENERAL\t" .. pre .. "/other\n", 5), H.dump(lia, broker))
-		H.sleep(0.2)
+		assert.truthy(H.wait_for(function()
+			return H.count(lia:stdout(), "GENERAL\t" .. pre .. "/other\n") == 2
+		end, 10), H.dump(lia, broker))
 		local got = H.lines(lia:stdout())
+		table.remove(got, #got)
 		table.sort(got)
 		-- "#" also matches the parent level (r/ID/hash); "+" is exactly one level
 		-- and r/ID/plus/a/deeper matches no subscription at all.

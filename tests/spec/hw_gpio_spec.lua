@@ -82,6 +82,7 @@ local last = 0
 btn:on_edge(function(ev)
 	assert(ev.timestamp_ns > last); last = ev.timestamp_ns
 	print(ev.edge, ev.value, ev.seqno, ev.line_seqno, ev.line, ev.chip, ev.name, ev.dropped)
+	if ev.seqno == 6 then lia.stop() end
 end)
 local b = sim.gpio("gpiochip0", 27)
 b:set(1)            -- pull-up already reads 1: no edge
@@ -89,8 +90,8 @@ b:set(0); b:set(1)
 print("queued")     -- the handlers run later, from the loop
 timer.after(50, function()
 	b:pulse{ count = 2, width_ms = 1, period_ms = 5 }
-	timer.after(50, function() lia.stop() end)
 end)
+timer.after(10000, function() print("TIMEOUT"); lia.stop(1) end)  -- a guard
 ]])
 		assert.equal("queued\n"
 			.. "falling\t0\t1\t1\t27\tgpiochip0\tGPIO27\tnil\n"
@@ -109,14 +110,17 @@ local timer = require "lia.timer"
 local r = assert(gpio.input{ chip = 0, line = 10, bias = "pull-down", edge = "rising" })
 local f = assert(gpio.input{ chip = 0, line = 11, bias = "pull-up", edge = "falling" })
 local ts = {}
-r:on_edge(function(ev) ts[#ts + 1] = ev.timestamp_ns; print("r", ev.edge) end)
-f:on_edge(function(ev) print("f", ev.edge) end)
-sim.gpio("gpiochip0", 10):pulse{ count = 3, width_ms = 2, period_ms = 10 }
-sim.gpio("gpiochip0", 11):pulse{ count = 2, width_ms = 2, period_ms = 10 }
-timer.after(50, function()
+local nf = 0
+local function done()
+	if #ts < 3 or nf < 2 then return end
 	print("gaps", (ts[2] - ts[1]) // 1000000, (ts[3] - ts[2]) // 1000000)
 	lia.stop()
-end)
+end
+r:on_edge(function(ev) ts[#ts + 1] = ev.timestamp_ns; print("r", ev.edge); done() end)
+f:on_edge(function(ev) nf = nf + 1; print("f", ev.edge); done() end)
+sim.gpio("gpiochip0", 10):pulse{ count = 3, width_ms = 2, period_ms = 10 }
+sim.gpio("gpiochip0", 11):pulse{ count = 2, width_ms = 2, period_ms = 10 }
+timer.after(10000, function() print("TIMEOUT"); lia.stop(1) end)  -- a guard
 ]])
 		assert.equal("r\trising\nr\trising\nr\trising\nf\tfalling\nf\tfalling\ngaps\t10\t10\n", out)
 	end)
@@ -241,9 +245,10 @@ b:on_edge(function(ev)
 	n = n + 1
 	if n == 1 then error("first edge fails") end
 	print("edge", n)
+	lia.stop()
 end)
 sim.gpio("gpiochip0", 9):pulse{ count = 2 }
-timer.after(50, function() lia.stop() end)
+timer.after(10000, function() print("TIMEOUT"); lia.stop(1) end)  -- a guard
 ]])
 		assert.equal(0, r.status, r.err)
 		assert.equal("edge\t2\n", r.out)

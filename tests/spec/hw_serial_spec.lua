@@ -25,11 +25,16 @@ local dev = sim.serial("/dev/ttyUSB0")
 local port = assert(serial.open{ path = "/dev/ttyUSB0", baud = 9600, data_bits = 8,
 	parity = "none", stop_bits = 1, flow = "none" })
 print(port)
-port:on_line(function(line) print("line", line) end)
+-- Each part is fed once the line before it arrived, so the lines are
+-- split across reads whatever the machine's load; the last one stops.
+local next_part = { "2*00\r\nno end yet", "\n" }
+port:on_line(function(line)
+	print("line", line)
+	local part = table.remove(next_part, 1)
+	if part then dev:feed(part) elseif line == "no end yet" then lia.stop() end
+end)
 dev:feed("$GPGGA,1*00\r\n$GPRMC,")
-timer.after(30, function() dev:feed("2*00\r\nno end yet") end)
-timer.after(80, function() dev:feed("\n") end)
-timer.after(150, function() lia.stop() end)
+timer.after(10000, function() print("TIMEOUT"); lia.stop(1) end)  -- a guard
 ]])
 		assert.equal("lia.serial.port (/dev/ttyUSB0)\nline\t$GPGGA,1*00\nline\t$GPRMC,2*00\nline\tno end yet\n", out)
 		assert.truthy(err:match("sim: serial port /dev/ttyUSB0 is the pty /dev/pts/%d+"), err)
@@ -46,19 +51,20 @@ local pb = assert(serial.open{ path = "/dev/ttyS2" })
 local pc = assert(serial.open("/dev/ttyS3"))
 pa:on_line(function(l) print("a", l) end)
 local frames = {}
-pb:on_data(function(f) frames[#frames + 1] = f end, { length = 4 })
-pc:on_data(function(f) print("c", f) end, { timeout = 40 })
+pb:on_data(function(f)
+	frames[#frames + 1] = f
+	if #frames == 3 then print("b", table.concat(frames, "|")); lia.stop() end
+end, { length = 4 })
+-- "kl" completes b's third frame only after c's frame came out
+pc:on_data(function(f) print("c", f); b:feed("kl") end, { timeout = 300 })
 a:feed("x=1;y=2;z")
 b:feed("abcdefgh"); b:feed("ij")
 c:feed("one ")
+-- The silence that ends c's frame is the feature under test: the 15 ms
+-- gap must stay under the 300 ms timeout (both timers of this one loop,
+-- so only a pty delay of more than 285 ms could split "one frame").
 timer.after(15, function() c:feed("frame") end)
-timer.after(150, function()
-	b:feed("kl")
-	timer.after(30, function()
-		print("b", table.concat(frames, "|"))
-		lia.stop()
-	end)
-end)
+timer.after(10000, function() print("TIMEOUT"); lia.stop(1) end)  -- a guard
 ]])
 		assert.equal("a\tx=1\na\ty=2\nc\tone frame\nb\tabcd|efgh|ijkl\n", out)
 	end)
@@ -181,9 +187,9 @@ local dev = sim.serial("/dev/ttyS6")
 local p = assert(serial.open("/dev/ttyS6"))
 dev:feed("a\nb\nc\n")
 print("first", p:read_line{ timeout = 500 })
-p:on_line(function(l) print("on_line", l) end)
+p:on_line(function(l) print("on_line", l); if l == "c" then lia.stop() end end)
 print("set")
-timer.after(100, function() lia.stop() end)
+timer.after(10000, function() print("TIMEOUT"); lia.stop(1) end)  -- a guard
 ]])
 		assert.equal("first\ta\nset\non_line\tb\non_line\tc\n", out)
 	end)

@@ -44,8 +44,10 @@ c:connect()
 			broker:pub(string.format("-q %d -t 't/%s/x' -m 'payload %d'", qos, id, qos))
 			local want = string.format("GOT\t%d\tfalse\tt/%s/x\tpayload %d\n", qos, id, qos)
 			assert.truthy(lia:wait_for(want, 5), H.dump(lia, broker))
-			-- exactly once, also at QoS 1/2 (no duplicate delivery)
-			H.sleep(0.2)
+			-- exactly once, also at QoS 1/2 (no duplicate delivery): a second
+			-- message is the barrier, a duplicate would have come before it
+			broker:pub(string.format("-q %d -t 't/%s/y' -m end", qos, id))
+			assert.truthy(lia:wait_for("\tt/" .. id .. "/y\tend\n", 10), H.dump(lia, broker))
 			assert.equal(1, H.count(lia:stdout(), want), H.dump(lia))
 		end)
 	end
@@ -179,7 +181,7 @@ c:connect()
 		local script = H.script([[
 local mqtt = require "lia.mqtt"
 local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
-c:on("connect", function(c) c:subscribe("t/${ID}/#", 1) end)
+c:on("connect", function(c) c:subscribe("t/${ID}/#", 1); c:subscribe("m/${ID}", 1) end)
 c:on("unsubscribe", function(c, mid) print("UNSUBACK") end)
 c:on("message", function(c, msg)
 	print("GOT", msg.payload)
@@ -188,11 +190,13 @@ end)
 c:connect()
 ]], { ID = id })
 		local lia = H.lia_spawn({ "run", script })
-		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		assert.truthy(broker:subscribed(id, 5, 2), H.dump(lia, broker))
 		broker:pub(string.format("-q 1 -t 't/%s/x' -m first", id))
 		assert.truthy(lia:wait_for("UNSUBACK\n", 5), H.dump(lia, broker))
 		broker:pub(string.format("-q 1 -t 't/%s/x' -m second", id))
-		H.sleep(0.3)
+		-- m/ID is still subscribed: a barrier that "second" would have preceded
+		broker:pub(string.format("-q 1 -t 'm/%s' -m marker", id))
+		assert.truthy(lia:wait_for("GOT\tmarker\n", 10), H.dump(lia, broker))
 		assert.truthy(lia:stdout():find("GOT\tfirst\n", 1, true), H.dump(lia))
 		assert.falsy(lia:stdout():find("second", 1, true), H.dump(lia))
 	end)
