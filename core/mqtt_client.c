@@ -521,6 +521,7 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 		return;
 	}
 	learn_limits(c, ack->props);
+	client_alias_connected(c, ack->props);
 	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);
 	c->st.connects++;
@@ -558,6 +559,11 @@ struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opt
 		client_destroy(c);
 		return NULL;
 	}
+	if (!(c->alias = client_alias_new(c))) {
+		snprintf(err, errlen, "out of memory");
+		client_destroy(c);
+		return NULL;
+	}
 	c->next_id = 1;
 	c->next_mid = 1;
 	c->server_receive_max = 65535;
@@ -579,6 +585,7 @@ static void client_destroy(struct mqtt_client *c)
 	stop_timer(c, &c->reload_timer);
 	loop_hook_remove(c->loop, before_sleep, c);
 	session_free_all(c);
+	mqtt_alias_free(c->alias);
 	if (c->store)
 		c->store->ops->destroy(c->store);
 	while (c->posted) {
@@ -730,4 +737,5 @@ void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st
 	st->subscriptions = 0;
 	for (const struct sub *s = c->subs; s; s = s->next)
 		st->subscriptions++;
+	client_alias_stats(c, st);
 }

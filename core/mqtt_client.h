@@ -32,7 +32,8 @@ struct mqtt_store;
 	X(MQTT_E_QUEUE_FULL, -6, "offline queue full") \
 	X(MQTT_E_STATE, -7, "not allowed in this state") \
 	X(MQTT_E_UNKNOWN_ID, -8, "unknown packet id") \
-	X(MQTT_E_URI, -9, "bad broker URI")
+	X(MQTT_E_URI, -9, "bad broker URI") \
+	X(MQTT_E_ALIAS, -10, "topic alias has no topic yet (publish once with topic and alias)")
 enum mqtt_error {
 #define MQTT_X_ERR(name, value, text) name = value,
 	MQTT_ERROR_LIST(MQTT_X_ERR)
@@ -68,6 +69,7 @@ struct mqtt_client_opts {
 	uint32_t connect_timeout_ms;/* TCP + CONNACK; 0 = 10000 */
 	uint32_t max_packet_size;   /* inbound limit (announced in v5); 0 = 1 MiB */
 	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
+	bool topic_aliases_auto;    /* v5: alias the most used topics (mqtt_alias.h) */
 	/* Secure and alternative transports (transport.h has the field docs).
 	 * Any TLS field set turns TLS on: mqtt:// becomes mqtts:// (port 8883
 	 * unless the URI names one), ws:// becomes wss://. */
@@ -202,6 +204,10 @@ struct mqtt_client_stats {
 	uint32_t subscriptions;
 	uint64_t sent_packets, recv_packets;
 	uint32_t connects;   /* successful CONNACKs */
+	/* v5 topic aliases (mqtt_alias.h) */
+	int64_t alias_bytes_saved;
+	uint64_t alias_out, alias_in;   /* PUBLISH sent / received by alias only */
+	uint16_t alias_out_max, alias_in_max;
 };
 void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
 

@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "loop.h"
+#include "mqtt_alias.h"
 #include "mqtt_client.h"
 #include "mqtt_store.h"
 #include "transport.h"
@@ -91,6 +92,7 @@ struct mqtt_client {
 	bool server_retain;
 
 	struct mqtt_store *store;
+	struct mqtt_alias *alias;       /* topic aliases, both ways */
 	uint32_t inflight, queued, next_mid;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
@@ -132,6 +134,17 @@ bool client_alive(const struct mqtt_client *c, unsigned gen);
 int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *o,
 	char *err, size_t errlen);
 void client_options_free(struct mqtt_client *c);
+
+/* client_alias.c: the client's side of mqtt_alias.h */
+struct mqtt_alias *client_alias_new(struct mqtt_client *c);
+void client_alias_connected(struct mqtt_client *c, struct mqtt_str connack_props);
+void client_alias_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
+/* Write an encoded PUBLISH with the alias that applies; full: a resend. */
+int client_alias_send(struct mqtt_client *c, const uint8_t *data, size_t len, bool full);
+/* Inbound: resolve the alias; false after a protocol error (connection dropped). */
+bool client_alias_resolve(struct mqtt_client *c, struct mqtt_publish *p);
+/* Outbound at publish time: explicit alias without topic -> its topic. */
+int client_alias_publish(struct mqtt_client *c, struct mqtt_pub_req *r);
 
 /* mqtt_session.c */
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);

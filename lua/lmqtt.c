@@ -251,6 +251,22 @@ static int l_is_connected(lua_State *L)
 	return 1;
 }
 
+/* properties.topic_alias = 0 (or out of range) is a runtime mistake a
+ * caller may compute, so it returns nil, message like a refused publish;
+ * true when the table at idx is fine. */
+static bool alias_ok(lua_State *L, int idx)
+{
+	bool ok = true;
+	if (lua_istable(L, idx) && lua_getfield(L, idx, "topic_alias") != LUA_TNIL) {
+		lua_Integer a = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+		ok = a >= 1 && a <= 65535;
+		lua_pop(L, 1);
+	} else if (lua_istable(L, idx)) {
+		lua_pop(L, 1);
+	}
+	return ok;
+}
+
 /* c:publish(topic, payload [, opts | qos [, retain]]) -> token | nil, msg, code */
 static int l_publish(lua_State *L)
 {
@@ -273,6 +289,12 @@ static int l_publish(lua_State *L)
 		r.retain = lua_getfield(L, 4, "retain") != LUA_TNIL && lua_toboolean(L, -1);
 		if (lua_getfield(L, 4, "properties") != LUA_TNIL &&
 				mqtt_client_version(lc->c) == MQTT_V5) {
+			if (!alias_ok(L, -1)) {
+				lua_pushnil(L);
+				lua_pushliteral(L, "topic_alias must be an integer 1..65535");
+				lua_pushinteger(L, MQTT_E_INVALID);
+				return 3;
+			}
 			lmqtt_encode_props(L, -1, MQTT_PUBLISH, "properties");
 			r.props = (const uint8_t *)lua_tolstring(L, -1, &r.props_len);
 		}
@@ -330,6 +352,68 @@ static void set_filter_handler(lua_State *L, struct lclient *lc, const char *fil
 	}
 }
 
+/* The v5 properties of a SUBSCRIBE: opts.properties of the single filter,
+ * or of the first list item that has some (one packet, one set). Pushes
+ * the encoded block (or nil) and returns its subscription identifier. */
+static uint32_t push_sub_props(lua_State *L, struct lclient *lc, bool list, size_t n)
+{
+	int t = 0;
+	struct mqtt_prop pr;
+	size_t len;
+	if (!list && lua_istable(L, 3) && lua_getfield(L, 3, "properties") != LUA_TNIL)
+		t = lua_gettop(L);
+	for (size_t i = 0; list && !t && i < n; i++) {
+		if (lua_rawgeti(L, 2, (lua_Integer)i + 1) == LUA_TTABLE &&
+				lua_rawgeti(L, -1, 2) == LUA_TTABLE &&
+				lua_getfield(L, -1, "properties") != LUA_TNIL) {
+			t = lua_gettop(L);
+			break;
+		}
+		lua_settop(L, 4);
+	}
+	if (!t || mqtt_client_version(lc->c) != MQTT_V5) {
+		lua_settop(L, 4);
+		lua_pushnil(L);
+		return 0;
+	}
+	lmqtt_encode_props(L, t, MQTT_SUBSCRIBE, "properties");
+	lua_replace(L, 5);
+	lua_settop(L, 5);
+	const char *b = lua_tolstring(L, 5, &len);
+	struct mqtt_str block = { (const uint8_t *)b, len };
+	return mqtt_props_find(block, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &pr) == 1 ? pr.num : 0;
+}
+
+/* filters[subscription id] = filter and filters[0][filter] = id, so
+ * messages carrying the id find the handler without a second topic match
+ * (lmqtt_events.c route). */
+static void set_sub_id(lua_State *L, uint32_t id, const char *filter, bool has_fn)
+{
+	lmqtt_push_uv(L, 1, UV_FILTERS);
+	if (lua_rawgeti(L, -1, 0) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, -3, 0);
+	}
+	if (lua_getfield(L, -1, filter) == LUA_TNUMBER) {   /* the filter's old id */
+		lua_pushnil(L);
+		lua_rawseti(L, -4, lua_tointeger(L, -2));
+	}
+	lua_pop(L, 1);
+	if (id && has_fn)
+		lua_pushinteger(L, (lua_Integer)id);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, filter);
+	lua_pop(L, 1);
+	if (id && has_fn) {
+		lua_pushstring(L, filter);
+		lua_rawseti(L, -2, (lua_Integer)id);
+	}
+	lua_pop(L, 1);
+}
+
 /* c:subscribe(filter, qos|opts [, fn]) or c:subscribe({ {filter, qos|opts [, fn]} | filter, ... } [, fn]) */
 static int l_subscribe(lua_State *L)
 {
@@ -345,6 +429,9 @@ static int l_subscribe(lua_State *L)
 		luaL_checktype(L, fnarg, LUA_TFUNCTION);
 	lua_settop(L, 4);
 	luaL_checkstack(L, (int)n + LUA_MINSTACK, "too many filters");
+	uint32_t sub_id = push_sub_props(L, lc, list, n);     /* at 5 */
+	size_t props_len = 0;
+	const uint8_t *props = (const uint8_t *)lua_tolstring(L, 5, &props_len);
 	struct mqtt_sub_item *items = lua_newuserdatauv(L, n * sizeof *items, 0);
 	int fns = lua_gettop(L) + 1;
 	lua_createtable(L, (int)n, 0);      /* the handler of each item */
@@ -381,12 +468,13 @@ static int l_subscribe(lua_State *L)
 			lua_pop(L, 2);          /* filter string stays in the list table */
 	}
 	touch(L, lc, 1);
-	int err = mqtt_client_subscribe(lc->c, items, n, NULL, 0, &mid);
+	int err = mqtt_client_subscribe(lc->c, items, n, props, props_len, &mid);
 	if (err < 0)
 		return fail(L, err);
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, fns, (lua_Integer)i + 1);
 		set_filter_handler(L, lc, (const char *)items[i].filter.ptr, lua_gettop(L));
+		set_sub_id(L, sub_id, (const char *)items[i].filter.ptr, lua_isfunction(L, -1));
 		lua_pop(L, 1);
 	}
 	lmqtt_new_token(L, TOK_SUBSCRIBE, mid);
@@ -394,17 +482,26 @@ static int l_subscribe(lua_State *L)
 	return 1;
 }
 
-/* c:unsubscribe(filter | {filter, ...}) -> token */
+/* c:unsubscribe(filter | {filter, ...} [, { properties = {...} }]) -> token */
 static int l_unsubscribe(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
 	bool list = lua_istable(L, 2);
 	size_t n = list ? lua_rawlen(L, 2) : 1;
 	uint32_t mid = 0;
+	size_t props_len = 0;
+	const uint8_t *props = NULL;
 	if (!list)
 		luaL_checkstring(L, 2);
 	luaL_argcheck(L, n > 0, 2, "empty list of filters");
-	lua_settop(L, 2);
+	if (!lua_isnoneornil(L, 3))
+		luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "properties") != LUA_TNIL &&
+			mqtt_client_version(lc->c) == MQTT_V5) {
+		lmqtt_encode_props(L, -1, MQTT_UNSUBSCRIBE, "properties");
+		props = (const uint8_t *)lua_tolstring(L, -1, &props_len);
+	}
 	luaL_checkstack(L, (int)n + LUA_MINSTACK, "too many filters");
 	struct mqtt_str *f = lua_newuserdatauv(L, n * sizeof *f, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -413,12 +510,14 @@ static int l_unsubscribe(lua_State *L)
 		f[i].ptr = (const uint8_t *)lua_tolstring(L, list ? -1 : 2, &f[i].len);
 	}
 	touch(L, lc, 1);
-	int err = mqtt_client_unsubscribe(lc->c, f, n, NULL, 0, &mid);
+	int err = mqtt_client_unsubscribe(lc->c, f, n, props, props_len, &mid);
 	if (err < 0)
 		return fail(L, err);
 	lua_pushnil(L);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		set_filter_handler(L, lc, (const char *)f[i].ptr, lua_gettop(L));
+		set_sub_id(L, 0, (const char *)f[i].ptr, false);
+	}
 	lua_pop(L, 1);
 	lmqtt_new_token(L, TOK_UNSUBSCRIBE, mid);
 	lmqtt_track_token(L, 1, UV_SUBS, mid);
@@ -476,6 +575,11 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "sent_packets", (lua_Integer)st.sent_packets);
 	lmqtt_set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
 	lmqtt_set_int(L, "connects", st.connects);
+	lmqtt_set_int(L, "alias_bytes_saved", (lua_Integer)st.alias_bytes_saved);
+	lmqtt_set_int(L, "alias_out", (lua_Integer)st.alias_out);
+	lmqtt_set_int(L, "alias_in", (lua_Integer)st.alias_in);
+	lmqtt_set_int(L, "alias_out_max", st.alias_out_max);
+	lmqtt_set_int(L, "alias_in_max", st.alias_in_max);
 	return 1;
 }
 

@@ -74,9 +74,27 @@ static void push_codes(lua_State *L, struct mqtt_str codes)
 	}
 }
 
+/* msg.subscription_ids: every id the broker sent (one per matching
+ * subscription that has one), in order; an empty list when none. */
+static void set_sub_ids(lua_State *L, struct mqtt_str props)
+{
+	struct mqtt_prop p;
+	size_t off = 0;
+	lua_Integer n = 0;
+	lua_newtable(L);
+	while (props.ptr && mqtt_props_next(props, &off, &p) == 1) {
+		if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+			lua_pushinteger(L, (lua_Integer)p.num);
+			lua_rawseti(L, -2, ++n);
+		}
+	}
+	lua_setfield(L, -2, "subscription_ids");
+}
+
 static void push_message(lua_State *L, const struct mqtt_publish *m)
 {
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 9);
+	set_sub_ids(L, m->props);
 	set_bytes(L, "topic", m->topic);
 	set_bytes(L, "payload", m->payload);
 	lmqtt_set_int(L, "qos", m->qos);
@@ -202,6 +220,49 @@ static void collect(const char *filter, void *value, void *ud)
 		m->n++;
 }
 
+/* The filters whose subscription identifiers the message carries (and
+ * that still have a handler): the broker did the matching already. */
+static void match_by_id(struct lclient *lc, const struct mqtt_publish *msg, struct matches *m)
+{
+	lua_State *L = lc->L;
+	struct mqtt_prop p;
+	size_t off = 0;
+	int top = lua_gettop(L);
+	if (!msg->props.ptr || !lmqtt_push_client(L, lc)) {
+		lua_settop(L, top);
+		return;
+	}
+	lmqtt_push_uv(L, top + 1, UV_FILTERS);
+	while (mqtt_props_next(msg->props, &off, &p) == 1) {
+		if (p.id != MQTT_PROP_SUBSCRIPTION_IDENTIFIER)
+			continue;
+		if (lua_rawgeti(L, top + 2, (lua_Integer)p.num) == LUA_TSTRING &&
+				lua_getfield(L, top + 2, lua_tostring(L, -1)) == LUA_TFUNCTION) {
+			bool dup = false;
+			for (size_t i = 0; i < m->n; i++)
+				dup = dup || strcmp(m->v[i], lua_tostring(L, -2)) == 0;
+			if (!dup)
+				collect(lua_tostring(L, -2), NULL, m);
+		}
+		lua_settop(L, top + 2);
+	}
+	lua_settop(L, top);
+}
+
+/* True when filter was subscribed with a subscription identifier. */
+static bool has_id(struct lclient *lc, const char *filter)
+{
+	lua_State *L = lc->L;
+	int top = lua_gettop(L);
+	bool r = lmqtt_push_client(L, lc);
+	if (r) {
+		lmqtt_push_uv(L, top + 1, UV_FILTERS);
+		r = lua_rawgeti(L, -1, 0) == LUA_TTABLE && lua_getfield(L, -1, filter) == LUA_TNUMBER;
+	}
+	lua_settop(L, top);
+	return r;
+}
+
 /* Per-filter handlers take the message; on("message") gets it otherwise.
  * The matches are copied first: a handler may unsubscribe. */
 static void route(struct lclient *lc, const struct mqtt_event *ev)
@@ -209,6 +270,9 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 	const struct mqtt_publish *msg = ev->u.message.msg;
 	struct matches m = { 0 };
 	char buf[256], *topic = buf;
+	if (lc->filters && topic_tree_count(lc->filters))
+		match_by_id(lc, msg, &m);
+	size_t by_id = m.n;
 	if (lc->filters && topic_tree_count(lc->filters)) {
 		if (msg->topic.len >= sizeof buf)
 			topic = xmalloc(msg->topic.len + 1);
@@ -221,7 +285,9 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 		}
 	}
 	for (size_t i = 0; i < m.n; i++) {
-		if (lc->c)
+		/* a filter with an id the message does not carry: the broker said no */
+		bool skip = by_id && i >= by_id && has_id(lc, m.v[i]);
+		if (lc->c && !skip)
 			spawn(lc, ev, EV_MESSAGE, false, m.v[i]);
 		xfree(m.v[i]);
 	}

@@ -17,7 +17,7 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "topic_aliases", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -231,6 +231,16 @@ static const char *opt_uri(lua_State *L, int t)
 		host, (int)port);
 }
 
+/* topic_aliases = "auto" | "off" (default): let lia alias the topics it
+ * publishes most (MQTT 5, up to the broker's Topic Alias Maximum). */
+static void opt_topic_aliases(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	const char *v = opt_str(L, t, "topic_aliases", NULL);
+	if (v && strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
+		luaL_error(L, "mqtt.client: option 'topic_aliases': \"auto\" or \"off\" expected, got \"%s\"", v);
+	o->topic_aliases_auto = v && strcmp(v, "auto") == 0;
+}
+
 /* Fill o from the table at t; strings stay valid while the values this
  * pushes stay on the stack. */
 void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
@@ -258,6 +268,7 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->connect_timeout_ms = (uint32_t)(opt_num(L, t, "connect_timeout", 0, 0, 86400) * 1000);
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);
+	opt_topic_aliases(L, t, o);
 	opt_reconnect(L, t, o);
 	o->proxy = opt_str(L, t, "proxy", NULL);
 	opt_tls(L, t, &o->tls);
