@@ -195,6 +195,7 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	stop_timer(c, &c->conn_timer);
 	stop_timer(c, &c->ka_timer);
 	stop_timer(c, &c->close_timer);
+	client_auth_lost(c);
 	c->gen++;
 	c->ping_outstanding = false;
 	if (had_session && now - c->connected_at >= STABLE_MS)
@@ -273,6 +274,7 @@ static void send_connect(struct mqtt_client *c)
 	if (c->password)
 		k->password = (struct mqtt_str){ c->password, c->o.password_len };
 	k->props = (struct mqtt_str){ c->connect_props, c->connect_props_len };
+	uint8_t *auth_block = client_auth_connect_props(c, &k->props);
 	if (c->o.has_will) {
 		k->has_will = true;
 		k->will.topic = (struct mqtt_str){ (const uint8_t *)c->will_topic, strlen(c->will_topic) };
@@ -281,7 +283,9 @@ static void send_connect(struct mqtt_client *c)
 		k->will.qos = c->o.will_qos;
 		k->will.retain = c->o.will_retain;
 	}
-	if (client_send_packet(c, &p) < 0)
+	int r = client_send_packet(c, &p);
+	xfree(auth_block);
+	if (r < 0)
 		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "cannot encode CONNECT");
 }
 
@@ -520,9 +524,11 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 		client_protocol_error(c, 0x82, "CONNACK assigns a client id although we sent one");
 		return;
 	}
+	c->state = ST_CONNECTED;
+	if (!client_auth_connack(c, ack))
+		return;
 	learn_limits(c, ack->props);
 	client_alias_connected(c, ack->props);
-	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);
 	c->st.connects++;
 	client_log(c, LOG_INFO, "connected to %s%s", c->uri_text,
@@ -559,11 +565,14 @@ struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opt
 		client_destroy(c);
 		return NULL;
 	}
-	if (!(c->alias = client_alias_new(c))) {
+	if (!(c->alias = client_alias_new(c)) || client_auth_init(c, opts) < 0) {
 		snprintf(err, errlen, "out of memory");
 		client_destroy(c);
 		return NULL;
 	}
+	/* the auth strings were copied; the caller's may go */
+	c->o.auth_method = c->o.auth_user = NULL;
+	c->o.auth_data = c->o.auth_password = NULL;
 	c->next_id = 1;
 	c->next_mid = 1;
 	c->server_receive_max = 65535;
@@ -586,6 +595,7 @@ static void client_destroy(struct mqtt_client *c)
 	loop_hook_remove(c->loop, before_sleep, c);
 	session_free_all(c);
 	mqtt_alias_free(c->alias);
+	client_auth_free(c);
 	if (c->store)
 		c->store->ops->destroy(c->store);
 	while (c->posted) {

@@ -70,6 +70,17 @@ struct mqtt_client_opts {
 	uint32_t max_packet_size;   /* inbound limit (announced in v5); 0 = 1 MiB */
 	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
 	bool topic_aliases_auto;    /* v5: alias the most used topics (mqtt_alias.h) */
+	/* v5 enhanced authentication (mqtt_auth.c). auth_method NULL: none.
+	 * "SCRAM-SHA-256" without auth_external: built in, with auth_user and
+	 * auth_password (never sent in clear). Otherwise every challenge is an
+	 * MQTT_EV_AUTH event answered with mqtt_client_auth_continue. */
+	const char *auth_method;
+	const uint8_t *auth_data;   /* initial data in CONNECT (and re-auth) */
+	size_t auth_data_len;
+	bool auth_external;
+	const char *auth_user;
+	const uint8_t *auth_password;
+	size_t auth_password_len;
 	/* Secure and alternative transports (transport.h has the field docs).
 	 * Any TLS field set turns TLS on: mqtt:// becomes mqtts:// (port 8883
 	 * unless the URI names one), ws:// becomes wss://. */
@@ -89,7 +100,8 @@ enum mqtt_event_type {
 	MQTT_EV_PUBLISHED,    /* outbound publish completed or failed (mid) */
 	MQTT_EV_SUBSCRIBED,   /* SUBACK for mid */
 	MQTT_EV_UNSUBSCRIBED, /* UNSUBACK for mid */
-	MQTT_EV_LOG           /* a log line about this client */
+	MQTT_EV_LOG,          /* a log line about this client */
+	MQTT_EV_AUTH          /* v5 AUTH: a challenge to answer, or re-auth done */
 };
 
 struct mqtt_event {
@@ -130,6 +142,12 @@ struct mqtt_event {
 			int level;
 			const char *line;
 		} log;
+		struct {
+			uint8_t reason;             /* 0x18 continue, 0 success */
+			bool done;                  /* false: answer with mqtt_client_auth_continue */
+			bool reauth;                /* during c:reauthenticate, not CONNECT */
+			struct mqtt_str data, props;
+		} auth;
 	} u;
 };
 
@@ -194,6 +212,16 @@ int mqtt_client_subscribe(struct mqtt_client *c, const struct mqtt_sub_item *ite
 	size_t n, const uint8_t *props, size_t props_len, uint32_t *mid);
 int mqtt_client_unsubscribe(struct mqtt_client *c, const struct mqtt_str *filters,
 	size_t n, const uint8_t *props, size_t props_len, uint32_t *mid);
+
+/* v5 enhanced authentication: answer a challenge (MQTT_EV_AUTH, done
+ * false) with data; data NULL gives up (the connection is closed, 0x87).
+ * MQTT_E_STATE when no challenge is waiting. */
+int mqtt_client_auth_continue(struct mqtt_client *c, const uint8_t *data, size_t len);
+/* Start re-authentication on the open connection (AUTH 0x19 with the
+ * method and its initial data); its end is an MQTT_EV_AUTH with done true,
+ * a failure a disconnect. MQTT_E_STATE when not connected, no auth
+ * method, or one is already running. */
+int mqtt_client_reauthenticate(struct mqtt_client *c);
 
 /* Manual acknowledgement of an inbound QoS 1/2 message (opts.manual_ack). */
 int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id);

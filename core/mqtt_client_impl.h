@@ -93,6 +93,7 @@ struct mqtt_client {
 
 	struct mqtt_store *store;
 	struct mqtt_alias *alias;       /* topic aliases, both ways */
+	struct client_auth *auth;       /* enhanced authentication, NULL: none */
 	uint32_t inflight, queued, next_mid;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
@@ -145,6 +146,17 @@ int client_alias_send(struct mqtt_client *c, const uint8_t *data, size_t len, bo
 bool client_alias_resolve(struct mqtt_client *c, struct mqtt_publish *p);
 /* Outbound at publish time: explicit alias without topic -> its topic. */
 int client_alias_publish(struct mqtt_client *c, struct mqtt_pub_req *r);
+
+/* mqtt_auth.c: v5 enhanced authentication */
+int client_auth_init(struct mqtt_client *c, const struct mqtt_client_opts *o);
+void client_auth_free(struct mqtt_client *c);
+/* CONNECT properties with the method and first data: *props replaced by a
+ * block the return value owns (xfree it after sending); NULL: unchanged. */
+uint8_t *client_auth_connect_props(struct mqtt_client *c, struct mqtt_str *props);
+void client_auth_packet(struct mqtt_client *c, const struct mqtt_disconnect *a);
+/* A successful CONNACK: false after a protocol error (server not proven). */
+bool client_auth_connack(struct mqtt_client *c, const struct mqtt_connack *ack);
+void client_auth_lost(struct mqtt_client *c);
 
 /* mqtt_session.c */
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);

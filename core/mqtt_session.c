@@ -464,6 +464,7 @@ static void handle_connected(struct mqtt_client *c, const struct mqtt_packet *p)
 	case MQTT_UNSUBACK: handle_suback(c, p); break;
 	case MQTT_PINGRESP: c->ping_outstanding = false; break;
 	case MQTT_DISCONNECT: handle_disconnect(c, &p->u.disconnect); break;
+	case MQTT_AUTH: client_auth_packet(c, &p->u.disconnect); break;
 	default:
 		client_protocol_error(c, 0x82, "broker sent %s, which a server never sends%s",
 			type_names[p->type & 15], p->type == MQTT_AUTH ? " unasked" : "");
@@ -475,6 +476,8 @@ void session_handle(struct mqtt_client *c, const struct mqtt_packet *p)
 	if (c->state == ST_WAIT_CONNACK) {
 		if (p->type == MQTT_CONNACK)
 			client_connack(c, &p->u.connack);
+		else if (p->type == MQTT_AUTH)
+			client_auth_packet(c, &p->u.disconnect);
 		else
 			client_protocol_error(c, 0x82, "expected CONNACK, got %s", type_names[p->type & 15]);
 		return;

@@ -170,6 +170,13 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "mqtt.client: %s", err);
 	}
 	mqtt_client_set_handler(lc->c, lmqtt_on_event, lc);
+	if (lua_getfield(L, 1, "auth") == LUA_TTABLE) {
+		lmqtt_push_uv(L, ud, UV_HANDLERS);
+		lua_getfield(L, -2, "on_challenge");
+		lua_setfield(L, -2, "on_challenge");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
 	lmqtt_push_uv(L, ud, UV_INFO);
 	lua_pushstring(L, o.client_id);
 	lua_setfield(L, -2, "client_id");
@@ -257,13 +264,13 @@ static int l_is_connected(lua_State *L)
 static bool alias_ok(lua_State *L, int idx)
 {
 	bool ok = true;
-	if (lua_istable(L, idx) && lua_getfield(L, idx, "topic_alias") != LUA_TNIL) {
+	if (!lua_istable(L, idx))
+		return true;
+	if (lua_getfield(L, idx, "topic_alias") != LUA_TNIL) {
 		lua_Integer a = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
 		ok = a >= 1 && a <= 65535;
-		lua_pop(L, 1);
-	} else if (lua_istable(L, idx)) {
-		lua_pop(L, 1);
 	}
+	lua_pop(L, 1);
 	return ok;
 }
 
@@ -563,6 +570,38 @@ static int l_reload_tls(lua_State *L)
 	return 1;
 }
 
+/* c:reauthenticate(): v5 re-authentication with the auth method of the
+ * options; true (the end is the "auth" event), or nil, message. */
+static int l_reauthenticate(lua_State *L)
+{
+	struct lclient *lc = check_open(L, 1);
+	int r = mqtt_client_reauthenticate(lc->c);
+	if (r < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, r == MQTT_E_STATE ?
+			"cannot re-authenticate now (not connected, no auth method, or one running)" :
+			mqtt_client_strerror(r));
+		lua_pushinteger(L, r);
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* c:auth_continue(data | nil): the answer to the waiting challenge (what
+ * on_challenge returns goes here); nil gives up. */
+static int l_auth_continue(lua_State *L)
+{
+	struct lclient *lc = check_open(L, 1);
+	size_t len = 0;
+	const char *d = luaL_optlstring(L, 2, NULL, &len);
+	int r = mqtt_client_auth_continue(lc->c, (const uint8_t *)d, len);
+	if (r < 0)
+		return fail(L, r);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int l_stats(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
@@ -658,6 +697,8 @@ int luaopen_lia_mqtt(lua_State *L)
 		{ "ack", l_ack },
 		{ "stats", l_stats },
 		{ "reload_tls", l_reload_tls },
+		{ "reauthenticate", l_reauthenticate },
+		{ "auth_continue", l_auth_continue },
 		{ NULL, NULL }
 	};
 	static const luaL_Reg meta[] = {
@@ -679,6 +720,19 @@ int luaopen_lia_mqtt(lua_State *L)
 	}
 	lua_pop(L, 1);
 	lmqtt_open_token(L);
+	/* on_challenge runs in its own coroutine; its return value is the reply */
+	static const char trampoline[] =
+		"return function(fn, c, data, props)\n"
+		"  local ok, r = pcall(fn, c, data, props)\n"
+		"  if not ok then c:auth_continue(nil) error(r, 0) end\n"
+		"  if r ~= nil and type(r) ~= 'string' then c:auth_continue(nil)\n"
+		"    error('on_challenge must return a string or nil, got ' .. type(r), 0) end\n"
+		"  c:auth_continue(r)\n"
+		"end\n";
+	if (luaL_loadbuffer(L, trampoline, sizeof trampoline - 1, "=lia.mqtt auth") != LUA_OK)
+		return lua_error(L);
+	lua_call(L, 0, 1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &lmqtt_auth_key);
 	/* weak map lc -> client userdata, so events find a live client */
 	lua_newtable(L);
 	lua_createtable(L, 0, 1);

@@ -21,7 +21,8 @@
 const char lmqtt_clients_key = 'c';
 
 const char *const lmqtt_event_names[] = { "connect", "disconnect", "message", "publish",
-	"subscribe", "unsubscribe", "log", NULL };
+	"subscribe", "unsubscribe", "log", "auth", NULL };
+const char lmqtt_auth_key = 'a';
 const char *const lmqtt_global_names[] = { "on_connect", "on_disconnect", "on_message" };
 
 
@@ -57,6 +58,11 @@ static void set_bytes(lua_State *L, const char *k, struct mqtt_str s)
 {
 	lua_pushlstring(L, s.ptr ? (const char *)s.ptr : "", s.len);
 	lua_setfield(L, -2, k);
+}
+
+static void set_bytes_top(lua_State *L, struct mqtt_str s)
+{
+	lua_pushlstring(L, s.ptr ? (const char *)s.ptr : "", s.len);
 }
 
 static void set_props(lua_State *L, struct mqtt_str block)
@@ -138,6 +144,18 @@ static int push_args(lua_State *L, const struct mqtt_event *ev)
 		push_codes(L, ev->u.subscribed.codes);
 		lmqtt_push_props(L, ev->u.subscribed.props);
 		return 3;
+	case MQTT_EV_AUTH:
+		if (!ev->u.auth.done) {     /* on_challenge(c, data, props) */
+			set_bytes_top(L, ev->u.auth.data);
+			lmqtt_push_props(L, ev->u.auth.props);
+			return 2;
+		}
+		lua_createtable(L, 0, 4);
+		lmqtt_set_int(L, "reason", ev->u.auth.reason);
+		set_bool(L, "reauth", ev->u.auth.reauth);
+		set_bytes(L, "data", ev->u.auth.data);
+		set_props(L, ev->u.auth.props);
+		return 1;
 	case MQTT_EV_LOG:
 		lua_pushstring(L, log_level_name(ev->u.log.level));
 		lua_pushstring(L, ev->u.log.line);
@@ -163,6 +181,15 @@ static int push_event(lua_State *L, void *ud)
 	if (!lmqtt_push_client(L, p->lc)) {
 		lua_settop(L, base);
 		return 0;
+	}
+	if (p->ev->type == MQTT_EV_AUTH && !p->ev->u.auth.done) {
+		/* trampoline(on_challenge, c, data, props): the reply goes back */
+		lmqtt_push_uv(L, base + 1, UV_HANDLERS);
+		lua_getfield(L, -1, "on_challenge");
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &lmqtt_auth_key);
+		lua_replace(L, base + 2);           /* client, trampoline, fn */
+		lua_rotate(L, base + 1, -1);        /* trampoline, fn, client */
+		return 2 + push_args(L, p->ev);
 	}
 	if (p->filter) {
 		lmqtt_push_uv(L, base + 1, UV_FILTERS);
@@ -296,6 +323,19 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 		dispatch(lc, ev, EV_MESSAGE);
 }
 
+static bool has_challenge(struct lclient *lc)
+{
+	lua_State *L = lc->L;
+	int top = lua_gettop(L);
+	bool r = lmqtt_push_client(L, lc);
+	if (r) {
+		lmqtt_push_uv(L, top + 1, UV_HANDLERS);
+		r = lua_getfield(L, -1, "on_challenge") == LUA_TFUNCTION;
+	}
+	lua_settop(L, top);
+	return r;
+}
+
 void lmqtt_unanchor(struct lclient *lc)
 {
 	host_unref(lc->L, &lc->ref);
@@ -347,6 +387,14 @@ void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud
 	}
 	case MQTT_EV_LOG:
 		dispatch(lc, ev, EV_LOG);
+		break;
+	case MQTT_EV_AUTH:
+		if (ev->u.auth.done)
+			dispatch(lc, ev, EV_AUTH);
+		else if (has_challenge(lc))
+			spawn(lc, ev, EV_AUTH, false, NULL);
+		else
+			mqtt_client_auth_continue(c, NULL, 0);  /* nobody to answer: give up */
 		break;
 	default:
 		break;

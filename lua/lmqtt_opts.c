@@ -17,7 +17,7 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", "topic_aliases", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "topic_aliases", "auth", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -241,6 +241,40 @@ static void opt_topic_aliases(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->topic_aliases_auto = v && strcmp(v, "auto") == 0;
 }
 
+/* auth = { method = "...", data = "...", on_challenge = fn } or
+ * { method = "SCRAM-SHA-256", username = "...", password = "..." } (built
+ * in, unless on_challenge is given). The table stays on the stack. */
+static void opt_auth(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	static const char *const names[] = { "method", "data", "on_challenge", "username",
+		"password", NULL };
+	size_t len = 0;
+	if (lua_getfield(L, t, "auth") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_argexpected(L, lua_istable(L, -1), 1, "table as opts.auth");
+	int a = lua_gettop(L);
+	check_names(L, a, "auth", names);
+	o->auth_method = opt_str(L, a, "method", NULL);
+	if (!o->auth_method)
+		luaL_error(L, "mqtt.client: option 'auth' needs a method (e.g. \"SCRAM-SHA-256\")");
+	o->auth_data = (const uint8_t *)opt_str(L, a, "data", &len);
+	o->auth_data_len = len;
+	o->auth_user = opt_str(L, a, "username", NULL);
+	o->auth_password = (const uint8_t *)opt_str(L, a, "password", &len);
+	o->auth_password_len = len;
+	int type = lua_getfield(L, a, "on_challenge");
+	if (type != LUA_TNIL && type != LUA_TFUNCTION)
+		luaL_error(L, "mqtt.client: option 'auth.on_challenge': function expected");
+	o->auth_external = type == LUA_TFUNCTION || strcmp(o->auth_method, "SCRAM-SHA-256") != 0;
+	lua_pop(L, 1);
+	if (!o->auth_external && (!(o->auth_user || o->username) || !o->auth_password))
+		luaL_error(L, "mqtt.client: option 'auth': SCRAM-SHA-256 needs auth.username and auth.password");
+	if (o->version != MQTT_V5)
+		luaL_error(L, "mqtt.client: option 'auth' (enhanced authentication) needs protocol = 5");
+}
+
 /* Fill o from the table at t; strings stay valid while the values this
  * pushes stay on the stack. */
 void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
@@ -269,6 +303,7 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);
 	opt_topic_aliases(L, t, o);
+	opt_auth(L, t, o);
 	opt_reconnect(L, t, o);
 	o->proxy = opt_str(L, t, "proxy", NULL);
 	opt_tls(L, t, &o->tls);
