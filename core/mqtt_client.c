@@ -166,14 +166,17 @@ static void close_transport(struct mqtt_client *c)
 
 static int64_t retry_due(struct loop *l, struct loop_timer *t, void *ud);
 
-static void schedule_reconnect(struct mqtt_client *c, uint32_t *delay)
+static void schedule_reconnect(struct mqtt_client *c, bool had_session, uint32_t *delay)
 {
 	*delay = 0;
-	if (!c->want_connected || !c->o.reconnect) {
+	bool at_once = c->want_connected && client_uris_next(c, had_session);
+	if (!c->want_connected || (!c->o.reconnect && !at_once)) {
 		c->state = ST_IDLE;
 		return;
 	}
-	*delay = backoff_next(&c->backoff);
+	/* the next URI of a round (or a server reference) at once; a
+	 * failover to the next node is not slowed down by the backoff */
+	*delay = at_once ? 0 : backoff_next(&c->backoff);
 	c->state = ST_BACKOFF;
 	c->retry_timer = loop_timer_start(c->loop, *delay, retry_due, c);
 }
@@ -200,7 +203,9 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	c->ping_outstanding = false;
 	if (had_session && now - c->connected_at >= STABLE_MS)
 		backoff_reset(&c->backoff);
-	schedule_reconnect(c, &delay);
+	if (!by_request)
+		client_uris_redirect(c, reason, props);
+	schedule_reconnect(c, had_session, &delay);
 	if (by_request)
 		client_log(c, LOG_INFO, "disconnected");
 	else if (c->state == ST_BACKOFF)
@@ -491,6 +496,7 @@ static void emit_connect(struct mqtt_client *c, const struct mqtt_connack *ack)
 {
 	struct mqtt_event ev = { .type = MQTT_EV_CONNECT };
 	ev.u.connect.session_present = ack->session_present;
+	ev.u.connect.uri = client_uris_display(c);
 	ev.u.connect.reason = ack->reason;
 	ev.u.connect.reason_name = mqtt_reason_name(c->o.version, MQTT_CONNACK, ack->reason);
 	ev.u.connect.props = ack->props;
@@ -529,6 +535,7 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 		return;
 	learn_limits(c, ack->props);
 	client_alias_connected(c, ack->props);
+	client_uris_connected(c);
 	c->connected_at = loop_now(c->loop);
 	c->st.connects++;
 	client_log(c, LOG_INFO, "connected to %s%s", c->uri_text,
@@ -565,6 +572,10 @@ struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opt
 		client_destroy(c);
 		return NULL;
 	}
+	if (client_uris_init(c, opts, err, errlen) < 0) {
+		client_destroy(c);
+		return NULL;
+	}
 	if (!(c->alias = client_alias_new(c)) || client_auth_init(c, opts) < 0) {
 		snprintf(err, errlen, "out of memory");
 		client_destroy(c);
@@ -596,6 +607,7 @@ static void client_destroy(struct mqtt_client *c)
 	session_free_all(c);
 	mqtt_alias_free(c->alias);
 	client_auth_free(c);
+	client_uris_free(c);
 	if (c->store)
 		c->store->ops->destroy(c->store);
 	while (c->posted) {
@@ -727,6 +739,11 @@ bool mqtt_client_connected(const struct mqtt_client *c)
 bool mqtt_client_idle(const struct mqtt_client *c)
 {
 	return c->state == ST_IDLE || c->state == ST_BACKOFF;
+}
+
+const char *mqtt_client_uri(const struct mqtt_client *c)
+{
+	return client_uris_display(c);
 }
 
 const char *mqtt_client_id(const struct mqtt_client *c)

@@ -43,6 +43,15 @@ const char *mqtt_client_strerror(int err);
 
 struct mqtt_client_opts {
 	const char *uri;            /* "mqtt://[user[:pass]@]host[:port]", "tcp://", "unix:///path" */
+	/* Failover: n_uris > 0 replaces uri by this list, tried in order with
+	 * no delay inside a round and the reconnect backoff between rounds;
+	 * a lost connection starts a round at the URI it used. Credentials
+	 * come from the first URI (or username/password). */
+	const char *const *uris;
+	size_t n_uris;
+	/* v5: follow a Server Reference on CONNACK or DISCONNECT 0x9C (use
+	 * another server) / 0x9D (server moved), same scheme */
+	bool follow_redirect;
 	const char *client_id;      /* NULL or "": empty id (v5: server assigns one) */
 	uint8_t version;            /* MQTT_V31, MQTT_V311, MQTT_V5; 0 = MQTT_V311 */
 	bool clean;                 /* clean session / clean start */
@@ -109,6 +118,7 @@ struct mqtt_event {
 	union {
 		struct {
 			bool session_present;
+			const char *uri;            /* the broker this connection uses */
 			uint8_t reason;             /* 3.x return code or v5 reason */
 			const char *reason_name;
 			struct mqtt_str props;
@@ -185,6 +195,8 @@ int mqtt_client_reload_tls(struct mqtt_client *c);
  * disconnect has been flushed, or while waiting to reconnect). A host that
  * wants a clean exit runs the loop until every client is idle. */
 bool mqtt_client_idle(const struct mqtt_client *c);
+/* The URI in use (or being tried), without a password. Never NULL. */
+const char *mqtt_client_uri(const struct mqtt_client *c);
 /* Protocol level actually in use (after CONNACK) or configured. */
 uint8_t mqtt_client_version(const struct mqtt_client *c);
 /* The client id in use: the one configured, generated (3.1) or, after a

@@ -122,6 +122,11 @@ static int l_index(lua_State *L)
 		lua_pushstring(L, mqtt_client_id(lc->c));
 		return 1;
 	}
+	if (lc->c && lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "uri") == 0) {
+		/* live: the failover list or a server reference may have moved it */
+		lua_pushstring(L, mqtt_client_uri(lc->c));
+		return 1;
+	}
 	lmqtt_push_uv(L, 1, UV_INFO);
 	lua_pushvalue(L, 2);
 	lua_rawget(L, -2);

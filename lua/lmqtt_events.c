@@ -114,8 +114,9 @@ static int push_args(lua_State *L, const struct mqtt_event *ev)
 {
 	switch (ev->type) {
 	case MQTT_EV_CONNECT:
-		lua_createtable(L, 0, 4);
+		lua_createtable(L, 0, 5);
 		set_bool(L, "session_present", ev->u.connect.session_present);
+		set_str(L, "uri", ev->u.connect.uri);
 		lmqtt_set_int(L, "reason", ev->u.connect.reason);
 		set_str(L, "reason_name", ev->u.connect.reason_name);
 		set_props(L, ev->u.connect.props);

@@ -17,7 +17,7 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", "topic_aliases", "auth", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "topic_aliases", "auth", "follow_redirect", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -212,9 +212,35 @@ static void opt_ws(lua_State *L, int t, struct transport_ws_opts *ws)
 	ws->headers = lua_tostring(L, -1);
 }
 
-/* The broker URI: opts.uri, or mqtt://host:port. */
-static const char *opt_uri(lua_State *L, int t)
+/* uri = { "mqtt://a:1883", "mqtt://b:1883", ... }: the failover list, as
+ * an array in a userdata left on the stack; returns the first. */
+static const char *opt_uri_list(lua_State *L, int t, struct mqtt_client_opts *o)
 {
+	lua_getfield(L, t, "uri");
+	int list = lua_gettop(L);      /* stays: its strings are used */
+	size_t n = lua_rawlen(L, list);
+	if (n == 0 || n > 64)
+		luaL_error(L, "mqtt.client: option 'uri': a URI or a list of 1 to 64 URIs expected");
+	const char **v = lua_newuserdatauv(L, n * sizeof *v, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (lua_rawgeti(L, list, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "mqtt.client: option 'uri': entry %d is not a string", (int)i + 1);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	o->uris = v;
+	o->n_uris = n;
+	return v[0];
+}
+
+/* The broker URI: opts.uri, or mqtt://host:port. */
+static const char *opt_uri(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	lua_getfield(L, t, "uri");
+	bool list = lua_istable(L, -1);
+	lua_pop(L, 1);
+	if (list)
+		return opt_uri_list(L, t, o);
 	const char *uri = opt_str(L, t, "uri", NULL);
 	const char *host = opt_str(L, t, "host", NULL);
 	lua_Integer port = (lua_Integer)opt_num(L, t, "port", 1883, 1, 65535);
@@ -281,7 +307,8 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 {
 	size_t len = 0;
 	check_opt_names(L, t);
-	o->uri = opt_uri(L, t);
+	o->uri = opt_uri(L, t, o);
+	o->follow_redirect = opt_bool(L, t, "follow_redirect", false);
 	o->client_id = opt_str(L, t, "client_id", NULL);
 	if (!o->client_id) {
 		/* as mosquitto_pub/sub do: a fresh id, so scripts can read it back */
