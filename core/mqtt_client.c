@@ -197,14 +197,17 @@ static void close_transport(struct mqtt_client *c)
 
 static int64_t retry_due(struct loop *l, struct loop_timer *t, void *ud);
 
-static void schedule_reconnect(struct mqtt_client *c, uint32_t *delay)
+static void schedule_reconnect(struct mqtt_client *c, bool had_session, uint32_t *delay)
 {
 	*delay = 0;
-	if (!c->want_connected || !c->o.reconnect) {
+	bool at_once = c->want_connected && client_uris_next(c, had_session);
+	if (!c->want_connected || (!c->o.reconnect && !at_once)) {
 		c->state = ST_IDLE;
 		return;
 	}
-	*delay = backoff_next(&c->backoff);
+	/* the next URI of a round (or a server reference) at once; a
+	 * failover to the next node is not slowed down by the backoff */
+	*delay = at_once ? 0 : backoff_next(&c->backoff);
 	c->state = ST_BACKOFF;
 	c->retry_timer = loop_timer_start(c->loop, *delay, retry_due, c);
 }
@@ -244,11 +247,14 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	stop_timer(c, &c->conn_timer);
 	stop_timer(c, &c->ka_timer);
 	stop_timer(c, &c->close_timer);
+	client_auth_lost(c);
 	c->gen++;
 	c->ping_outstanding = false;
 	if (had_session && now - c->connected_at >= STABLE_MS)
 		backoff_reset(&c->backoff);
-	schedule_reconnect(c, &delay);
+	if (!by_request)
+		client_uris_redirect(c, reason, props);
+	schedule_reconnect(c, had_session, &delay);
 	if (by_request)
 		client_log(c, LOG_INFO, "disconnected");
 	else if (c->state == ST_BACKOFF)
@@ -323,6 +329,7 @@ static void send_connect(struct mqtt_client *c)
 	if (c->password)
 		k->password = (struct mqtt_str){ c->password, c->o.password_len };
 	k->props = (struct mqtt_str){ c->connect_props, c->connect_props_len };
+	uint8_t *auth_block = client_auth_connect_props(c, &k->props);
 	if (c->o.has_will) {
 		k->has_will = true;
 		k->will.topic = (struct mqtt_str){ (const uint8_t *)c->will_topic, strlen(c->will_topic) };
@@ -331,7 +338,9 @@ static void send_connect(struct mqtt_client *c)
 		k->will.qos = c->o.will_qos;
 		k->will.retain = c->o.will_retain;
 	}
-	if (client_send_packet(c, &p) < 0)
+	int r = client_send_packet(c, &p);
+	xfree(auth_block);
+	if (r < 0)
 		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "cannot encode CONNECT");
 }
 
@@ -543,6 +552,7 @@ static void emit_connect(struct mqtt_client *c, const struct mqtt_connack *ack)
 {
 	struct mqtt_event ev = { .type = MQTT_EV_CONNECT };
 	ev.u.connect.session_present = ack->session_present;
+	ev.u.connect.uri = client_uris_display(c);
 	ev.u.connect.reason = ack->reason;
 	ev.u.connect.reason_name = mqtt_reason_name(c->o.version, MQTT_CONNACK, ack->reason);
 	ev.u.connect.props = ack->props;
@@ -576,14 +586,18 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 		client_protocol_error(c, 0x82, "CONNACK assigns a client id although we sent one");
 		return;
 	}
+	c->state = ST_CONNECTED;
+	if (!client_auth_connack(c, ack))
+		return;
 	learn_limits(c, ack->props);
+	client_alias_connected(c, ack->props);
+	client_uris_connected(c);
 	c->last_refusal = 0;
 	if (c->fresh_session) {
 		c->fresh_session = false;
 		if (c->store->ops->session_synced)
 			c->store->ops->session_synced(c->store);
 	}
-	c->state = ST_CONNECTED;
 	c->connected_at = loop_now(c->loop);
 	c->last_recv = c->connected_at;
 	c->st.connects++;
@@ -621,6 +635,18 @@ struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opt
 		client_destroy(c);
 		return NULL;
 	}
+	if (client_uris_init(c, opts, err, errlen) < 0) {
+		client_destroy(c);
+		return NULL;
+	}
+	if (!(c->alias = client_alias_new(c)) || client_auth_init(c, opts) < 0) {
+		snprintf(err, errlen, "out of memory");
+		client_destroy(c);
+		return NULL;
+	}
+	/* the auth strings were copied; the caller's may go */
+	c->o.auth_method = c->o.auth_user = NULL;
+	c->o.auth_data = c->o.auth_password = NULL;
 	c->next_id = 1;
 	c->next_mid = 1;
 	session_adopt_store(c);
@@ -643,6 +669,9 @@ static void client_destroy(struct mqtt_client *c)
 	stop_timer(c, &c->reload_timer);
 	loop_hook_remove(c->loop, before_sleep, c);
 	session_free_all(c);
+	mqtt_alias_free(c->alias);
+	client_auth_free(c);
+	client_uris_free(c);
 	if (c->store)
 		c->store->ops->destroy(c->store);
 	while (c->posted) {
@@ -776,6 +805,11 @@ bool mqtt_client_idle(const struct mqtt_client *c)
 	return c->state == ST_IDLE || c->state == ST_BACKOFF;
 }
 
+const char *mqtt_client_uri(const struct mqtt_client *c)
+{
+	return client_uris_display(c);
+}
+
 const char *mqtt_client_id(const struct mqtt_client *c)
 {
 	return c->assigned_id ? c->assigned_id : c->client_id;
@@ -799,4 +833,5 @@ void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st
 	st->subscriptions = 0;
 	for (const struct sub *s = c->subs; s; s = s->next)
 		st->subscriptions++;
+	client_alias_stats(c, st);
 }

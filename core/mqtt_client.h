@@ -32,7 +32,8 @@ struct mqtt_store;
 	X(MQTT_E_QUEUE_FULL, -6, "offline queue full") \
 	X(MQTT_E_STATE, -7, "not allowed in this state") \
 	X(MQTT_E_UNKNOWN_ID, -8, "unknown packet id") \
-	X(MQTT_E_URI, -9, "bad broker URI")
+	X(MQTT_E_URI, -9, "bad broker URI") \
+	X(MQTT_E_ALIAS, -10, "topic alias has no topic yet (publish once with topic and alias)")
 enum mqtt_error {
 #define MQTT_X_ERR(name, value, text) name = value,
 	MQTT_ERROR_LIST(MQTT_X_ERR)
@@ -42,6 +43,15 @@ const char *mqtt_client_strerror(int err);
 
 struct mqtt_client_opts {
 	const char *uri;            /* "mqtt://[user[:pass]@]host[:port]", "tcp://", "unix:///path" */
+	/* Failover: n_uris > 0 replaces uri by this list, tried in order with
+	 * no delay inside a round and the reconnect backoff between rounds;
+	 * a lost connection starts a round at the URI it used. Credentials
+	 * come from the first URI (or username/password). */
+	const char *const *uris;
+	size_t n_uris;
+	/* v5: follow a Server Reference on CONNACK or DISCONNECT 0x9C (use
+	 * another server) / 0x9D (server moved), same scheme */
+	bool follow_redirect;
 	const char *client_id;      /* NULL or "": empty id (v5: server assigns one) */
 	uint8_t version;            /* MQTT_V31, MQTT_V311, MQTT_V5; 0 = MQTT_V311 */
 	bool clean;                 /* clean session / clean start */
@@ -70,6 +80,18 @@ struct mqtt_client_opts {
 	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
 	bool trace;                 /* every packet as a debug log line (mosquitto -d), also
 	                             * below the debug level; at debug they are traced anyway */
+	bool topic_aliases_auto;    /* v5: alias the most used topics (mqtt_alias.h) */
+	/* v5 enhanced authentication (mqtt_auth.c). auth_method NULL: none.
+	 * "SCRAM-SHA-256" without auth_external: built in, with auth_user and
+	 * auth_password (never sent in clear). Otherwise every challenge is an
+	 * MQTT_EV_AUTH event answered with mqtt_client_auth_continue. */
+	const char *auth_method;
+	const uint8_t *auth_data;   /* initial data in CONNECT (and re-auth) */
+	size_t auth_data_len;
+	bool auth_external;
+	const char *auth_user;
+	const uint8_t *auth_password;
+	size_t auth_password_len;
 	/* Secure and alternative transports (transport.h has the field docs).
 	 * Any TLS field set turns TLS on: mqtt:// becomes mqtts:// (port 8883
 	 * unless the URI names one), ws:// becomes wss://. */
@@ -90,7 +112,8 @@ enum mqtt_event_type {
 	MQTT_EV_SUBSCRIBED,   /* SUBACK for mid */
 	MQTT_EV_UNSUBSCRIBED, /* UNSUBACK for mid */
 	MQTT_EV_LOG,          /* a log line about this client */
-	MQTT_EV_STORED        /* a QoS 1/2 publish is durable in the store, or cannot be */
+	MQTT_EV_STORED,       /* a QoS 1/2 publish is durable in the store, or cannot be */
+	MQTT_EV_AUTH          /* v5 AUTH: a challenge to answer, or re-auth done */
 };
 
 struct mqtt_event {
@@ -98,6 +121,7 @@ struct mqtt_event {
 	union {
 		struct {
 			bool session_present;
+			const char *uri;            /* the broker this connection uses */
 			uint8_t reason;             /* 3.x return code or v5 reason */
 			const char *reason_name;
 			struct mqtt_str props;
@@ -136,6 +160,12 @@ struct mqtt_event {
 			bool ok;
 			const char *why;            /* !ok: static or the store's, valid during the call */
 		} stored;
+		struct {
+			uint8_t reason;             /* 0x18 continue, 0 success */
+			bool done;                  /* false: answer with mqtt_client_auth_continue */
+			bool reauth;                /* during c:reauthenticate, not CONNECT */
+			struct mqtt_str data, props;
+		} auth;
 	} u;
 };
 
@@ -173,6 +203,8 @@ int mqtt_client_reload_tls(struct mqtt_client *c);
  * disconnect has been flushed, or while waiting to reconnect). A host that
  * wants a clean exit runs the loop until every client is idle. */
 bool mqtt_client_idle(const struct mqtt_client *c);
+/* The URI in use (or being tried), without a password. Never NULL. */
+const char *mqtt_client_uri(const struct mqtt_client *c);
 /* Protocol level actually in use (after CONNACK) or configured. */
 uint8_t mqtt_client_version(const struct mqtt_client *c);
 /* The client id in use: the one configured, generated (3.1) or, after a
@@ -205,6 +237,15 @@ int mqtt_client_unsubscribe(struct mqtt_client *c, const struct mqtt_str *filter
  * its scripts diffs the new ones against these. */
 typedef void mqtt_sub_fn(const char *filter, uint8_t options, void *ud);
 void mqtt_client_subscriptions(const struct mqtt_client *c, mqtt_sub_fn *fn, void *ud);
+/* v5 enhanced authentication: answer a challenge (MQTT_EV_AUTH, done
+ * false) with data; data NULL gives up (the connection is closed, 0x87).
+ * MQTT_E_STATE when no challenge is waiting. */
+int mqtt_client_auth_continue(struct mqtt_client *c, const uint8_t *data, size_t len);
+/* Start re-authentication on the open connection (AUTH 0x19 with the
+ * method and its initial data); its end is an MQTT_EV_AUTH with done true,
+ * a failure a disconnect. MQTT_E_STATE when not connected, no auth
+ * method, or one is already running. */
+int mqtt_client_reauthenticate(struct mqtt_client *c);
 
 /* Manual acknowledgement of an inbound QoS 1/2 message (opts.manual_ack). */
 int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id);
@@ -218,6 +259,10 @@ struct mqtt_client_stats {
 	uint32_t subscriptions;
 	uint64_t sent_packets, recv_packets;
 	uint32_t connects;   /* successful CONNACKs */
+	/* v5 topic aliases (mqtt_alias.h) */
+	int64_t alias_bytes_saved;
+	uint64_t alias_out, alias_in;   /* PUBLISH sent / received by alias only */
+	uint16_t alias_out_max, alias_in_max;
 };
 void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
 

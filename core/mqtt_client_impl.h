@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "loop.h"
+#include "mqtt_alias.h"
 #include "mqtt_client.h"
 #include "mqtt_store.h"
 #include "transport.h"
@@ -67,6 +68,8 @@ struct mqtt_client {
 	struct uri uri;
 	struct transport_cfg tcfg;      /* tls/ws strings owned (copies), cache owned */
 	char proxy[600];                /* resolved proxy URL, "" direct */
+	char *proxy_opt;                /* the proxy option (copy), for other URIs */
+	bool proxy_env, tls_forced;     /* proxy from the environment; TLS options given */
 
 	enum client_state state;
 	bool want_connected;
@@ -95,6 +98,9 @@ struct mqtt_client {
 	struct mqtt_store *store;
 	bool fresh_session;             /* no state of ours for a broker session yet:
 	                                 * connect with a clean start (mqtt_store.h) */
+	struct mqtt_alias *alias;       /* topic aliases, both ways */
+	struct client_auth *auth;       /* enhanced authentication, NULL: none */
+	struct client_uris *uris;       /* failover list and redirection */
 	uint32_t inflight, queued, next_mid;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
@@ -136,6 +142,44 @@ bool client_alive(const struct mqtt_client *c, unsigned gen);
 int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *o,
 	char *err, size_t errlen);
 void client_options_free(struct mqtt_client *c);
+
+/* client_alias.c: the client's side of mqtt_alias.h */
+struct mqtt_alias *client_alias_new(struct mqtt_client *c);
+void client_alias_connected(struct mqtt_client *c, struct mqtt_str connack_props);
+void client_alias_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
+/* Write an encoded PUBLISH with the alias that applies; full: a resend. */
+int client_alias_send(struct mqtt_client *c, const uint8_t *data, size_t len, bool full);
+/* Inbound: resolve the alias; false after a protocol error (connection dropped). */
+bool client_alias_resolve(struct mqtt_client *c, struct mqtt_publish *p);
+/* Outbound at publish time: explicit alias without topic -> its topic. */
+int client_alias_publish(struct mqtt_client *c, struct mqtt_pub_req *r);
+
+/* client_uris.c: the failover list and server references */
+int client_uris_init(struct mqtt_client *c, const struct mqtt_client_opts *o, char *err, size_t errlen);
+void client_uris_free(struct mqtt_client *c);
+/* After a failed attempt or a lost connection: switch to the URI to try
+ * next; true when it should be tried at once (same round, or redirect). */
+bool client_uris_next(struct mqtt_client *c, bool was_connected);
+/* A CONNACK refusal or DISCONNECT with reason and properties: remember a
+ * Server Reference to follow (when follow_redirect is on). */
+void client_uris_redirect(struct mqtt_client *c, uint8_t reason, struct mqtt_str props);
+void client_uris_connected(struct mqtt_client *c);
+const char *client_uris_display(const struct mqtt_client *c);
+
+/* mqtt_options.c: point the client at another URI (parse, TLS upgrade,
+ * proxy, transport); 0 or -1 with err, the old one kept. */
+int client_options_set_uri(struct mqtt_client *c, const char *text, char *err, size_t errlen);
+
+/* mqtt_auth.c: v5 enhanced authentication */
+int client_auth_init(struct mqtt_client *c, const struct mqtt_client_opts *o);
+void client_auth_free(struct mqtt_client *c);
+/* CONNECT properties with the method and first data: *props replaced by a
+ * block the return value owns (xfree it after sending); NULL: unchanged. */
+uint8_t *client_auth_connect_props(struct mqtt_client *c, struct mqtt_str *props);
+void client_auth_packet(struct mqtt_client *c, const struct mqtt_disconnect *a);
+/* A successful CONNACK: false after a protocol error (server not proven). */
+bool client_auth_connack(struct mqtt_client *c, const struct mqtt_connack *ack);
+void client_auth_lost(struct mqtt_client *c);
 
 /* mqtt_session.c */
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);

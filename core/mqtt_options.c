@@ -186,7 +186,11 @@ static int copy_transport(struct mqtt_client *c, const struct mqtt_client_opts *
 static int transport_init(struct mqtt_client *c, const struct mqtt_client_opts *o,
 	char *err, size_t errlen)
 {
-	if (tls_wanted(&o->tls) && upgrade_uri(c, err, errlen) < 0)
+	c->tls_forced = tls_wanted(&o->tls);
+	c->proxy_env = !o->proxy;
+	if (o->proxy && !(c->proxy_opt = xstrdup(o->proxy)))
+		return snprintf(err, errlen, "out of memory"), -1;
+	if (c->tls_forced && upgrade_uri(c, err, errlen) < 0)
 		return -1;
 	if (copy_transport(c, o) < 0)
 		return snprintf(err, errlen, "out of memory"), -1;
@@ -205,6 +209,37 @@ static int transport_init(struct mqtt_client *c, const struct mqtt_client_opts *
 	return c->tops ? 0 : -1;
 }
 
+int client_options_set_uri(struct mqtt_client *c, const char *text, char *err, size_t errlen)
+{
+	struct uri u;
+	char old_text[sizeof c->uri_text];
+	struct uri old = c->uri;
+	if (uri_parse(text, &u, err, errlen) < 0)
+		return -1;
+	memcpy(old_text, c->uri_text, sizeof old_text);
+	snprintf(c->uri_text, sizeof c->uri_text, "%s", text);
+	c->uri = u;
+	if ((c->tls_forced && upgrade_uri(c, err, errlen) < 0) ||
+			(c->uri.scheme[0] == 'w' && transport_ws_check(&c->tcfg.ws, err, errlen) < 0) ||
+			proxy_resolve(c->proxy_env ? NULL : c->proxy_opt, &c->uri, c->proxy, sizeof c->proxy,
+				err, errlen) < 0) {
+		memcpy(c->uri_text, old_text, sizeof old_text);
+		c->uri = old;
+		return -1;
+	}
+	c->tcfg.proxy = c->proxy[0] ? c->proxy : NULL;
+	c->tcfg.tls.enabled = c->uri.tls;
+	if ((c->uri.tls && !c->tcfg.tls_cache && tls_cache_prepare(&c->tcfg, err, errlen) < 0) ||
+			!(c->tops = transport_for_cfg(&c->uri, &c->tcfg, err, errlen))) {
+		memcpy(c->uri_text, old_text, sizeof old_text);
+		c->uri = old;
+		c->tcfg.tls.enabled = c->uri.tls;
+		c->tops = transport_for_cfg(&c->uri, &c->tcfg, err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
 int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *opts,
 	char *err, size_t errlen)
 {
@@ -215,7 +250,8 @@ int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *op
 		snprintf(err, errlen, "%s", why);
 		return -1;
 	}
-	snprintf(c->uri_text, sizeof c->uri_text, "%s", opts->uri ? opts->uri : "mqtt://localhost:1883");
+	snprintf(c->uri_text, sizeof c->uri_text, "%s", opts->n_uris ? opts->uris[0] :
+		opts->uri ? opts->uri : "mqtt://localhost:1883");
 	if (uri_parse(c->uri_text, &c->uri, err, errlen) < 0 || transport_init(c, opts, err, errlen) < 0)
 		return -1;
 	if (copy_strings(c, &c->o) < 0 || ensure_v31_id(c) < 0) {
@@ -228,6 +264,7 @@ int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *op
 	c->o.tls = (struct transport_tls_opts){ 0 };
 	c->o.ws = (struct transport_ws_opts){ 0 };
 	c->o.proxy = NULL;
+	c->o.uris = NULL;
 	return 0;
 }
 
@@ -241,6 +278,7 @@ void client_options_free(struct mqtt_client *c)
 	xfree(c->will_payload);
 	xfree(c->will_props);
 	xfree(c->connect_props);
+	xfree(c->proxy_opt);
 	tls_cache_free(&c->tcfg);
 	const char *strs[] = { t->ca_file, t->ca_path, t->cert, t->key, t->key_password, t->alpn,
 		t->ciphers, t->min_version, t->server_name, c->tcfg.ws.path, c->tcfg.ws.headers };

@@ -123,7 +123,7 @@ static bool send_one(struct mqtt_client *c, struct mqtt_msg *m)
 		return true;
 	}
 	if (m->qos == 0) {
-		if (client_send(c, m->data, m->len) < 0)
+		if (client_alias_send(c, m->data, m->len, false) < 0)
 			return false;
 		complete(c, m, true, 0, MQTT_PUBACK, (struct mqtt_str){ 0 });
 		return true;
@@ -136,7 +136,7 @@ static bool send_one(struct mqtt_client *c, struct mqtt_msg *m)
 	c->store->ops->update(c->store, m);
 	c->queued--;
 	c->inflight++;
-	return client_send(c, m->data, m->len) == 0;
+	return client_alias_send(c, m->data, m->len, false) == 0;
 }
 
 static void pump_ctls(struct mqtt_client *c)
@@ -189,7 +189,8 @@ static void resume_session(struct mqtt_client *c)
 		if (m->state == MQTT_MSG_SENT) {
 			m->data[0] |= 0x08;
 			s->ops->update(s, m);
-			client_send(c, m->data, m->len);
+			/* the broker forgot our aliases with the connection */
+			client_alias_send(c, m->data, m->len, true);
 		} else {
 			send_ack(c, MQTT_PUBREL, m->packet_id, 0);
 		}
@@ -263,17 +264,13 @@ static void deliver(struct mqtt_client *c, const struct mqtt_publish *p)
 	client_emit(c, &ev);
 }
 
-static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *p)
+static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *in)
 {
 	struct mqtt_store *s = c->store;
-	struct mqtt_prop alias;
+	struct mqtt_publish resolved = *in, *p = &resolved;
 	unsigned gen = c->gen;
-	if (c->o.version == MQTT_V5 && mqtt_props_find(p->props, MQTT_PROP_TOPIC_ALIAS, &alias) == 1) {
-		/* we announce no Topic Alias Maximum, so the broker may send none */
-		client_protocol_error(c, 0x94, "broker used topic alias %u, which we did not allow",
-			(unsigned)alias.num);
+	if (!client_alias_resolve(c, p))
 		return;
-	}
 	if (p->qos == 2 && s->ops->in_has(s, p->packet_id)) {
 		/* a redelivery of a message we already have: acknowledge, don't deliver */
 		if (!bit_get(c->manual_pending, p->packet_id))
@@ -472,6 +469,7 @@ static void handle_connected(struct mqtt_client *c, const struct mqtt_packet *p)
 	case MQTT_UNSUBACK: handle_suback(c, p); break;
 	case MQTT_PINGRESP: c->ping_outstanding = false; break;
 	case MQTT_DISCONNECT: handle_disconnect(c, &p->u.disconnect); break;
+	case MQTT_AUTH: client_auth_packet(c, &p->u.disconnect); break;
 	default:
 		client_protocol_error(c, 0x82, "broker sent %s, which a server never sends%s",
 			type_names[p->type & 15], p->type == MQTT_AUTH ? " unasked" : "");
@@ -483,6 +481,8 @@ void session_handle(struct mqtt_client *c, const struct mqtt_packet *p)
 	if (c->state == ST_WAIT_CONNACK) {
 		if (p->type == MQTT_CONNACK)
 			client_connack(c, &p->u.connack);
+		else if (p->type == MQTT_AUTH)
+			client_auth_packet(c, &p->u.disconnect);
 		else
 			client_protocol_error(c, 0x82, "expected CONNACK, got %s", type_names[p->type & 15]);
 		return;
@@ -558,9 +558,16 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 	return m;
 }
 
-int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, uint32_t *mid)
+int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *req, uint32_t *mid)
 {
 	int err = 0;
+	struct mqtt_pub_req resolved = *req, *r = &resolved;
+	if (r->qos > 2)
+		return MQTT_E_QOS;
+	if (check_props(c, MQTT_PUBLISH, r->props, r->props_len) < 0)
+		return MQTT_E_INVALID;
+	if ((err = client_alias_publish(c, r)) < 0)
+		return err;
 	if (r->qos > 2)
 		return MQTT_E_QOS;
 	if (!r->topic || !mqtt_topic_name_valid((const uint8_t *)r->topic, r->topic_len))

@@ -135,6 +135,11 @@ static int l_index(lua_State *L)
 		lua_pushstring(L, mqtt_client_id(lc->c));
 		return 1;
 	}
+	if (lc->c && lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "uri") == 0) {
+		/* live: the failover list or a server reference may have moved it */
+		lua_pushstring(L, mqtt_client_uri(lc->c));
+		return 1;
+	}
 	lmqtt_push_uv(L, 1, UV_INFO);
 	lua_pushvalue(L, 2);
 	lua_rawget(L, -2);
@@ -227,6 +232,13 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "mqtt.client: %s", err);
 	}
 	mqtt_client_set_handler(lc->c, lmqtt_on_event, lc);
+	if (lua_getfield(L, 1, "auth") == LUA_TTABLE) {
+		lmqtt_push_uv(L, ud, UV_HANDLERS);
+		lua_getfield(L, -2, "on_challenge");
+		lua_setfield(L, -2, "on_challenge");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
 	lmqtt_push_uv(L, ud, UV_INFO);
 	lua_pushstring(L, o.client_id);
 	lua_setfield(L, -2, "client_id");
@@ -324,6 +336,22 @@ static void json_payload(lua_State *L, int idx)
 	lua_pop(L, 1);
 }
 
+/* properties.topic_alias = 0 (or out of range) is a runtime mistake a
+ * caller may compute, so it returns nil, message like a refused publish;
+ * true when the table at idx is fine. */
+static bool alias_ok(lua_State *L, int idx)
+{
+	bool ok = true;
+	if (!lua_istable(L, idx))
+		return true;
+	if (lua_getfield(L, idx, "topic_alias") != LUA_TNIL) {
+		lua_Integer a = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+		ok = a >= 1 && a <= 65535;
+	}
+	lua_pop(L, 1);
+	return ok;
+}
+
 /* c:publish(topic, payload [, opts | qos [, retain]]) -> token | nil, msg, code
  * payload: a string, a number, or a table (sent as JSON). */
 static int l_publish(lua_State *L)
@@ -349,6 +377,12 @@ static int l_publish(lua_State *L)
 		r.retain = lua_getfield(L, 4, "retain") != LUA_TNIL && lua_toboolean(L, -1);
 		if (lua_getfield(L, 4, "properties") != LUA_TNIL &&
 				mqtt_client_version(lc->c) == MQTT_V5) {
+			if (!alias_ok(L, -1)) {
+				lua_pushnil(L);
+				lua_pushliteral(L, "topic_alias must be an integer 1..65535");
+				lua_pushinteger(L, MQTT_E_INVALID);
+				return 3;
+			}
 			lmqtt_encode_props(L, -1, MQTT_PUBLISH, "properties");
 			r.props = (const uint8_t *)lua_tolstring(L, -1, &r.props_len);
 		}
@@ -411,6 +445,68 @@ static void set_filter_handler(lua_State *L, struct lclient *lc, const char *fil
 	}
 }
 
+/* The v5 properties of a SUBSCRIBE: opts.properties of the single filter,
+ * or of the first list item that has some (one packet, one set). Pushes
+ * the encoded block (or nil) and returns its subscription identifier. */
+static uint32_t push_sub_props(lua_State *L, struct lclient *lc, bool list, size_t n)
+{
+	int t = 0;
+	struct mqtt_prop pr;
+	size_t len;
+	if (!list && lua_istable(L, 3) && lua_getfield(L, 3, "properties") != LUA_TNIL)
+		t = lua_gettop(L);
+	for (size_t i = 0; list && !t && i < n; i++) {
+		if (lua_rawgeti(L, 2, (lua_Integer)i + 1) == LUA_TTABLE &&
+				lua_rawgeti(L, -1, 2) == LUA_TTABLE &&
+				lua_getfield(L, -1, "properties") != LUA_TNIL) {
+			t = lua_gettop(L);
+			break;
+		}
+		lua_settop(L, 4);
+	}
+	if (!t || mqtt_client_version(lc->c) != MQTT_V5) {
+		lua_settop(L, 4);
+		lua_pushnil(L);
+		return 0;
+	}
+	lmqtt_encode_props(L, t, MQTT_SUBSCRIBE, "properties");
+	lua_replace(L, 5);
+	lua_settop(L, 5);
+	const char *b = lua_tolstring(L, 5, &len);
+	struct mqtt_str block = { (const uint8_t *)b, len };
+	return mqtt_props_find(block, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &pr) == 1 ? pr.num : 0;
+}
+
+/* filters[subscription id] = filter and filters[0][filter] = id, so
+ * messages carrying the id find the handler without a second topic match
+ * (lmqtt_events.c route). */
+static void set_sub_id(lua_State *L, uint32_t id, const char *filter, bool has_fn)
+{
+	lmqtt_push_uv(L, 1, UV_FILTERS);
+	if (lua_rawgeti(L, -1, 0) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, -3, 0);
+	}
+	if (lua_getfield(L, -1, filter) == LUA_TNUMBER) {   /* the filter's old id */
+		lua_pushnil(L);
+		lua_rawseti(L, -4, lua_tointeger(L, -2));
+	}
+	lua_pop(L, 1);
+	if (id && has_fn)
+		lua_pushinteger(L, (lua_Integer)id);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, filter);
+	lua_pop(L, 1);
+	if (id && has_fn) {
+		lua_pushstring(L, filter);
+		lua_rawseti(L, -2, (lua_Integer)id);
+	}
+	lua_pop(L, 1);
+}
+
 /* c:subscribe(filter, qos|opts [, fn]) or c:subscribe({ {filter, qos|opts [, fn]} | filter, ... } [, fn]) */
 static int l_subscribe(lua_State *L)
 {
@@ -426,6 +522,9 @@ static int l_subscribe(lua_State *L)
 		luaL_checktype(L, fnarg, LUA_TFUNCTION);
 	lua_settop(L, 4);
 	luaL_checkstack(L, (int)n + LUA_MINSTACK, "too many filters");
+	uint32_t sub_id = push_sub_props(L, lc, list, n);     /* at 5 */
+	size_t props_len = 0;
+	const uint8_t *props = (const uint8_t *)lua_tolstring(L, 5, &props_len);
 	struct mqtt_sub_item *items = lua_newuserdatauv(L, n * sizeof *items, 0);
 	int fns = lua_gettop(L) + 1;
 	lua_createtable(L, (int)n, 0);      /* the handler of each item */
@@ -469,12 +568,13 @@ static int l_subscribe(lua_State *L)
 		out = lua_newuserdatauv(L, n * sizeof *out, 0);
 		send = lmqtt_reload_filter(lc, items, n, out);
 	}
-	int err = send ? mqtt_client_subscribe(lc->c, out, send, NULL, 0, &mid) : 0;
+	int err = send ? mqtt_client_subscribe(lc->c, out, send, props, props_len, &mid) : 0;
 	if (err < 0)
 		return fail(L, err);
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, fns, (lua_Integer)i + 1);
 		set_filter_handler(L, lc, (const char *)items[i].filter.ptr, lua_gettop(L));
+		set_sub_id(L, sub_id, (const char *)items[i].filter.ptr, lua_isfunction(L, -1));
 		lua_pop(L, 1);
 	}
 	if (send == 0) {
@@ -487,17 +587,26 @@ static int l_subscribe(lua_State *L)
 	return 1;
 }
 
-/* c:unsubscribe(filter | {filter, ...}) -> token */
+/* c:unsubscribe(filter | {filter, ...} [, { properties = {...} }]) -> token */
 static int l_unsubscribe(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
 	bool list = lua_istable(L, 2);
 	size_t n = list ? lua_rawlen(L, 2) : 1;
 	uint32_t mid = 0;
+	size_t props_len = 0;
+	const uint8_t *props = NULL;
 	if (!list)
 		luaL_checkstring(L, 2);
 	luaL_argcheck(L, n > 0, 2, "empty list of filters");
-	lua_settop(L, 2);
+	if (!lua_isnoneornil(L, 3))
+		luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "properties") != LUA_TNIL &&
+			mqtt_client_version(lc->c) == MQTT_V5) {
+		lmqtt_encode_props(L, -1, MQTT_UNSUBSCRIBE, "properties");
+		props = (const uint8_t *)lua_tolstring(L, -1, &props_len);
+	}
 	luaL_checkstack(L, (int)n + LUA_MINSTACK, "too many filters");
 	struct mqtt_str *f = lua_newuserdatauv(L, n * sizeof *f, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -506,7 +615,7 @@ static int l_unsubscribe(lua_State *L)
 		f[i].ptr = (const uint8_t *)lua_tolstring(L, list ? -1 : 2, &f[i].len);
 	}
 	touch(L, lc, 1);
-	int err = mqtt_client_unsubscribe(lc->c, f, n, NULL, 0, &mid);
+	int err = mqtt_client_unsubscribe(lc->c, f, n, props, props_len, &mid);
 	if (err < 0)
 		return fail(L, err);
 	lua_pushnil(L);
@@ -514,6 +623,7 @@ static int l_unsubscribe(lua_State *L)
 		set_filter_handler(L, lc, (const char *)f[i].ptr, lua_gettop(L));
 		if (lc->reloading)
 			lmqtt_reload_forget(lc, (const char *)f[i].ptr);
+		set_sub_id(L, 0, (const char *)f[i].ptr, false);
 	}
 	lua_pop(L, 1);
 	lmqtt_new_token(L, TOK_UNSUBSCRIBE, mid);
@@ -560,6 +670,38 @@ static int l_reload_tls(lua_State *L)
 	return 1;
 }
 
+/* c:reauthenticate(): v5 re-authentication with the auth method of the
+ * options; true (the end is the "auth" event), or nil, message. */
+static int l_reauthenticate(lua_State *L)
+{
+	struct lclient *lc = check_open(L, 1);
+	int r = mqtt_client_reauthenticate(lc->c);
+	if (r < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, r == MQTT_E_STATE ?
+			"cannot re-authenticate now (not connected, no auth method, or one running)" :
+			mqtt_client_strerror(r));
+		lua_pushinteger(L, r);
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* c:auth_continue(data | nil): the answer to the waiting challenge (what
+ * on_challenge returns goes here); nil gives up. */
+static int l_auth_continue(lua_State *L)
+{
+	struct lclient *lc = check_open(L, 1);
+	size_t len = 0;
+	const char *d = luaL_optlstring(L, 2, NULL, &len);
+	int r = mqtt_client_auth_continue(lc->c, (const uint8_t *)d, len);
+	if (r < 0)
+		return fail(L, r);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int l_stats(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
@@ -572,6 +714,11 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "sent_packets", (lua_Integer)st.sent_packets);
 	lmqtt_set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
 	lmqtt_set_int(L, "connects", st.connects);
+	lmqtt_set_int(L, "alias_bytes_saved", (lua_Integer)st.alias_bytes_saved);
+	lmqtt_set_int(L, "alias_out", (lua_Integer)st.alias_out);
+	lmqtt_set_int(L, "alias_in", (lua_Integer)st.alias_in);
+	lmqtt_set_int(L, "alias_out_max", st.alias_out_max);
+	lmqtt_set_int(L, "alias_in_max", st.alias_in_max);
 	return 1;
 }
 
@@ -652,6 +799,8 @@ int luaopen_lia_mqtt(lua_State *L)
 		{ "ack", l_ack },
 		{ "stats", l_stats },
 		{ "reload_tls", l_reload_tls },
+		{ "reauthenticate", l_reauthenticate },
+		{ "auth_continue", l_auth_continue },
 		{ NULL, NULL }
 	};
 	static const luaL_Reg meta[] = {
@@ -673,6 +822,19 @@ int luaopen_lia_mqtt(lua_State *L)
 	}
 	lua_pop(L, 1);
 	lmqtt_open_token(L);
+	/* on_challenge runs in its own coroutine; its return value is the reply */
+	static const char trampoline[] =
+		"return function(fn, c, data, props)\n"
+		"  local ok, r = pcall(fn, c, data, props)\n"
+		"  if not ok then c:auth_continue(nil) error(r, 0) end\n"
+		"  if r ~= nil and type(r) ~= 'string' then c:auth_continue(nil)\n"
+		"    error('on_challenge must return a string or nil, got ' .. type(r), 0) end\n"
+		"  c:auth_continue(r)\n"
+		"end\n";
+	if (luaL_loadbuffer(L, trampoline, sizeof trampoline - 1, "=lia.mqtt auth") != LUA_OK)
+		return lua_error(L);
+	lua_call(L, 0, 1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &lmqtt_auth_key);
 	/* weak map lc -> client userdata, so events find a live client */
 	lua_newtable(L);
 	lua_createtable(L, 0, 1);

@@ -133,8 +133,9 @@ void lmqtt_push_uv(struct lua_State *L, int idx, int n);
 
 /* lmqtt_events.c: core events into Lua (each handler through host_spawn) */
 enum { EV_CONNECT, EV_DISCONNECT, EV_MESSAGE, EV_PUBLISH, EV_SUBSCRIBE, EV_UNSUBSCRIBE,
-	EV_LOG, EV_CONNECT_FAILED, EV_NAMES };
+	EV_LOG, EV_CONNECT_FAILED, EV_AUTH, EV_NAMES };
 extern const char lmqtt_clients_key;             /* registry: weak lc -> userdata */
+extern const char lmqtt_auth_key;               /* registry: the on_challenge trampoline */
 extern const char *const lmqtt_event_names[];   /* c:on names, NULL-terminated */
 extern const char *const lmqtt_global_names[];  /* on_connect, on_disconnect, on_message */
 struct mqtt_event;

@@ -21,7 +21,8 @@
 const char lmqtt_clients_key = 'c';
 
 const char *const lmqtt_event_names[] = { "connect", "disconnect", "message", "publish",
-	"subscribe", "unsubscribe", "log", "connect_failed", NULL };
+	"subscribe", "unsubscribe", "log", "connect_failed", "auth", NULL };
+const char lmqtt_auth_key = 'a';
 const char *const lmqtt_global_names[] = { "on_connect", "on_disconnect", "on_message" };
 
 
@@ -59,6 +60,11 @@ static void set_bytes(lua_State *L, const char *k, struct mqtt_str s)
 	lua_setfield(L, -2, k);
 }
 
+static void set_bytes_top(lua_State *L, struct mqtt_str s)
+{
+	lua_pushlstring(L, s.ptr ? (const char *)s.ptr : "", s.len);
+}
+
 static void set_props(lua_State *L, struct mqtt_str block)
 {
 	lmqtt_push_props(L, block);
@@ -74,10 +80,28 @@ static void push_codes(lua_State *L, struct mqtt_str codes)
 	}
 }
 
+/* msg.subscription_ids: every id the broker sent (one per matching
+ * subscription that has one), in order; an empty list when none. */
+static void set_sub_ids(lua_State *L, struct mqtt_str props)
+{
+	struct mqtt_prop p;
+	size_t off = 0;
+	lua_Integer n = 0;
+	lua_newtable(L);
+	while (props.ptr && mqtt_props_next(props, &off, &p) == 1) {
+		if (p.id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+			lua_pushinteger(L, (lua_Integer)p.num);
+			lua_rawseti(L, -2, ++n);
+		}
+	}
+	lua_setfield(L, -2, "subscription_ids");
+}
+
 static void push_message(lua_State *L, const struct mqtt_publish *m)
 {
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 9);
 	luaL_setmetatable(L, LMQTT_MESSAGE_MT);     /* msg:json() */
+	set_sub_ids(L, m->props);
 	set_bytes(L, "topic", m->topic);
 	set_bytes(L, "payload", m->payload);
 	lmqtt_set_int(L, "qos", m->qos);
@@ -91,10 +115,11 @@ static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version,
 {
 	switch (ev->type) {
 	case MQTT_EV_CONNECT:
-		lua_createtable(L, 0, 4);
+		lua_createtable(L, 0, 5);
 		set_bool(L, "session_present", ev->u.connect.session_present);
 		if (reloaded)
 			set_bool(L, "reloaded", true);
+		set_str(L, "uri", ev->u.connect.uri);
 		lmqtt_set_int(L, "reason", ev->u.connect.reason);
 		set_str(L, "reason_name", ev->u.connect.reason_name);
 		if (ev->u.connect.reason)
@@ -125,6 +150,18 @@ static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version,
 		push_codes(L, ev->u.subscribed.codes);
 		lmqtt_push_props(L, ev->u.subscribed.props);
 		return 3;
+	case MQTT_EV_AUTH:
+		if (!ev->u.auth.done) {     /* on_challenge(c, data, props) */
+			set_bytes_top(L, ev->u.auth.data);
+			lmqtt_push_props(L, ev->u.auth.props);
+			return 2;
+		}
+		lua_createtable(L, 0, 4);
+		lmqtt_set_int(L, "reason", ev->u.auth.reason);
+		set_bool(L, "reauth", ev->u.auth.reauth);
+		set_bytes(L, "data", ev->u.auth.data);
+		set_props(L, ev->u.auth.props);
+		return 1;
 	case MQTT_EV_LOG:
 		lua_pushstring(L, log_level_name(ev->u.log.level));
 		lua_pushstring(L, ev->u.log.line);
@@ -151,6 +188,15 @@ static int push_event(lua_State *L, void *ud)
 	if (!lmqtt_push_client(L, p->lc)) {
 		lua_settop(L, base);
 		return 0;
+	}
+	if (p->ev->type == MQTT_EV_AUTH && !p->ev->u.auth.done) {
+		/* trampoline(on_challenge, c, data, props): the reply goes back */
+		lmqtt_push_uv(L, base + 1, UV_HANDLERS);
+		lua_getfield(L, -1, "on_challenge");
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &lmqtt_auth_key);
+		lua_replace(L, base + 2);           /* client, trampoline, fn */
+		lua_rotate(L, base + 1, -1);        /* trampoline, fn, client */
+		return 2 + push_args(L, p->ev, p->lc->c ? mqtt_client_version(p->lc->c) : MQTT_V311, false);
 	}
 	if (p->filter) {
 		lmqtt_push_uv(L, base + 1, UV_FILTERS);
@@ -226,6 +272,49 @@ static void collect(const char *filter, void *value, void *ud)
 		m->n++;
 }
 
+/* The filters whose subscription identifiers the message carries (and
+ * that still have a handler): the broker did the matching already. */
+static void match_by_id(struct lclient *lc, const struct mqtt_publish *msg, struct matches *m)
+{
+	lua_State *L = lc->L;
+	struct mqtt_prop p;
+	size_t off = 0;
+	int top = lua_gettop(L);
+	if (!msg->props.ptr || !lmqtt_push_client(L, lc)) {
+		lua_settop(L, top);
+		return;
+	}
+	lmqtt_push_uv(L, top + 1, UV_FILTERS);
+	while (mqtt_props_next(msg->props, &off, &p) == 1) {
+		if (p.id != MQTT_PROP_SUBSCRIPTION_IDENTIFIER)
+			continue;
+		if (lua_rawgeti(L, top + 2, (lua_Integer)p.num) == LUA_TSTRING &&
+				lua_getfield(L, top + 2, lua_tostring(L, -1)) == LUA_TFUNCTION) {
+			bool dup = false;
+			for (size_t i = 0; i < m->n; i++)
+				dup = dup || strcmp(m->v[i], lua_tostring(L, -2)) == 0;
+			if (!dup)
+				collect(lua_tostring(L, -2), NULL, m);
+		}
+		lua_settop(L, top + 2);
+	}
+	lua_settop(L, top);
+}
+
+/* True when filter was subscribed with a subscription identifier. */
+static bool has_id(struct lclient *lc, const char *filter)
+{
+	lua_State *L = lc->L;
+	int top = lua_gettop(L);
+	bool r = lmqtt_push_client(L, lc);
+	if (r) {
+		lmqtt_push_uv(L, top + 1, UV_FILTERS);
+		r = lua_rawgeti(L, -1, 0) == LUA_TTABLE && lua_getfield(L, -1, filter) == LUA_TNUMBER;
+	}
+	lua_settop(L, top);
+	return r;
+}
+
 /* Per-filter handlers take the message; on("message") gets it otherwise.
  * The matches are copied first: a handler may unsubscribe. */
 static void route(struct lclient *lc, const struct mqtt_event *ev)
@@ -233,6 +322,9 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 	const struct mqtt_publish *msg = ev->u.message.msg;
 	struct matches m = { 0 };
 	char buf[256], *topic = buf;
+	if (lc->filters && topic_tree_count(lc->filters))
+		match_by_id(lc, msg, &m);
+	size_t by_id = m.n;
 	if (lc->filters && topic_tree_count(lc->filters)) {
 		if (msg->topic.len >= sizeof buf)
 			topic = xmalloc(msg->topic.len + 1);
@@ -245,13 +337,28 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 		}
 	}
 	for (size_t i = 0; i < m.n; i++) {
-		if (lc->c)
+		/* a filter with an id the message does not carry: the broker said no */
+		bool skip = by_id && i >= by_id && has_id(lc, m.v[i]);
+		if (lc->c && !skip)
 			spawn(lc, ev, EV_MESSAGE, false, m.v[i], false);
 		xfree(m.v[i]);
 	}
 	xfree(m.v);
 	if (m.n == 0)
 		dispatch(lc, ev, EV_MESSAGE);
+}
+
+static bool has_challenge(struct lclient *lc)
+{
+	lua_State *L = lc->L;
+	int top = lua_gettop(L);
+	bool r = lmqtt_push_client(L, lc);
+	if (r) {
+		lmqtt_push_uv(L, top + 1, UV_HANDLERS);
+		r = lua_getfield(L, -1, "on_challenge") == LUA_TFUNCTION;
+	}
+	lua_settop(L, top);
+	return r;
 }
 
 void lmqtt_unanchor(struct lclient *lc)
@@ -310,6 +417,14 @@ void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud
 		break;
 	case MQTT_EV_STORED:
 		lmqtt_stored(lc, ev->u.stored.mid, ev->u.stored.ok, ev->u.stored.why);
+		break;
+	case MQTT_EV_AUTH:
+		if (ev->u.auth.done)
+			dispatch(lc, ev, EV_AUTH);
+		else if (has_challenge(lc))
+			spawn(lc, ev, EV_AUTH, false, NULL, false);
+		else
+			mqtt_client_auth_continue(c, NULL, 0);  /* nobody to answer: give up */
 		break;
 	default:
 		break;

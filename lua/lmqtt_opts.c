@@ -17,7 +17,8 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", "persist", "trace", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "persist", "trace",
+	"topic_aliases", "auth", "follow_redirect", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -212,9 +213,35 @@ static void opt_ws(lua_State *L, int t, struct transport_ws_opts *ws)
 	ws->headers = lua_tostring(L, -1);
 }
 
-/* The broker URI: opts.uri, or mqtt://host:port. */
-static const char *opt_uri(lua_State *L, int t)
+/* uri = { "mqtt://a:1883", "mqtt://b:1883", ... }: the failover list, as
+ * an array in a userdata left on the stack; returns the first. */
+static const char *opt_uri_list(lua_State *L, int t, struct mqtt_client_opts *o)
 {
+	lua_getfield(L, t, "uri");
+	int list = lua_gettop(L);      /* stays: its strings are used */
+	size_t n = lua_rawlen(L, list);
+	if (n == 0 || n > 64)
+		luaL_error(L, "mqtt.client: option 'uri': a URI or a list of 1 to 64 URIs expected");
+	const char **v = lua_newuserdatauv(L, n * sizeof *v, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (lua_rawgeti(L, list, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "mqtt.client: option 'uri': entry %d is not a string", (int)i + 1);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	o->uris = v;
+	o->n_uris = n;
+	return v[0];
+}
+
+/* The broker URI: opts.uri, or mqtt://host:port. */
+static const char *opt_uri(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	lua_getfield(L, t, "uri");
+	bool list = lua_istable(L, -1);
+	lua_pop(L, 1);
+	if (list)
+		return opt_uri_list(L, t, o);
 	const char *uri = opt_str(L, t, "uri", NULL);
 	const char *host = opt_str(L, t, "host", NULL);
 	lua_Integer port = (lua_Integer)opt_num(L, t, "port", 1883, 1, 65535);
@@ -231,13 +258,58 @@ static const char *opt_uri(lua_State *L, int t)
 		host, (int)port);
 }
 
+/* topic_aliases = "auto" | "off" (default): let lia alias the topics it
+ * publishes most (MQTT 5, up to the broker's Topic Alias Maximum). */
+static void opt_topic_aliases(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	const char *v = opt_str(L, t, "topic_aliases", NULL);
+	if (v && strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
+		luaL_error(L, "mqtt.client: option 'topic_aliases': \"auto\" or \"off\" expected, got \"%s\"", v);
+	o->topic_aliases_auto = v && strcmp(v, "auto") == 0;
+}
+
+/* auth = { method = "...", data = "...", on_challenge = fn } or
+ * { method = "SCRAM-SHA-256", username = "...", password = "..." } (built
+ * in, unless on_challenge is given). The table stays on the stack. */
+static void opt_auth(lua_State *L, int t, struct mqtt_client_opts *o)
+{
+	static const char *const names[] = { "method", "data", "on_challenge", "username",
+		"password", NULL };
+	size_t len = 0;
+	if (lua_getfield(L, t, "auth") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_argexpected(L, lua_istable(L, -1), 1, "table as opts.auth");
+	int a = lua_gettop(L);
+	check_names(L, a, "auth", names);
+	o->auth_method = opt_str(L, a, "method", NULL);
+	if (!o->auth_method)
+		luaL_error(L, "mqtt.client: option 'auth' needs a method (e.g. \"SCRAM-SHA-256\")");
+	o->auth_data = (const uint8_t *)opt_str(L, a, "data", &len);
+	o->auth_data_len = len;
+	o->auth_user = opt_str(L, a, "username", NULL);
+	o->auth_password = (const uint8_t *)opt_str(L, a, "password", &len);
+	o->auth_password_len = len;
+	int type = lua_getfield(L, a, "on_challenge");
+	if (type != LUA_TNIL && type != LUA_TFUNCTION)
+		luaL_error(L, "mqtt.client: option 'auth.on_challenge': function expected");
+	o->auth_external = type == LUA_TFUNCTION || strcmp(o->auth_method, "SCRAM-SHA-256") != 0;
+	lua_pop(L, 1);
+	if (!o->auth_external && (!(o->auth_user || o->username) || !o->auth_password))
+		luaL_error(L, "mqtt.client: option 'auth': SCRAM-SHA-256 needs auth.username and auth.password");
+	if (o->version != MQTT_V5)
+		luaL_error(L, "mqtt.client: option 'auth' (enhanced authentication) needs protocol = 5");
+}
+
 /* Fill o from the table at t; strings stay valid while the values this
  * pushes stay on the stack. */
 void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 {
 	size_t len = 0;
 	check_opt_names(L, t);
-	o->uri = opt_uri(L, t);
+	o->uri = opt_uri(L, t, o);
+	o->follow_redirect = opt_bool(L, t, "follow_redirect", false);
 	o->client_id = opt_str(L, t, "client_id", NULL);
 	if (!o->client_id) {
 		/* as mosquitto_pub/sub do: a fresh id, so scripts can read it back */
@@ -259,6 +331,8 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);
 	o->trace = opt_bool(L, t, "trace", false);
+	opt_topic_aliases(L, t, o);
+	opt_auth(L, t, o);
 	opt_reconnect(L, t, o);
 	o->proxy = opt_str(L, t, "proxy", NULL);
 	opt_tls(L, t, &o->tls);
