@@ -46,7 +46,7 @@ static const char main_help[] =
 	"usage: lia run [options] [--config FILE] script.lua   run a script\n"
 	"       lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 	"       lia sub [options] -t filter [-t filter ...] [-C n] [-W s] [-v] [-N] [-R]\n"
-	"       lia check [--config FILE] [script.lua]          compile only\n"
+	"       lia check [--config FILE] [script.lua]          load as a reload would\n"
 	"       lia --version | --help | lia <command> --help\n";
 
 static void usage(const char *cmd)
@@ -56,9 +56,11 @@ static void usage(const char *cmd)
 		return;
 	}
 	if (strcmp(cmd, "check") == 0) {
-		puts("usage: lia check [--config FILE] [script.lua]\n"
-			"Compile the script only: prints \"ok\" or \"file:line: message\" (exit 1).\n"
-			"  --config FILE            validate FILE too (and its script when none is given)");
+		puts("usage: lia check [--config FILE] [--compile] [script.lua]\n"
+			"Load the script as a reload would (main chunk and required modules run, nothing\n"
+			"is sent, hardware untouched): prints \"ok\" or \"file:line: message\" (exit 1).\n"
+			"  --config FILE            validate FILE too (and its script when none is given)\n"
+			"  --compile                only compile the script (no modules, nothing runs)");
 		return;
 	}
 	if (strcmp(cmd, "run") == 0)
@@ -348,6 +350,10 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 			a->script = o;
 			continue;
 		}
+		if (strcmp(cmd, "check") == 0 && strcmp(o, "--compile") == 0) {
+			a->compile_only = true;
+			continue;
+		}
 		if (script && strcmp(o, "--config") == 0) {
 			if (i + 1 >= argc)
 				return bad(cmd, "option %s needs a value", o);
@@ -419,6 +425,7 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 			"missing script.lua");
 	if (a->hw)
 		hw_select(a->hw);
+	args_field_defaults(a);
 	return strcmp(cmd, "run") == 0 ? data_dir(a) : 0;
 }
 
@@ -434,7 +441,7 @@ static int check(const struct lia_args *a)
 	 * models still load */
 	hw_select("sim");
 	lbudget_configure((unsigned)a->handler_budget_ms, 0);
-	if (host_check(path, a, err, sizeof err) < 0) {
+	if ((a->compile_only ? host_compile(path, err, sizeof err) : host_check(path, a, err, sizeof err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -750,6 +750,37 @@ int host_reload(struct host *h, const char *path, char *err, size_t errlen)
 	return r < 0 ? -2 : 0;
 }
 
+/* Protected: the message of a chunk that does not compile, or nothing. */
+static int compile_k(lua_State *L)
+{
+	const char *path = lua_touserdata(L, 1);
+	luaL_openlibs(L);
+	lchunk_set_root(L, path);
+	if (lchunk_load(L, path) != LUA_OK) {
+		lchunk_fix(L, lua_tostring(L, -1));
+		return 1;
+	}
+	return 0;
+}
+
+int host_compile(const char *path, char *err, size_t errlen)
+{
+	lua_State *L = luaL_newstate();
+	int r = 0;
+	if (!L) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	lua_pushcfunction(L, compile_k);
+	lua_pushlightuserdata(L, (void *)path);
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isnil(L, -1)) {
+		snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory");
+		r = -1;
+	}
+	lua_close(L);
+	return r;
+}
+
 static int silent(lua_State *L)
 {
 	(void)L;

@@ -41,6 +41,9 @@ void host_free(struct host *h);
  * requires) on a loop that never runs. 0, or -1 with the first error as
  * "file:line: message" in err. */
 int host_check(const char *path, const struct lia_args *a, char *err, size_t errlen);
+/* lia check --compile: the file compiled only; 0, or -1 with
+ * "file:line: message" in err. */
+int host_compile(const char *path, char *err, size_t errlen);
 /* The scripts' memory limit in bytes (0: none); see lua/lalloc.h. */
 void host_set_memory_limit(struct host *h, size_t bytes);
 

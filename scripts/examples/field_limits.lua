@@ -17,6 +17,6 @@ end)
 timer.after(450, function()
 	local t = {}
 	while true do
-		t[#t + 1] = string.rep("x", 65536) .. #t -- stopped: "not enough memory (limit 8 MB)"
+		t[#t + 1] = string.rep("x", 1 << 20) .. #t -- stopped: "not enough memory (limit 8 MB)"
 	end
 end)
