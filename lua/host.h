@@ -80,6 +80,16 @@ int host_reload(struct host *h, const char *path, char *err, size_t errlen);
 void host_reexec(struct host *h);
 struct loop *host_event_loop(const struct host *h);
 
+/* ---- for lcheck.c ---- */
+
+struct lua_State *host_main_state(struct host *h);
+/* Errors are not logged but the first one is kept in buf (lia check). */
+void host_capture_errors(struct host *h, char *buf, size_t len);
+/* The main chunk of path (after the default client) up to its end or
+ * first wait; as host_run_script without starting anything. */
+int host_run_main(struct host *h, const char *path, const struct lia_args *a, char *err,
+	size_t errlen);
+
 /* ---- for bindings ---- */
 
 struct host *host_of(struct lua_State *L);
