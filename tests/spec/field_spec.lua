@@ -54,6 +54,12 @@ describe("field safety", function()
 		assert.truthy(r.err:find(boom .. ":2: boom", 1, true), r.err)
 		assert.truthy(r.err:find("\t" .. boom .. ":4: in main chunk", 1, true), r.err)
 		assert.falsy(r.err:find("...", 1, true), r.err)
+		-- dofile'd files too
+		local other = H.write(d .. "/other.lua", "local x = 1\nerror('in other')\n")
+		local main = H.write(d .. "/df.lua", "dofile(" .. string.format("%q", other) .. ")\n")
+		r = H.lia_run { "run", main }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find(other .. ":2: in other", 1, true), r.err)
 	end)
 
 	it("require finds modules in the script's folder whatever the working directory", function()
