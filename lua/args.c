@@ -20,13 +20,28 @@ void args_init(struct lia_args *a)
 	a->count = -1;
 	a->timeout = -1;
 	a->log_level = -1;
-	a->handler_budget_ms = 1000;
-	a->memory_limit_mb = 64;
-	a->quarantine = 5;
-	a->health_window_s = 30;
-	a->health_errors = 3;
+	a->handler_budget_ms = -1;
+	a->memory_limit_mb = -1;
+	a->quarantine = -1;
+	a->health_window_s = -1;
+	a->health_errors = -1;
 	a->max_inflight = -1;
 	a->repeat_delay_ms = -1;
+}
+
+static void or_default(int *field, int v)
+{
+	if (*field < 0)
+		*field = v;
+}
+
+void args_field_defaults(struct lia_args *a)
+{
+	or_default(&a->handler_budget_ms, 1000);
+	or_default(&a->memory_limit_mb, 64);
+	or_default(&a->quarantine, 5);
+	or_default(&a->health_window_s, 30);
+	or_default(&a->health_errors, 3);
 }
 
 bool args_broker_given(const struct lia_args *a)

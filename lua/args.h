@@ -86,16 +86,21 @@ struct lia_args {
 	 * given with the resolved path, NULL when there is none */
 	const char *data_dir;           /* --data-dir DIR, config data_dir */
 	/* run: field safety (docs/field.md) */
+	/* (-1: not given; args_field_defaults fills them in) */
 	int handler_budget_ms;          /* --handler-budget MS (default 1000, 0: none) */
 	int memory_limit_mb;            /* --memory-limit MB (default 64, 0: none) */
 	int quarantine;                 /* --quarantine N (default 5, 0: never) */
 	int health_window_s;            /* --health-window S (default 30) */
 	int health_errors;              /* --health-errors N (default 3) */
 	bool no_watch;                  /* --no-watch: no reload on a changed .lua file */
+	bool compile_only;              /* lia check --compile */
 };
 
 /* Defaults: everything "not given". */
 void args_init(struct lia_args *a);
+/* After the command line and the configuration file: the defaults of the
+ * field-safety options still not given (docs/field.md). */
+void args_field_defaults(struct lia_args *a);
 /* True when the command line named a broker (-h, -p, --broker, -L). */
 bool args_broker_given(const struct lia_args *a);
 /* Push a table with the fields above (absent ones left out). Raises on

@@ -152,6 +152,16 @@ static int set_number(struct cfg *c, struct lia_args *a, const char *k, const ch
 		return number(c, k, v, 0, 2, &n) < 0 ? -1 : (num(&a->qos, n), 0);
 	if (strcmp(k, "will.qos") == 0)
 		return number(c, k, v, 0, 2, &n) < 0 ? -1 : (num(&a->will_qos, n), 0);
+	if (strcmp(k, "handler_budget") == 0)
+		return number(c, k, v, 0, 3600000, &n) < 0 ? -1 : (num(&a->handler_budget_ms, n), 0);
+	if (strcmp(k, "memory_limit") == 0)
+		return number(c, k, v, 0, 65536, &n) < 0 ? -1 : (num(&a->memory_limit_mb, n), 0);
+	if (strcmp(k, "quarantine") == 0)
+		return number(c, k, v, 0, 1000000, &n) < 0 ? -1 : (num(&a->quarantine, n), 0);
+	if (strcmp(k, "health_window") == 0)
+		return number(c, k, v, 0, 86400, &n) < 0 ? -1 : (num(&a->health_window_s, n), 0);
+	if (strcmp(k, "health_errors") == 0)
+		return number(c, k, v, 1, 1000000, &n) < 0 ? -1 : (num(&a->health_errors, n), 0);
 	if (strcmp(k, "session_expiry") == 0) {
 		if (number(c, k, v, 0, 4294967295L, &n) < 0)
 			return -1;
@@ -194,14 +204,17 @@ static int set_choice(struct cfg *c, struct lia_args *a, const char *k, const ch
 
 static int set_bool(struct cfg *c, struct lia_args *a, const char *k, const char *v)
 {
-	bool b;
+	bool b = false;
 	bool *field = strcmp(k, "will.retain") == 0 ? &a->will_retain :
 		strcmp(k, "tls.insecure") == 0 ? &a->insecure : NULL;
-	if (!field && strcmp(k, "clean") != 0)
+	bool watch = strcmp(k, "watch") == 0;
+	if (!field && !watch && strcmp(k, "clean") != 0)
 		return 1;
 	if (boolean(c, k, v, &b) < 0)
 		return -1;
-	if (!field)
+	if (watch)
+		a->no_watch = a->no_watch || !b;
+	else if (!field)
 		a->no_clean = a->no_clean || !b;
 	else
 		*field = *field || b;

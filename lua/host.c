@@ -753,67 +753,22 @@ int host_reload(struct host *h, const char *path, char *err, size_t errlen)
 	return r < 0 ? -2 : 0;
 }
 
-static int silent(lua_State *L)
+struct lua_State *host_main_state(struct host *h)
 {
-	(void)L;
-	return 0;
+	return h->L;
 }
 
-/* package.preload["lia.gpio"] & co. in a check: lia.dry's stand-in */
-static int open_dry(lua_State *L)
+void host_capture_errors(struct host *h, char *buf, size_t len)
 {
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "lia.dry");
-	lua_call(L, 1, 1);
-	lua_getfield(L, -1, "module");
-	lua_pushvalue(L, 1);
-	lua_call(L, 1, 1);
-	return 1;
+	h->capture = buf;
+	h->capture_len = len;
 }
 
-static void dry_hardware(lua_State *L)
+int host_run_main(struct host *h, const char *path, const struct lia_args *a, char *err,
+	size_t errlen)
 {
-	static const char *const mods[] = { "lia.gpio", "lia.serial", "lia.i2c" };
-	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
-		lua_pushcfunction(L, open_dry);
-		lua_setfield(L, -2, mods[i]);
-	}
-	lua_pop(L, 1);
-}
-
-/* lia check: a state of its own on a loop that never runs (nothing is
- * sent), the main chunk run up to its first wait, with every module it
- * requires; the first error is the result. */
-int host_check(const char *path, const struct lia_args *a, char *err, size_t errlen)
-{
-	struct loop *l = loop_new();
-	struct host *h = l ? host_new(l, false) : NULL;
-	int r;
-	if (!h) {
-		snprintf(err, errlen, "out of memory");
-		loop_free(l);
-		return -1;
-	}
-	err[0] = '\0';
-	h->mem.limit = (size_t)a->memory_limit_mb << 20;
-	/* "ok" is lia check's only output */
-	lua_pushcfunction(h->L, silent);
-	lua_setglobal(h->L, "print");
-	dry_hardware(h->L);
-	h->capture = err;
-	h->capture_len = errlen;
 	struct main_req m = { .path = path, .a = a, .err = err, .errlen = errlen };
-	/* the check's own lia.log lines would read as the running scripts' */
-	int level = log_get_level();
-	log_set_level(LOG_ERROR);
-	r = run_main(h, &m);
-	log_set_level(level);
-	if (r < 0 && !err[0])
-		snprintf(err, errlen, "%s: the main chunk failed", path);
-	host_free(h);
-	loop_free(l);
-	return r < 0 ? -1 : 0;
+	return run_main(h, &m);
 }
 
 int host_run_cli(struct host *h, const char *fn, const struct lia_args *a,

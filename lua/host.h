@@ -41,6 +41,9 @@ void host_free(struct host *h);
  * requires) on a loop that never runs. 0, or -1 with the first error as
  * "file:line: message" in err. */
 int host_check(const char *path, const struct lia_args *a, char *err, size_t errlen);
+/* lia check --compile: the file compiled only; 0, or -1 with
+ * "file:line: message" in err. */
+int host_compile(const char *path, char *err, size_t errlen);
 /* The scripts' memory limit in bytes (0: none); see lua/lalloc.h. */
 void host_set_memory_limit(struct host *h, size_t bytes);
 
@@ -76,6 +79,16 @@ int host_reload(struct host *h, const char *path, char *err, size_t errlen);
  * configuration file is only read that way). */
 void host_reexec(struct host *h);
 struct loop *host_event_loop(const struct host *h);
+
+/* ---- for lcheck.c ---- */
+
+struct lua_State *host_main_state(struct host *h);
+/* Errors are not logged but the first one is kept in buf (lia check). */
+void host_capture_errors(struct host *h, char *buf, size_t len);
+/* The main chunk of path (after the default client) up to its end or
+ * first wait; as host_run_script without starting anything. */
+int host_run_main(struct host *h, const char *path, const struct lia_args *a, char *err,
+	size_t errlen);
 
 /* ---- for bindings ---- */
 

@@ -21,6 +21,7 @@
 #include "log.h"
 
 #define PERIOD_MS 250              /* SIGTERM/SIGINT seen within this while stuck */
+#define C_CALL_NS 100000000ull     /* a hook this late after its alarm: a C call */
 
 /* The hook is installed only when a run is over its budget (or a stop
  * signal waits): any hook at all makes Lua 5.4 trap every instruction
@@ -32,9 +33,10 @@ static struct {
 	unsigned ms, quarantine;
 	lua_State *volatile running;        /* the coroutine resumed now */
 	volatile uint64_t started;          /* ns */
+	volatile uint64_t hooked;           /* ns: when the alarm installed the hook */
 	volatile sig_atomic_t armed;
 	bool installed;
-} budget = { 1000, 5, NULL, 0, 0, false };
+} budget = { 1000, 5, NULL, 0, 0, 0, false };
 
 static const char ORIGIN = 'o';     /* registry: light co -> its function */
 static const char FAILS = 'f';      /* registry, weak keys: function -> {n, t0} */
@@ -104,8 +106,10 @@ static void on_alarm(int sig)
 	uint64_t now = now_ns();
 	(void)sig;
 	budget.armed = 0;
-	if (L && (over_budget(now) || stop_signal()))
+	if (L && (over_budget(now) || stop_signal())) {
+		budget.hooked = now;
 		lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+	}
 	else if (L)
 		arm(next_check_ms(now));
 	errno = saved;
@@ -123,6 +127,18 @@ static void hook(lua_State *L, lua_Debug *ar)
 			arm(next_check_ms(now));
 		return;
 	}
+	if (!sig && budget.hooked && now - budget.hooked > C_CALL_NS) {
+		/* the hook came long after the alarm: the time went into one C
+		 * call (an SSL context being built, a blocking read), not into
+		 * Lua running away; the budget starts again */
+		budget.hooked = 0;
+		budget.started = now;
+		lua_sethook(L, NULL, 0, 0);
+		if (!budget.armed)
+			arm(next_check_ms(now));
+		return;
+	}
+	budget.hooked = 0;
 	/* the hook stays until the run ends: every instruction raises, so
 	 * code that catches the error (pcall in a loop) cannot go on */
 	if (sig) {

@@ -118,6 +118,60 @@ static int searcher(lua_State *L)
 	return 2;
 }
 
+/* loadfile / dofile under short names too; stdin (no name) as before */
+static int l_loadfile(lua_State *L)
+{
+	const char *f = luaL_optstring(L, 1, NULL);
+	int env = !lua_isnone(L, 3) ? 3 : 0;
+	if (!f) {
+		lua_pushvalue(L, lua_upvalueindex(1));
+		lua_insert(L, 1);
+		lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+		return lua_gettop(L);
+	}
+	if (lchunk_load(L, f) != LUA_OK) {
+		luaL_pushfail(L);
+		lua_insert(L, -2);
+		return 2;
+	}
+	if (env) {
+		lua_pushvalue(L, env);
+		if (!lua_setupvalue(L, -2, 1))
+			lua_pop(L, 1);
+	}
+	return 1;
+}
+
+static int dofile_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	return lua_gettop(L) - 1;
+}
+
+static int l_dofile(lua_State *L)
+{
+	const char *f = luaL_optstring(L, 1, NULL);
+	lua_settop(L, 1);
+	if (!f) {
+		lua_pushvalue(L, lua_upvalueindex(1));
+		lua_insert(L, 1);
+		lua_callk(L, 1, LUA_MULTRET, 0, dofile_k);
+		return lua_gettop(L);
+	}
+	if (lchunk_load(L, f) != LUA_OK)
+		return lua_error(L);
+	lua_callk(L, 0, LUA_MULTRET, 0, dofile_k);
+	return dofile_k(L, 0, 0);
+}
+
+static void wrap_global(lua_State *L, const char *name, lua_CFunction fn)
+{
+	lua_getglobal(L, name);
+	lua_pushcclosure(L, fn, 1);
+	lua_setglobal(L, name);
+}
+
 void lchunk_set_root(lua_State *L, const char *script)
 {
 	const char *slash = strrchr(script, '/');
@@ -140,6 +194,8 @@ void lchunk_set_root(lua_State *L, const char *script)
 	lua_pushcclosure(L, searcher, 1);
 	lua_rawseti(L, -2, 2);
 	lua_pop(L, 2);
+	wrap_global(L, "loadfile", l_loadfile);
+	wrap_global(L, "dofile", l_dofile);
 }
 
 /* Does a known short name start at m, followed by ':'? Its full path. */

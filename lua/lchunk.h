@@ -10,7 +10,7 @@ struct lua_State;
 
 /* The main script's folder becomes the root of short names and the first
  * entry of package.path (folder/?.lua;folder/?/init.lua); require's file
- * searcher loads through lchunk_load. Raises on out of memory. */
+ * searcher, loadfile and dofile load through lchunk_load. Raises on out of memory. */
 void lchunk_set_root(struct lua_State *L, const char *script);
 /* luaL_loadfile under the short name: LUA_OK with the function pushed, or
  * an error status with the message pushed. */

@@ -182,8 +182,10 @@ static int copy_one(const char *p, const struct stat *st, int type, struct FTW *
 		return type == FTW_D && ftw->level > 4 ? FTW_SKIP_SUBTREE : 0;
 	snprintf(to, sizeof to, "%s/%s", copy_to, p + copy_root_len);
 	if (type == FTW_D) {
-		/* the data directory may live under the script folder: not copied */
-		if (strncmp(p, rl.state, strlen(p)) == 0 || p[copy_root_len] == '.')
+		/* the data directory may live under the script folder: not copied;
+		 * nor are hidden folders (.git) */
+		if ((strncmp(p, rl.state, n) == 0 && (rl.state[n] == '/' || !rl.state[n])) ||
+				p[copy_root_len] == '.')
 			return FTW_SKIP_SUBTREE;
 		return mkdir(to, 0700) < 0 && errno != EEXIST ? FTW_STOP : 0;
 	}
@@ -475,8 +477,21 @@ void lreload_started(struct host *h, const char *running)
 	status("running", running[0] ? running : "no script");
 }
 
+/* A clean stop: not a crash. A script that never made a good copy leaves
+ * no directory behind (short runs, tests). */
 void lreload_stopped(void)
 {
-	if (rl.h)
+	char p[PATH_MAX];
+	if (!rl.h || !rl.state[0])
+		return;
+	path_in(p, sizeof p, "good");
+	if (access(p, F_OK) == 0) {
 		write_crashes(0);
+		return;
+	}
+	path_in(p, sizeof p, "crashes");
+	unlink(p);
+	path_in(p, sizeof p, "origin");
+	unlink(p);
+	rmdir(rl.state);
 }

@@ -43,12 +43,10 @@ return function(mqtt, message)
 	function mqtt.open(opts)
 		local c = mqtt.client(client_opts(opts))
 		local cond = lia.cond()
-		c:on("connect", function(_, ack)
-			if ack.reason == 0 then
-				cond:signal(true)
-			else
-				cond:signal(nil, "connection refused: " .. ack.reason_name)
-			end
+		c:on("connect", function() cond:signal(true) end)
+		-- a refused CONNACK (the "disconnect" that follows comes too late)
+		c:on("connect_failed", function(_, ack)
+			cond:signal(nil, "connection refused: " .. ack.reason_name)
 		end)
 		c:on("disconnect", function(_, info)
 			if not info.connected then cond:signal(nil, info.message) end
@@ -57,6 +55,7 @@ return function(mqtt, message)
 		local timeout = ((opts and opts.connect_timeout) or 10) * 1000 + 1000
 		local ok, err = cond:wait(timeout)
 		c:on("connect", nil)
+		c:on("connect_failed", nil)
 		c:on("disconnect", nil)
 		if not ok then
 			c:close()

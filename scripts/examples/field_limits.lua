@@ -15,8 +15,8 @@ timer.after(150, function()
 end)
 
 timer.after(450, function()
-	local t = {}
+	local t, mb = {}, string.rep("x", 1 << 20)
 	while true do
-		t[#t + 1] = string.rep("x", 65536) .. #t -- stopped: "not enough memory (limit 8 MB)"
+		t[#t + 1] = mb .. #t -- stopped: "not enough memory (limit 8 MB)"
 	end
 end)

@@ -51,7 +51,7 @@ describe("docs/field.md", function()
 		assert.truthy(r.out:find("heartbeat\t10\n", 1, true), r.out)
 		assert.truthy(r.err:find(f .. ":" .. line_of(f, "while true do end") ..
 			": handler exceeded its 500 ms budget", 1, true), r.err)
-		assert.truthy(r.err:find(f .. ":" .. line_of(f, "string.rep") ..
+		assert.truthy(r.err:find(f .. ":" .. line_of(f, "mb .. #t") ..
 			": not enough memory (limit 8 MB)", 1, true), r.err)
 	end)
 end)

@@ -54,6 +54,12 @@ describe("field safety", function()
 		assert.truthy(r.err:find(boom .. ":2: boom", 1, true), r.err)
 		assert.truthy(r.err:find("\t" .. boom .. ":4: in main chunk", 1, true), r.err)
 		assert.falsy(r.err:find("...", 1, true), r.err)
+		-- dofile'd files too
+		local other = H.write(d .. "/other.lua", "local x = 1\nerror('in other')\n")
+		local main = H.write(d .. "/df.lua", "dofile(" .. string.format("%q", other) .. ")\n")
+		r = H.lia_run { "run", main }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find(other .. ":2: in other", 1, true), r.err)
 	end)
 
 	it("require finds modules in the script's folder whatever the working directory", function()
@@ -142,6 +148,22 @@ timer.after(3000, function() print("STILL SERVING") end)
 		assert.equal(0, lia:stop())
 	end)
 
+	it("time in one long C call does not count; Lua running away after it does", function()
+		local script = H.script([[
+require("lia.timer").after(10, function()
+	os.execute("sleep 0.8")     -- one blocking C call, longer than the budget
+	print("AFTER THE CALL")
+	io.stdout:flush()
+	while true do end -- SPIN
+end)
+require("lia.timer").after(2000, function() lia.stop(0) end)
+]])
+		local r = H.lia_run { "run", "--handler-budget", "300", script }
+		assert.equal(0, r.status, r.err)
+		assert.equal("AFTER THE CALL\n", r.out)
+		assert.equal(1, count_pat(r.err, ":" .. line_of(script, "-- SPIN") .. ": handler exceeded its 300 ms budget"), r.err)
+	end)
+
 	it("SIGTERM is honoured within 1 s while a handler is stuck (no budget)", function()
 		local script = H.script([[
 local timer = require "lia.timer"
@@ -160,6 +182,24 @@ end)
 		local dt = H.now() - t0
 		assert.truthy(dt < 1, "stopped after " .. dt .. " s")
 		assert.truthy(lia:stderr():find("handler stopped: SIGTERM is pending", 1, true), lia:stderr())
+	end)
+
+	it("the configuration file sets the limits; the command line wins", function()
+		local script = H.script([[
+require("lia.timer").after(10, function() while true do end end)
+require("lia.timer").after(2500, function() lia.stop(0) end)
+]])
+		local conf = H.write(H.tmp(H.uniq("field") .. ".conf"),
+			"handler_budget = 300\nmemory_limit = 32\nquarantine = 2\nwatch = false\n")
+		local r = H.lia_run { "run", "--config", conf, script }
+		assert.equal(0, r.status, r.err)
+		assert.truthy(r.err:find("handler exceeded its 300 ms budget", 1, true), r.err)
+		r = H.lia_run { "run", "--config", conf, "--handler-budget", "200", script }
+		assert.truthy(r.err:find("handler exceeded its 200 ms budget", 1, true), r.err)
+		local bad = H.write(H.tmp(H.uniq("field") .. ".conf"), "health_errors = 0\n")
+		r = H.lia_run { "check", "--config", bad }
+		assert.equal(1, r.status)
+		assert.equal(bad .. ":1: health_errors: '0' is not a number in 1..1000000", r.err:match("^[^\n]*"))
 	end)
 
 	it("a handler failing N times within a minute is disabled and reported once", function()

@@ -14,7 +14,7 @@ describe("hardware docs", function()
 			local n = 0
 			for code in text:gmatch("```lua\n(.-)```") do
 				n = n + 1
-				local r = H.lia_run { "check", H.write(H.tmp(H.uniq("block") .. ".lua"), code) }
+				local r = H.lia_run { "check", "--compile", H.write(H.tmp(H.uniq("block") .. ".lua"), code) }
 				assert.equal(0, r.status, doc .. " block " .. n .. ": " .. r.err .. "\n" .. code)
 			end
 			assert.is_true(n > 0)
