@@ -115,6 +115,7 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 	}
 	if (a->hw)
 		hw_select(a->hw);
+	args_field_defaults(a);
 	return strcmp(cmd, "run") == 0 ? data_dir(a) : 0;
 }
 
@@ -130,7 +131,7 @@ static int check(const struct lia_args *a)
 	 * models still load */
 	hw_select("sim");
 	lbudget_configure((unsigned)a->handler_budget_ms, 0);
-	if (host_check(path, a, err, sizeof err) < 0) {
+	if ((a->compile_only ? host_compile(path, err, sizeof err) : host_check(path, a, err, sizeof err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -45,7 +45,7 @@ static const char main_help[] =
 	"       lia script.lua [args]                          the same (#!/usr/bin/env lia)\n"
 	"       lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 	"       lia sub [options] -t filter [-t filter ...] [-C n] [-W s] [-v] [-N] [-R]\n"
-	"       lia check [--config FILE] [script.lua]          compile only\n"
+	"       lia check [--config FILE] [script.lua]          load as a reload would\n"
 	"       lia --version | --help | lia <command> --help\n";
 
 static void usage(const char *cmd)
@@ -55,9 +55,11 @@ static void usage(const char *cmd)
 		return;
 	}
 	if (strcmp(cmd, "check") == 0) {
-		puts("usage: lia check [--config FILE] [script.lua]\n"
-			"Compile the script only: prints \"ok\" or \"file:line: message\" (exit 1).\n"
-			"  --config FILE            validate FILE too (and its script when none is given)");
+		puts("usage: lia check [--config FILE] [--compile] [script.lua]\n"
+			"Load the script as a reload would (main chunk and required modules run, nothing\n"
+			"is sent, hardware untouched): prints \"ok\" or \"file:line: message\" (exit 1).\n"
+			"  --config FILE            validate FILE too (and its script when none is given)\n"
+			"  --compile                only compile the script (no modules, nothing runs)");
 		return;
 	}
 	if (strcmp(cmd, "run") == 0)
@@ -538,6 +540,10 @@ static int parse(const char *cmd, struct lia_args *a, int argc, char **argv)
 				a->script_argc = argc - i - 1;
 				break;
 			}
+			continue;
+		}
+		if (strcmp(cmd, "check") == 0 && strcmp(o, "--compile") == 0) {
+			a->compile_only = true;
 			continue;
 		}
 		if (strcmp(o, "--config") == 0) {
