@@ -185,7 +185,7 @@ CROSS_MULTIARCH = BUILD=build-$(ARCH) CC=$(TRIPLET)-gcc \
 CROSS_SYSROOT = BUILD=build-$(ARCH) CC=$(TRIPLET)-gcc LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET) \
 	PKG_CONFIG="env PKG_CONFIG_SYSROOT_DIR=$(XSYSROOT) PKG_CONFIG_LIBDIR=$(XSYSROOT)/usr/lib/$(TRIPLET)/pkgconfig pkg-config" \
 	SYSROOT_CPPFLAGS="-I$(XSYSROOT)/usr/include/$(TRIPLET) -I$(XSYSROOT)/usr/include" \
-	SYSROOT_LDFLAGS="-L$(XSYSROOT)/usr/lib/$(TRIPLET) -Wl,-rpath-link=$(XSYSROOT)/usr/lib/$(TRIPLET)"
+	SYSROOT_LDFLAGS="-L$(XSYSROOT)/usr/lib/$(TRIPLET) -Wl,-rpath-link=$(XSYSROOT)/usr/lib/$(TRIPLET) -Wl,-rpath-link=$(XSYSROOT)/lib/$(TRIPLET)"
 # The sysroot when it has the -dev headers (armhf; arm64 when multiarch
 # failed), else multiarch. Expanded when a recipe runs: after cross-deps.
 CROSS_MAKE = $(MAKE) --no-print-directory \
