@@ -11,7 +11,7 @@
 set -eu
 arch=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
-RUNTIME="libc6 libssl3 libcjson1 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
+RUNTIME="libc6 libssl3 libcjson1 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem lua-cjson"
 # libcurl4 (lia.http) and what it loads: sysroot.sh takes no dependencies,
 # so the closure is spelt out (apt-cache depends --recurse libcurl4, bookworm)
 RUNTIME="$RUNTIME libcurl4 libbrotli1 libgssapi-krb5-2 libidn2-0 libldap-2.5-0 libnghttp2-14

@@ -19,7 +19,7 @@ describe("docs/batteries.md", function()
 	end)
 
 	it("shows the examples verbatim", function()
-		for _, f in ipairs { "json_command.lua", "ha_basic.lua", "http_fetch.lua", "ha_device.lua" } do
+		for _, f in ipairs { "json_command.lua", "ha_basic.lua", "http_fetch.lua", "schedule.lua", "ha_device.lua" } do
 			local code = assert(H.read(H.root .. "/scripts/examples/" .. f))
 			assert.truthy(text:find(code, 1, true), f .. " is not shown verbatim in docs/batteries.md")
 		end
