@@ -198,6 +198,10 @@ static struct gpio_line *linux_open(const struct gpio_config *c, struct hw_error
 	int r = line_info(cfd, off, &li);
 	close(cfd);
 	snprintf(dev, sizeof dev, "%s:%u", chip, off);
+	if (fd < 0 && fd == -EBUSY && r == 0 && li.consumer[0]) {
+		hw_fail(e, EBUSY, dev, "line busy (held by \"%s\")", li.consumer);
+		return NULL;
+	}
 	if (fd < 0) {
 		hw_fail(e, -fd, dev, fd == -EBUSY ? "line busy" : NULL);
 		return NULL;

@@ -21,6 +21,7 @@ struct sim_gline {
 	int level;              /* driven physical level, -1 floating */
 	uint64_t last_ns;       /* event timestamps never go back */
 	struct gsim *req;       /* the script's request, if any */
+	char consumer[GPIO_NAME_MAX];   /* the request's consumer string */
 	struct gpio_sim_write *writes;
 	size_t nwrites, cap;
 };
@@ -231,7 +232,7 @@ static struct gpio_line *sim_open(const struct gpio_config *c, struct hw_error *
 	struct sim_gline *ln = line_at(chip, off);
 	snprintf(dev, sizeof dev, "%s:%u", chip, off);
 	if (ln->req) {
-		hw_fail(e, EBUSY, dev, "line busy");
+		hw_fail(e, EBUSY, dev, "line busy (held by \"%s\")", ln->consumer);
 		return NULL;
 	}
 	struct gsim *s = xcalloc(1, sizeof *s);
@@ -254,6 +255,7 @@ static struct gpio_line *sim_open(const struct gpio_config *c, struct hw_error *
 	s->edge = c->output ? 0 : c->edge;
 	s->out = c->initial != 0;
 	ln->req = s;
+	snprintf(ln->consumer, GPIO_NAME_MAX, "%s", c->consumer ? c->consumer : "lia");
 	if (c->output && record(ln, physical(ln)) < 0) {
 		ln->req = NULL;
 		close(s->efd);
@@ -343,7 +345,7 @@ static int sim_lines(const char *chip, struct gpio_line_info *out, int max, stru
 			.output = ln->req && ln->req->head.output,
 			.active_low = ln->req && ln->req->active_low };
 		snprintf(out[n].name, GPIO_NAME_MAX, "%s", ln->name);
-		snprintf(out[n].consumer, GPIO_NAME_MAX, "%s", ln->req ? "lia" : "");
+		snprintf(out[n].consumer, GPIO_NAME_MAX, "%s", ln->req ? ln->consumer : "");
 	}
 	return n;
 }

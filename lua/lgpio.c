@@ -22,6 +22,7 @@
 
 #include "host.h"
 #include "hw/gpio.h"
+#include "lgpio.h"
 #include "log.h"
 #include "loop.h"
 
@@ -206,6 +207,8 @@ static void parse_line(lua_State *L, struct gpio_config *c, char *chipbuf)
 		c->chip = chipbuf;
 	} else if (!lua_isnil(L, -1)) {
 		c->chip = luaL_checkstring(L, -1);
+		if (!gpio_chip_name(c->chip, chipbuf) && lgpio_chip_by_label(c->chip, chipbuf))
+			c->chip = chipbuf;      /* a label: "pinctrl-rp1" */
 	}
 	lua_pop(L, 1);              /* the string stays referenced by the table */
 	lua_getfield(L, 1, "line");
@@ -233,7 +236,7 @@ static int open_line(lua_State *L, bool output)
 	static const char *const edge[] = { "none", "rising", "falling", "both", NULL };
 	struct gpio_config c = { .offset = -1 };
 	struct hw_error e = { 0 };
-	char chipbuf[32];
+	char chipbuf[GPIO_NAME_MAX];
 	luaL_checktype(L, 1, LUA_TTABLE);
 	parse_line(L, &c, chipbuf);
 	c.output = output;
@@ -454,6 +457,7 @@ int luaopen_lia_gpio(lua_State *L)
 		{ "input", l_input },
 		{ "chips", l_chips },
 		{ "lines", l_lines },
+		{ "line", lgpio_l_line },
 		{ NULL, NULL }
 	};
 	host_class(L, LINE_MT, meta, methods);

@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # libcjson1 and libcurl4 with what they load: sysroot.sh takes no
 # dependencies, so the closure is spelt out (apt-cache depends --recurse, bookworm)
 RUNTIME="libc6 libssl3 libsystemd0 libsqlite3-0 libcjson1 libcap2 libgcrypt20 libgpg-error0
- liblz4-1 liblzma5 libzstd1 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem"
+ liblz4-1 liblzma5 libzstd1 lua5.4 libreadline8 libtinfo6 lua-term lua-system lua-filesystem lua-cjson"
 RUNTIME="$RUNTIME libcurl4 libbrotli1 libgssapi-krb5-2 libidn2-0 libldap-2.5-0 libnghttp2-14
  libpsl5 librtmp1 libssh2-1 zlib1g libcom-err2 libk5crypto3 libkrb5-3 libkrb5support0
  libkeyutils1 libsasl2-2 libsasl2-modules-db libdb5.3 libgnutls30 libhogweed6 libnettle8 libgmp10

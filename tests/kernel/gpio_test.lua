@@ -32,7 +32,22 @@ T.check("gpio.lines(): LED used by lia-test, output", l5.used and l5.consumer ==
 	and l5.direction == "output", l5.used, l5.consumer, l5.direction)
 local r, msg, code = gpio.input{ chip = chip, line = 5 }
 T.check("a second request of a line is EBUSY", r == nil and code == "EBUSY", msg, code)
+T.check("EBUSY names the consumer", msg and msg:find('held by "lia-test"', 1, true), msg)
+-- by name: gpio.line, and the chip by its label (GPIO_V2_GET_LINEINFO_IOCTL)
+local info = gpio.line("LED")
+T.check("gpio.line(name): chip, offset, consumer", info and info.chip == chip and info.line == 5
+	and info.used and info.consumer == "lia-test" and info.label == "lia-bank",
+	info and info.chip, info and info.line, info and info.consumer, info and info.label)
+info = gpio.line{ chip = "lia-bank", line = "BUTTON" }
+T.check("gpio.line{ chip = label, line = name }", info and info.chip == chip and info.line == 3
+	and not info.used, info and info.chip, info and info.line)
+local _, lmsg, lcode = gpio.line{ chip = "no-such-label", line = "LED" }
+T.check("gpio.line: an unknown label", lcode == "ENODEV" and lmsg:find("no such chip", 1, true), lmsg)
 led:close()
+local bylabel = assert(gpio.output{ chip = "lia-bank", line = "LED", initial = 0 })
+T.eq("output on a chip given by its label", chip .. ":5",
+	bylabel:info().chip .. ":" .. bylabel:info().line)
+bylabel:close()
 local al = assert(gpio.output{ chip = chip, line = 6, initial = 1, active_low = true })
 T.eq("active-low output: 1 drives the line low", "0", sim_value(6))
 al:close()

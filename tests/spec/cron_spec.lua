@@ -181,3 +181,33 @@ print(pcall(timer.cron, "* * * *", print))
 		end)
 	end)
 end)
+
+describe("schedule.lua", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("publishes each job's next run at connect, then runs them on the clock", function()
+		local id = H.uniq("sched")
+		local sub = broker:sub(string.format("-t 'lia/%s/schedule/#' -v", id))
+		-- the wall clock as the example sees it starts 0.5 s before a minute,
+		-- so REPORT = every minute runs at once (cron.clock, cron.max_wait)
+		local wrapper = H.script(string.format([[
+local cron = require "lia.cron"
+local real = cron.clock
+local off = (60 - lia.time() %% 60) - 0.5
+cron.clock = function() return real() + off end
+cron.max_wait = 0.2
+REPORT = "* * * * *"
+dofile(%q)
+]], H.root .. "/scripts/examples/schedule.lua"))
+		local lia = H.lia_spawn({ "run", "-h", H.host, "-p", broker.port, "-i", id, wrapper },
+			{ env = { TZ = "Europe/Berlin" } })
+		assert.truthy(sub:wait_for("/schedule/report ran ", 10), sub:stdout() .. H.dump(lia, broker))
+		local out = sub:stdout()
+		assert.truthy(out:find("/schedule/morning next %d+%-%d+%-%d+T07:30:00%+0[12]00\n"), out)
+		assert.truthy(out:find("/schedule/evening next %d+%-%d+%-%d+T22:00:00%+0[12]00\n"), out)
+		assert.truthy(out:find("/schedule/report next %d+%-%d+%-%d+T%d%d:%d%d:00%+0[12]00\n"), out)
+	end)
+end)

@@ -195,7 +195,7 @@ lia.stop()
 			.. "nil\tgpiochip0: no line 99\tENODEV\n"
 			.. "nil\tNOPE: no such line\tENODEV\n"
 			.. "nil\tgpiochip9: no such device\tENODEV\n"
-			.. "nil\tgpiochip0:8: line busy\tEBUSY\n"
+			.. "nil\tgpiochip0:8: line busy (held by \"lia\")\tEBUSY\n"
 			.. "true\n", out)
 	end)
 

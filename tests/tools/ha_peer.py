@@ -2,7 +2,7 @@
 """ha_peer.py HOST PORT NODE_ID COUNT - plays Home Assistant against lia.ha.
 
 With paho-mqtt (Debian python3-paho-mqtt): subscribes to homeassistant/#
-and lia/NODE_ID/#, waits for COUNT retained discovery configs of NODE_ID,
+and lia/NODE_ID/#, waits for COUNT discovery configs of NODE_ID,
 checks each against SCHEMA (the keys HA's MQTT discovery requires per
 component, their types, the topic layout, unique ids), checks that the
 device is available, sends every switch and number a command and waits
@@ -135,8 +135,9 @@ def configs_of(node, msgs, retained=None, since=0):
 def main():
     host, port, node, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     p = Peer(host, port, node)
+    # retained when lia announced before we subscribed, live when after
     got = p.wait(f"{count} configs", lambda ms: (lambda c: c if len(c) >= count else None)(
-        configs_of(node, ms, True)))
+        configs_of(node, ms)))
     uids, entities = set(), []
     for topic, (component, obj, payload) in sorted(got.items()):
         try:
