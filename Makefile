@@ -80,6 +80,8 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 # ---- dependencies (Debian) ----
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3-websockets valgrind clang socat
+# make test-brokers: other broker implementations (RabbitMQ's MQTT plugin, ejabberd's mod_mqtt)
+DEB_BROKERS := rabbitmq-server ejabberd
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
 deps:
@@ -94,6 +96,7 @@ ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit
 
 test: deps
 	@sh tests/deps.sh $(DEB_KERNEL)
+	@sh tests/deps.sh $(DEB_BROKERS)
 	@sh packaging/cross-deps.sh arm64
 	@sh packaging/cross-deps.sh armhf
 	@$(MAKE) --no-print-directory build-tests
@@ -120,6 +123,14 @@ demo: deps lia
 test-kernel: $(BUILD)/lia
 	@sh tests/deps.sh $(DEB_KERNEL)
 	@sh tests/kernel/run.sh $(BUILD)/kernel $(BUILD)/lia
+
+# make test-brokers: lia against mosquitto, RabbitMQ and ejabberd (and a
+# two-node ejabberd cluster killed under load), started on loopback with
+# private dirs and a private epmd; ~1-2 minutes. Part of make test too.
+.PHONY: test-brokers
+test-brokers: $(BUILD)/lia
+	@sh tests/deps.sh $(DEB_TEST) $(DEB_BROKERS)
+	@sh tests/brokers/run.sh $(BUILD)/lia
 
 install: lia
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lia/examples

@@ -154,6 +154,11 @@ if [ -z "$only_asan" ]; then
 		counted "kernel" sh tests/kernel/run.sh "$build/kernel" "$build/lia"
 		end_tier "kernel VM (gpio-sim, i2c-stub)"
 	fi
+	# other brokers: RabbitMQ, ejabberd, an ejabberd cluster (make test-brokers)
+	if [ -z "${LIA_NO_BROKERS:-}" ] && [ -f tests/brokers/run.sh ]; then
+		counted "brokers" sh tests/brokers/run.sh "$build/lia"
+		end_tier "other brokers (RabbitMQ, ejabberd, cluster)"
+	fi
 	# the cross builds (build-arm64/, build-armhf/) under qemu-user
 	for arch in arm64 armhf; do
 		if [ -x "build-$arch/lia" ]; then
