@@ -100,6 +100,7 @@ int client_send(struct mqtt_client *c, const uint8_t *data, size_t len)
 		return MQTT_E_NOMEM;
 	}
 	c->st.sent_packets++;
+	c->st.sent_bytes += len;
 	return 0;
 }
 

@@ -102,6 +102,15 @@ c:connect()
 		end)
 	end)
 
+	it("scripts/examples/docs_mqtt5.lua: failover list, id-routed $share handler, auto aliases", function()
+		local r = H.lia_run({ "run", H.root .. "/scripts/examples/docs_mqtt5.lua" },
+			{ env = { BROKER = broker:uri(), BROKER2 = "mqtt://127.0.0.1:1" } })
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.truthy(r.out:find("connected to\t" .. broker:uri() .. "\n", 1, true), r.out)
+		assert.truthy(r.out:find("got\tdocs/mqtt5/temperature\t10\tids\t42\n", 1, true), r.out)
+		assert.truthy(r.out:find("aliased\t8\tsaved\ttrue\n", 1, true), r.out)
+	end)
+
 	describe("topic aliases", function()
 		it("explicit: with a topic, then by alias only; topic_alias = 0 returns nil, message", function()
 			local topic = H.uniq("ta")
