@@ -60,10 +60,13 @@ c:subscribe("cl/in", 1)
 local started = false
 c:on("connect", function(c, ack)
 	print("CONNECT", ack.uri, ack.session_present, lia.now())
-	if not started then started = true stream(c, "cl/out", "OUT") end
 end)
 c:on("disconnect", function(c, info) print("LOST", lia.now(), info.message) end)
-c:on("message", function(c, m) print("IN", m.payload) end)
+c:on("message", function(c, m)
+	print("IN", m.payload)
+	-- the checker is subscribed once its stream comes: start ours then
+	if not started then started = true stream(c, "cl/out", "OUT") end
+end)
 c:on("publish", function(c, mid, ok, reason) print(ok and "ACKED" or "REFUSED", mid, reason) end)
 c:connect()
 ]], { A = a.port, B = b.port, N = N }) })

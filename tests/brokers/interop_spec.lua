@@ -204,6 +204,18 @@ c:connect()
 			end)
 		end
 
+		if not b.v5 then
+			it("MQTT 5 is refused: one clear line", function()
+				local p = run(b, 5, [[
+local c = client{ client_id = "${ID}", reconnect = false }
+c:on("connect", function(c, ack) print("CONNECT", ack.reason) end)
+c:on("disconnect", function(c, info) print("DISC", info.connected, info.message) end)
+c:connect()
+]])
+				assert.truthy(p:wait_for("DISC\tfalse\t", 30), H.dump(p))
+			end)
+		end
+
 		if b.v5 then
 			it("MQTT 5: user properties, subscription ids, topic aliases", function()
 				local p = run(b, 5, [[
