@@ -150,7 +150,7 @@ clean:
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TIME  ?= 20
-FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client
+FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client build-fuzz/fuzz_scram build-fuzz/fuzz_alias
 CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)

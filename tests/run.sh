@@ -146,7 +146,8 @@ if [ -z "$only_asan" ]; then
 	counted "valgrind" sh tests/valgrind.sh "$build"
 	end_tier "valgrind"
 	if [ -x build-fuzz/fuzz_decode ] && [ -x build-fuzz/fuzz_client ]; then
-		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client
+		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" build-fuzz/fuzz_decode build-fuzz/fuzz_client \
+			$(for f in build-fuzz/fuzz_scram build-fuzz/fuzz_alias; do [ -x "$f" ] && echo "$f"; done)
 		end_tier "fuzz (${FUZZ_TIME}s a target)"
 	fi
 	# the Linux GPIO and I2C backends against gpio-sim and i2c-stub in a VM
