@@ -76,7 +76,7 @@ c:connect()
 local c = mqtt.client{ uri = "mqtt://127.0.0.1:${B}", client_id = "cluster-checker", protocol = 5,
 	username = "lia", password = "x", reconnect = { min = 0.5, max = 2 } }
 c:on("connect", function(c)
-	assert(c:subscribe("cl/out", 1):wait(10))
+	assert(c:subscribe("cl/out", 1):wait(10000))
 	print("READY")
 	stream(c, "cl/in", "IN")
 end)

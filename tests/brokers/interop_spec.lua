@@ -102,7 +102,7 @@ sub:connect()
 				local p = run(b, proto, [[
 local pub = client{ client_id = "${ID}p" }
 pub:on("connect", function(c)
-	print("PUB", c:publish("${T}", "kept", { qos = 1, retain = true }):wait(10))
+	print("PUB", c:publish("${T}", "kept", { qos = 1, retain = true }):wait(10000))
 	local sub = client{ client_id = "${ID}s" }
 	sub:on("connect", function(s) s:subscribe("${T}", 1) end)
 	sub:on("message", function(s, m)
@@ -143,7 +143,7 @@ c:connect()
 				local session = proto == 5 and "clean = false, session_expiry = 300" or "clean = false"
 				local first = run(b, proto, [[
 local c = client{ client_id = "${ID}k", ${S} }
-c:on("connect", function(c) print("SUB", c:subscribe("${T}", 1):wait(10)) c:disconnect() end)
+c:on("connect", function(c) print("SUB", c:subscribe("${T}", 1):wait(10000)) c:disconnect() end)
 c:on("disconnect", function() print("AWAY") end)
 c:connect()
 ]], { ID = v.ID, T = v.T, S = session })
@@ -151,7 +151,7 @@ c:connect()
 				local pub = run(b, proto, [[
 local c = client{ client_id = "${ID}p" }
 c:on("connect", function(c)
-	for i = 1, 3 do c:publish("${T}", "away" .. i, 1):wait(10) end
+	for i = 1, 3 do c:publish("${T}", "away" .. i, 1):wait(10000) end
 	print("SENT")
 	c:disconnect()
 end)
@@ -196,7 +196,7 @@ c:connect()
 				local pub = run(b, proto, [[
 local c = client{ client_id = "${ID}p" }
 c:on("connect", function(c)
-	for i = 1, 60 do c:publish("${T}", "again", 1):wait(10) lia.sleep(500) end
+	for i = 1, 60 do c:publish("${T}", "again", 1):wait(10000) lia.sleep(500) end
 end)
 c:connect()
 ]], { ID = v.ID, T = v.T })
@@ -230,7 +230,7 @@ pub:on("connect", function(c, ack)
 	for i = 1, 5 do
 		t = c:publish("${T}/x", "v" .. i, { qos = 1, properties = { user = { n = tostring(i) } } })
 	end
-	t:wait(10)
+	t:wait(10000)
 	print("ALIASED", c:stats().alias_out)
 end)
 sub:on("message", function(c, m)
@@ -295,7 +295,7 @@ local c = client{ client_id = "${ID}p" }
 c:on("connect", function(c)
 	local t
 	for i = 1, 30 do t = c:publish("${T}", "n" .. i, 1) end
-	t:wait(10)
+	t:wait(10000)
 	print("SENT")
 end)
 c:connect()
