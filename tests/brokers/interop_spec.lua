@@ -51,6 +51,9 @@ local function reap_mine()
 	mine = {}
 end
 
+-- the temp dir (and anything left) goes once every broker's block is done
+teardown(H.cleanup)
+
 for _, b in ipairs(BROKERS) do
 	local available = not b.have or b.have()
 	local describe_or_skip = available and describe or pending
@@ -62,9 +65,8 @@ for _, b in ipairs(BROKERS) do
 		end)
 		teardown(function()
 			reap_mine()
-			if b.broker and b.name ~= "mosquitto" then b.broker:stop() end
+			if b.broker then b.broker:stop() end
 			if epmd then epmd:stop() end
-			if b.name == "ejabberd" then H.cleanup() end
 		end)
 		after_each(reap_mine)
 
