@@ -88,6 +88,8 @@ DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-d
 	libsystemd-dev libsqlite3-dev libcurl4-openssl-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3 python3-websockets valgrind clang socat \
 	libcjson-dev python3-paho-mqtt tzdata sqlite3 stress-ng
+# make test-brokers: other broker implementations (RabbitMQ's MQTT plugin, ejabberd's mod_mqtt)
+DEB_BROKERS := rabbitmq-server ejabberd
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
 DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
 deps:
@@ -102,6 +104,7 @@ ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit
 
 test: deps
 	@sh tests/deps.sh $(DEB_KERNEL)
+	@sh tests/deps.sh $(DEB_BROKERS)
 	@sh packaging/cross-deps.sh arm64
 	@sh packaging/cross-deps.sh armhf
 	@$(MAKE) --no-print-directory build-tests
@@ -135,6 +138,14 @@ test-kernel: $(BUILD)/lia
 	@sh tests/deps.sh $(DEB_KERNEL)
 	@sh tests/kernel/run.sh $(BUILD)/kernel $(BUILD)/lia
 
+# make test-brokers: lia against mosquitto, RabbitMQ and ejabberd (and a
+# two-node ejabberd cluster killed under load), started on loopback with
+# private dirs and a private epmd; ~1-2 minutes. Part of make test too.
+.PHONY: test-brokers
+test-brokers: $(BUILD)/lia
+	@sh tests/deps.sh $(DEB_TEST) $(DEB_BROKERS)
+	@sh tests/brokers/run.sh $(BUILD)/lia
+
 install: lia
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lia/examples
 	install -m 755 lia $(DESTDIR)$(PREFIX)/bin/lia
@@ -154,7 +165,8 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TIME  ?= 20
 FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client build-fuzz/fuzz_uri \
-              build-fuzz/fuzz_ws_frame build-fuzz/fuzz_config build-fuzz/fuzz_cli
+              build-fuzz/fuzz_ws_frame build-fuzz/fuzz_config build-fuzz/fuzz_cli \
+              build-fuzz/fuzz_scram build-fuzz/fuzz_alias
 # the configuration and command-line parsers are plain C in lua/ that need
 # args_init (lua/args.c, which links Lua) and, for --hw, the hw backends
 FUZZ_LUA   := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null) -I.

@@ -131,6 +131,7 @@ int client_send(struct mqtt_client *c, const uint8_t *data, size_t len)
 	}
 	c->st.sent_packets++;
 	trace_bytes(c, data, len);
+	c->st.sent_bytes += len;
 	return 0;
 }
 

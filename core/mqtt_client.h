@@ -258,6 +258,7 @@ struct mqtt_client_stats {
 	uint32_t queued;     /* waiting to be sent */
 	uint32_t subscriptions;
 	uint64_t sent_packets, recv_packets;
+	uint64_t sent_bytes;    /* every byte written (queued for the socket) */
 	uint32_t connects;   /* successful CONNACKs */
 	/* v5 topic aliases (mqtt_alias.h) */
 	int64_t alias_bytes_saved;

@@ -437,6 +437,64 @@ static void handle_suback(struct mqtt_client *c, const struct mqtt_packet *p)
 	ctl_free(k);
 }
 
+/* DISCONNECT 0x9E: the broker has no shared subscriptions. Sending the
+ * same $share filters again after every reconnect would only loop, so
+ * they are forgotten, each with one line. */
+static bool ctl_has_shared(struct mqtt_client *c, const struct ctl *k)
+{
+	struct mqtt_packet p;
+	struct mqtt_sub_item it;
+	size_t used, off = 0;
+	if (k->type != MQTT_SUBSCRIBE || mqtt_decode(k->data, k->len, c->o.version, 0, &p, &used) != MQTT_OK)
+		return false;
+	while (mqtt_sub_next(p.u.subscribe.list, &off, &it) == 1)
+		if (it.filter.len >= 7 && memcmp(it.filter.ptr, "$share/", 7) == 0)
+			return true;
+	return false;
+}
+
+/* A SUBSCRIBE with a $share filter the broker answered by DISCONNECT
+ * 0x9E: it fails (its token too), it is not sent again. */
+static void fail_shared_ctls(struct mqtt_client *c)
+{
+	uint8_t refused[64];
+	struct ctl **pp = &c->ctls;
+	memset(refused, 0x9E, sizeof refused);
+	while (*pp) {
+		struct ctl *k = *pp;
+		if (!ctl_has_shared(c, k)) {
+			pp = &k->next;
+			continue;
+		}
+		*pp = k->next;
+		session_free_id(c, k->packet_id);
+		if (k->mid) {
+			struct mqtt_event ev = { .type = MQTT_EV_SUBSCRIBED };
+			ev.u.subscribed.mid = k->mid;
+			ev.u.subscribed.codes = (struct mqtt_str){ refused, k->nfilters < 64 ? k->nfilters : 64 };
+			client_post(c, &ev);
+		}
+		ctl_free(k);
+	}
+}
+
+static void forget_shared(struct mqtt_client *c)
+{
+	fail_shared_ctls(c);
+	struct sub **pp = &c->subs;
+	while (*pp) {
+		struct sub *s = *pp;
+		if (strncmp(s->filter, "$share/", 7) == 0) {
+			client_log(c, LOG_ERROR, "subscription to %s dropped: the broker does not support "
+				"shared subscriptions (0x9e)", s->filter);
+			*pp = s->next;
+			sub_free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
 static void handle_disconnect(struct mqtt_client *c, const struct mqtt_disconnect *d)
 {
 	struct mqtt_prop rs;
@@ -445,6 +503,8 @@ static void handle_disconnect(struct mqtt_client *c, const struct mqtt_disconnec
 		client_protocol_error(c, 0x82, "broker sent DISCONNECT, which MQTT 3.1.1 servers never send");
 		return;
 	}
+	if (d->reason == 0x9E)
+		forget_shared(c);
 	if (mqtt_props_find(d->props, MQTT_PROP_REASON_STRING, &rs) == 1)
 		snprintf(why, sizeof why, ": %.*s", (int)(rs.str.len > 150 ? 150 : rs.str.len),
 			(const char *)rs.str.ptr);

@@ -714,6 +714,7 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "sent_packets", (lua_Integer)st.sent_packets);
 	lmqtt_set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
 	lmqtt_set_int(L, "connects", st.connects);
+	lmqtt_set_int(L, "sent_bytes", (lua_Integer)st.sent_bytes);
 	lmqtt_set_int(L, "alias_bytes_saved", (lua_Integer)st.alias_bytes_saved);
 	lmqtt_set_int(L, "alias_out", (lua_Integer)st.alias_out);
 	lmqtt_set_int(L, "alias_in", (lua_Integer)st.alias_in);

@@ -156,8 +156,9 @@ static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version,
 			lmqtt_push_props(L, ev->u.auth.props);
 			return 2;
 		}
-		lua_createtable(L, 0, 4);
+		lua_createtable(L, 0, 5);
 		lmqtt_set_int(L, "reason", ev->u.auth.reason);
+		set_str(L, "reason_name", mqtt_reason_name(MQTT_V5, MQTT_AUTH, ev->u.auth.reason));
 		set_bool(L, "reauth", ev->u.auth.reauth);
 		set_bytes(L, "data", ev->u.auth.data);
 		set_props(L, ev->u.auth.props);

@@ -19,6 +19,14 @@ for q in 0 1 2; do
 	"$build/tools/bench" -p "$port" -n "$n" -q "$q" -s "$size" -t 60
 done
 
+# MQTT 5 topic aliases: the wire bytes per message of one publisher on a
+# 60-byte topic (a typical site/building/floor/room/device/quantity path),
+# without and with topic_aliases = "auto" (mosquitto's limit: 10 aliases)
+long=site-17/building-b/floor-3/room-312/sensor-0042/temperature
+for a in "" -A; do
+	"$build/tools/bench" -p "$port" -n "$n" -q 1 -s "$size" -t 60 -V 5 -T "$long" $a | tail -n 1
+done
+
 # The command-line clients: mosquitto_pub -l / mosquitto_sub -C (libmosquitto)
 # next to lia pub -l / lia sub -C, the same lines through the same broker.
 payload=$(head -c "$size" /dev/zero | tr '\0' 'x')

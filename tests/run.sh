@@ -155,7 +155,7 @@ if [ -z "$only_asan" ]; then
 		end_tier "faults (cuts, half-open links, broker restarts, soak)"
 	fi
 	fuzzers=
-	for f in decode client uri ws_frame config cli; do
+	for f in decode client uri ws_frame config cli scram alias; do
 		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
 	done
 	if [ -n "$fuzzers" ]; then
@@ -167,6 +167,11 @@ if [ -z "$only_asan" ]; then
 	if [ -z "${LIA_NO_KERNEL:-}" ] && [ -f tests/kernel/run.sh ]; then
 		counted "kernel" sh tests/kernel/run.sh "$build/kernel" "$build/lia"
 		end_tier "kernel VM (gpio-sim, i2c-stub)"
+	fi
+	# other brokers: RabbitMQ, ejabberd, an ejabberd cluster (make test-brokers)
+	if [ -z "${LIA_NO_BROKERS:-}" ] && [ -f tests/brokers/run.sh ]; then
+		counted "brokers" sh tests/brokers/run.sh "$build/lia"
+		end_tier "other brokers (RabbitMQ, ejabberd, cluster)"
 	fi
 	# the cross builds (build-arm64/, build-armhf/) under qemu-user
 	for arch in arm64 armhf; do

@@ -98,6 +98,15 @@ c:connect()
 		assert.falsy(p:stdout():find("CONNECTED", 1, true))
 	end)
 
+	it("scripts/examples/docs_scram.lua authenticates and re-authenticates", function()
+		local srv, port = v5_server("scram", "alice", "s3cret")
+		local r = H.lia_run({ "run", H.root .. "/scripts/examples/docs_scram.lua" },
+			{ env = { BROKER = "mqtt://127.0.0.1:" .. port, MQTT_USER = "alice", MQTT_PASS = "s3cret" } })
+		assert.equal(0, r.status, r.out .. r.err .. srv:stdout())
+		assert.truthy(r.out:find("authenticated:\tsuccess\nre-authenticate:\ttrue\nre-authenticated:\tsuccess\n",
+			1, true), r.out .. r.err)
+	end)
+
 	it("misuse raises with the option's name", function()
 		local r = H.lia_run({ "run", H.script([[
 local mqtt = require "lia.mqtt"

@@ -6,7 +6,11 @@
  * Prints one line of results; exits 1 when messages were lost (QoS > 0).
  *
  *   bench -p PORT [-h HOST] [-n N] [-q QOS] [-s SIZE] [-V 4|5] [-w INFLIGHT]
- *         [-W WINDOW] [-t SECONDS]
+ *         [-W WINDOW] [-t SECONDS] [-T TOPIC] [-A]
+ *
+ * -T names the topic (a long one shows what topic aliases save), -A turns
+ * on automatic topic aliases (v5); the line then ends with the publisher's
+ * wire bytes per message (every packet it wrote, divided by N).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,7 +25,7 @@
 struct bench {
 	struct loop *loop;
 	struct mqtt_client *pub, *sub;
-	char topic[64];
+	char topic[256];
 	long n, sent, acked, received, size, window;
 	int qos;
 	bool subscribed, connected;
@@ -121,12 +125,15 @@ static long peak_rss_kb(void)
 	return kb;
 }
 
+static bool auto_alias;
+
 static struct mqtt_client *make_client(struct bench *b, const char *uri, const char *id,
 	int version, int inflight, mqtt_event_fn *fn)
 {
 	char err[200];
 	struct mqtt_client_opts o = { .uri = uri, .client_id = id, .version = (uint8_t)version,
-		.clean = true, .keepalive = 60, .max_inflight = (uint16_t)inflight, .max_queued = 10000 };
+		.clean = true, .keepalive = 60, .max_inflight = (uint16_t)inflight, .max_queued = 10000,
+		.topic_aliases_auto = auto_alias };
 	struct mqtt_client *c = mqtt_client_new(b->loop, &o, NULL, err, sizeof err);
 	if (!c) {
 		fprintf(stderr, "bench: %s\n", err);
@@ -163,7 +170,8 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1";
 	int port = 1883, version = 4, inflight = 20, opt, timeout_s = 60;
 	char uri[300], id[2][64];
-	while ((opt = getopt(argc, argv, "h:p:n:q:s:V:w:W:t:")) != -1) {
+	const char *topic = NULL;
+	while ((opt = getopt(argc, argv, "h:p:n:q:s:V:w:W:t:T:A")) != -1) {
 		switch (opt) {
 		case 'h': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -174,6 +182,8 @@ int main(int argc, char **argv)
 		case 'w': inflight = atoi(optarg); break;
 		case 't': timeout_s = atoi(optarg); break;
 		case 'W': b.window = atol(optarg); break;
+		case 'T': topic = optarg; break;
+		case 'A': auto_alias = true; break;
 		default:
 			fprintf(stderr, "usage: bench -p PORT [-h HOST] [-n N] [-q QOS] [-s SIZE] [-V 4|5] [-w INFLIGHT] [-W WINDOW] [-t SECS]\n");
 			return 2;
@@ -185,7 +195,10 @@ int main(int argc, char **argv)
 	b.loop = loop_new();
 	b.lat = calloc((size_t)b.n + 1, sizeof *b.lat);
 	b.payload = calloc(1, (size_t)b.size);
-	snprintf(b.topic, sizeof b.topic, "bench/%d", (int)getpid());
+	if (topic)
+		snprintf(b.topic, sizeof b.topic, "%s/%d", topic, (int)getpid());
+	else
+		snprintf(b.topic, sizeof b.topic, "bench/%d", (int)getpid());
 	snprintf(uri, sizeof uri, "mqtt://%s:%d", host, port);
 	snprintf(id[0], sizeof id[0], "bench-pub-%d", (int)getpid());
 	snprintf(id[1], sizeof id[1], "bench-sub-%d", (int)getpid());
@@ -196,6 +209,14 @@ int main(int argc, char **argv)
 	if (!b.t_end)
 		b.t_end = now_ns();
 	report(&b, version);
+	if (topic || auto_alias) {
+		struct mqtt_client_stats ps;
+		mqtt_client_stats(b.pub, &ps);
+		printf("lia   qos=%d v=%d topic=%zu bytes, aliases %s: %.1f wire bytes/msg (%llu aliased, "
+			"%lld bytes saved)\n", b.qos, version, strlen(b.topic), auto_alias ? "auto" : "off",
+			(double)ps.sent_bytes / (double)b.n, (unsigned long long)ps.alias_out,
+			(long long)ps.alias_bytes_saved);
+	}
 	if (b.received < b.n) {
 		struct mqtt_client_stats ps, ss;
 		mqtt_client_stats(b.pub, &ps);
