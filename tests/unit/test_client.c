@@ -264,6 +264,30 @@ static void test_keepalive_dead_link(void)
 	mqtt_client_free(c);
 }
 
+/* A client that keeps publishing into a silent broker (a half-open link)
+ * still finds it dead: the keep-alive counts from the last byte received
+ * too, not only from the last one sent (which never gets a keep-alive old). */
+static void test_keepalive_while_publishing(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, keepalive_1);
+	handshake(c, false, NULL, 0);
+	uint64_t t0 = loop_clock_ns() / 1000000, t1;
+	bool pinged = false;
+	int t;
+	/* 4 s is the guard; the client must give up after 1.5 s */
+	while (E.disconnects == 0 && loop_clock_ns() / 1000000 - t0 < 4000) {
+		publish(c, "busy", "x", 0);
+		while ((t = fake_expect(50)) > 0)
+			pinged = pinged || t == MQTT_PINGREQ;
+	}
+	t1 = loop_clock_ns() / 1000000;
+	CHECK(pinged);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(strstr(E.last_disconnect, "PINGRESP") != NULL);
+	CHECK(t1 - t0 <= 2500);         /* 1.5 s, and 1 s for a loaded machine */
+	mqtt_client_free(c);
+}
+
 static void test_receive_maximum(void)
 {
 	struct mqtt_client *c = new_client(MQTT_V5, NULL);
@@ -468,6 +492,7 @@ int main(void)
 	RUN(test_resend_with_session);
 	RUN(test_restart_without_session);
 	RUN(test_keepalive_dead_link);
+	RUN(test_keepalive_while_publishing);
 	RUN(test_receive_maximum);
 	RUN(test_session_present_after_clean_start);
 	RUN(test_assigned_client_id);
