@@ -122,6 +122,16 @@ build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN)
 test-faults: $(BUILD)/lia
 	@python3 tests/faults/faults.py $(BUILD)/lia
 
+# make test-stress: unit, spec and conformance tiers, plain and ASan, three
+# times in a row with stress-ng keeping both cores busy; all three must pass
+# (tests/stress.sh; STRESS_RUNS=N for another count).
+STRESS_RUNS ?= 3
+.PHONY: test-stress
+test-stress: deps
+	@$(MAKE) --no-print-directory build-tests
+	@$(ASAN_BUILD)
+	@sh tests/stress.sh $(BUILD) build-asan $(STRESS_RUNS)
+
 # make asan: only the ASan + UBSan build's unit tests, specs and conformance
 asan: deps
 	@$(ASAN_BUILD)

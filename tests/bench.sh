@@ -36,7 +36,9 @@ peer_run() {
 	name=$1 q=$2 sub=$3 pub=$4
 	$sub >/dev/null 2>&1 &
 	spid=$!
-	sleep 0.3
+	# start publishing once the broker logged the subscription
+	wait_subscribed "$(echo "$sub" | sed -E 's/.* -t ([^ ]+).*/\1/')" ||
+		echo "bench: $name did not subscribe" >&2
 	t0=$(date +%s.%N)
 	$pub <"$dir/lines"
 	# QoS 0 may be dropped by the broker when the subscriber lags: bound the wait

@@ -22,6 +22,9 @@
 #                tests/cross/run.sh, when built
 #   asan-*       unit, spec and conformance again with ASAN_BUILD_DIR
 #
+# LIA_CORE_TIERS=1: only unit, spec and conformance (and their asan-*
+# runs): what make test-stress repeats under load (tests/stress.sh).
+#
 # Prints a summary per tier and ends with exactly "N passed, N failed";
 # exits non-zero when anything failed.
 set -u
@@ -146,6 +149,8 @@ if [ -z "$only_asan" ]; then
 	run_unit "$build";             end_tier "unit tests"
 	run_specs "$build";            end_tier "busted specs"
 	run_conformance "$build";      end_tier "conformance"
+fi
+if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
 	counted "valgrind" sh tests/valgrind.sh "$build"
 	end_tier "valgrind"
 	if [ -z "${LIA_NO_FAULTS:-}" ]; then

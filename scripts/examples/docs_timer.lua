@@ -5,17 +5,20 @@ local timer = require "lia.timer"
 local start = lia.now()                 -- monotonic milliseconds
 lia.log.info("started at", os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(lia.time())))
 
+local done = lia.cond()
 local ticks = 0
-local t = timer.every(100, function()
+local t
+t = timer.every(100, function()
 	ticks = ticks + 1
+	if ticks == 3 then
+		t:stop()                        -- a timer may stop itself
+		done:signal(lia.now() - start)
+	end
 end)
 
-timer.after(350, function()
-	t:stop()
-	print("ticks after 350 ms:", ticks)   -- 3
-end)
-
--- lia.sleep yields this coroutine only; the timers above keep running.
-lia.sleep(500)
+-- cv:wait and lia.sleep pause this coroutine only; the timer keeps running.
+local elapsed = done:wait()
+print("3 ticks after", elapsed >= 300 and "at least 300 ms" or "too little")
+lia.sleep(200)
 print("slept", lia.now() - start >= 500 and "at least 500 ms" or "too little")
 lia.stop()

@@ -26,7 +26,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -39,6 +38,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/lia")
 TMP = tempfile.mkdtemp(prefix="lia-faults.")
 DEADLINE = float(os.environ.get("FAULTS_DEADLINE", "150"))   # per case, a guard
+
+
+CHILDREN = []   # every process started, killed at exit whatever happened
+
+
+def kill_children():
+    for p in CHILDREN:
+        if p.returncode is None:
+            try:
+                p.kill()
+            except ProcessLookupError:
+                pass
 
 
 def free_port():
@@ -71,6 +82,7 @@ class Proc:
         self.proc = await asyncio.create_subprocess_exec(
             *argv, env=e, stdout=asyncio.subprocess.PIPE, stderr=open(self.err, "wb"),
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL)
+        CHILDREN.append(self.proc)
         self.reader = asyncio.ensure_future(self.read())
         return self
 
@@ -144,6 +156,7 @@ class Broker:
             self.proc = await asyncio.create_subprocess_exec(
                 "mosquitto", "-c", os.path.join(self.dir, "mosquitto.conf"),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            CHILDREN.append(self.proc)
             await until(lambda: self.proc.returncode is not None or
                         self.log_text().count(" running") > before, 10)
             if self.proc.returncode is None:
@@ -465,6 +478,7 @@ async def main():
     results = list(await asyncio.gather(*(run_case(x) for x in first)))
     if "soak" in names:
         results.append(await run_case("soak"))
+    kill_children()     # what a failed case left running
     passed = sum(results)
     print("faults: %d passed, %d failed" % (passed, len(results) - passed), flush=True)
     return 0 if passed == len(results) else 1

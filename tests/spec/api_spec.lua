@@ -89,7 +89,7 @@ lia.stop()
 		assert.equal("1 0 just once\n", sub:stdout())
 		assert.truthy(r.out:find("SINGLE\ttrue", 1, true), r.out)
 		-- retain was honoured
-		local r2 = H.run(string.format("mosquitto_sub -h 127.0.0.1 -p %d -t '%s' -F '%%r %%p' -C 1 -W 5",
+		local r2 = H.run(string.format("mosquitto_sub -h 127.0.0.1 -p %d -t '%s' -F '%%r %%p' -C 1 -W 10",
 			broker.port, t))
 		assert.equal("1 just once\n", r2.out)
 	end)

@@ -127,7 +127,7 @@ describe("lia pub and lia sub", function()
 	it("lia pub -r publishes retained", function()
 		local t = H.uniq("cr")
 		lia_pub { "-t", t, "-m", "sticky", "-r", "-q", "1" }
-		local r = H.run(string.format("mosquitto_sub -h 127.0.0.1 -p %d -t '%s' -F '%%r %%p' -C 1 -W 5",
+		local r = H.run(string.format("mosquitto_sub -h 127.0.0.1 -p %d -t '%s' -F '%%r %%p' -C 1 -W 10",
 			broker.port, t))
 		assert.equal(0, r.status, r.err)
 		assert.equal("1 sticky\n", r.out)

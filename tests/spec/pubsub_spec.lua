@@ -83,7 +83,7 @@ c:connect()
 		local lia = H.lia_spawn({ "run", script })
 		assert.truthy(lia:wait_for("ACKED\ttrue\n", 5), H.dump(lia, broker))
 		local r = H.run(string.format(
-			"mosquitto_sub -h 127.0.0.1 -p %d -q 1 -t 't/%s/#' -F '%%r %%q %%t %%p' -C 1 -W 5",
+			"mosquitto_sub -h 127.0.0.1 -p %d -q 1 -t 't/%s/#' -F '%%r %%q %%t %%p' -C 1 -W 10",
 			broker.port, id))
 		assert.equal(0, r.status, r.err)
 		assert.equal(string.format("1 1 t/%s/ret kept\n", id), r.out)

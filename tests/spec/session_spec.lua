@@ -112,7 +112,7 @@ c:subscribe("in/${ID}/#", 1)    -- subscribed once, never again by the script
 		-- the queued messages reached the new broker (retained, so a late
 		-- subscriber can check them)
 		local r = H.run(string.format(
-			"mosquitto_sub -h 127.0.0.1 -p %d -q 1 -t 'q/%s/#' -v -C 3 -W 5", broker.port, id))
+			"mosquitto_sub -h 127.0.0.1 -p %d -q 1 -t 'q/%s/#' -v -C 3 -W 10", broker.port, id))
 		assert.equal(0, r.status, r.err .. H.dump(lia, broker))
 		local got = H.lines(r.out)
 		table.sort(got)

@@ -120,6 +120,15 @@ static inline void turn(int ms)
 		loop_run_once(L, 5);
 }
 
+/* Turn the loop until cond holds, or ms pass (a failure guard: the CHECK
+ * that follows decides). For what must have happened; turn(ms) stays for
+ * what must NOT happen within a while. */
+#define TURN_UNTIL(cond, ms) do { \
+	uint64_t end_ = loop_clock_ns() / 1000000 + (uint64_t)(ms); \
+	while (!(cond) && loop_clock_ns() / 1000000 < end_) \
+		loop_run_once(L, 5); \
+} while (0)
+
 /* Run the loop until the client connects to the fake broker. */
 static inline bool fake_accept(int ms)
 {

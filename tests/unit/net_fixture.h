@@ -108,7 +108,7 @@ static inline void fx_stop(pid_t pid)
 /* Wait until port (or unix path) accepts connections, or the process died. */
 static inline bool fx_wait_ready(pid_t pid, int port, const char *path)
 {
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 1500; i++) {    /* 15 s: a guard for a loaded machine */
 		if (port ? fx_port_open(port) : fx_path_open(path))
 			return true;
 		if (waitpid(pid, NULL, WNOHANG) == pid)

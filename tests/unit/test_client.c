@@ -19,7 +19,7 @@ static void test_connect_v311(void)
 	CHECK_EQ_INT(F.p.u.connect.keepalive, 60);
 	CHECK_EQ_INT(E.connects, 0);
 	fake_connack(false, NULL, 0);
-	turn(30);
+	TURN_UNTIL(E.connects >= 1, 5000);
 	CHECK_EQ_INT(E.connects, 1);
 	CHECK(mqtt_client_connected(c));
 	mqtt_client_free(c);
@@ -40,7 +40,7 @@ static void test_qos1_out(void)
 	turn(20);
 	CHECK_EQ_INT(E.published_ok, 0);
 	fake_ack(MQTT_PUBACK, F.p.u.publish.packet_id);
-	turn(30);
+	TURN_UNTIL(E.published_ok >= 1, 5000);
 	CHECK_EQ_INT(E.published_ok, 1);
 	CHECK_EQ_INT(E.last_mid, mid);
 	mqtt_client_free(c);
@@ -60,7 +60,7 @@ static void test_qos2_out(void)
 	turn(20);
 	CHECK_EQ_INT(E.published_ok, 0);
 	fake_ack(MQTT_PUBCOMP, id);
-	turn(30);
+	TURN_UNTIL(E.published_ok >= 1, 5000);
 	CHECK_EQ_INT(E.published_ok, 1);
 	mqtt_client_free(c);
 }
@@ -181,7 +181,7 @@ static void test_resend_with_session(void)
 	fake_ack(MQTT_PUBREC, id3);
 	CHECK_EQ_INT(fake_expect(500), MQTT_PUBREL);
 	fake_close_conn();
-	turn(30);
+	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(fake_accept(2000));
 	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
@@ -218,7 +218,7 @@ static void test_restart_without_session(void)
 	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
 	fake_ack(MQTT_PUBREC, F.p.u.publish.packet_id);
 	CHECK_EQ_INT(fake_expect(500), MQTT_PUBREL);
-	turn(20);
+	TURN_UNTIL(E.subscribed >= 1, 5000);
 	CHECK_EQ_INT(E.subscribed, 1);
 	fake_close_conn();
 	CHECK(fake_accept(2000));
@@ -234,7 +234,7 @@ static void test_restart_without_session(void)
 	CHECK(!F.p.u.publish.dup);
 	CHECK(str_is(F.p.u.publish.payload, "one"));
 	CHECK_EQ_INT(fake_expect(150), -1);    /* "two" was released: done */
-	turn(20);
+	TURN_UNTIL(E.published_ok >= 1, 5000);
 	CHECK_EQ_INT(E.published_ok, 1);
 	mqtt_client_free(c);
 }
@@ -261,6 +261,30 @@ static void test_keepalive_dead_link(void)
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(t2 - t1 <= 700);
 	CHECK(strstr(E.last_disconnect, "PINGRESP") != NULL);
+	mqtt_client_free(c);
+}
+
+/* A client that keeps publishing into a silent broker (a half-open link)
+ * still finds it dead: the keep-alive counts from the last byte received
+ * too, not only from the last one sent (which never gets a keep-alive old). */
+static void test_keepalive_while_publishing(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, keepalive_1);
+	handshake(c, false, NULL, 0);
+	uint64_t t0 = loop_clock_ns() / 1000000, t1;
+	bool pinged = false;
+	int t;
+	/* 4 s is the guard; the client must give up after 1.5 s */
+	while (E.disconnects == 0 && loop_clock_ns() / 1000000 - t0 < 4000) {
+		publish(c, "busy", "x", 0);
+		while ((t = fake_expect(50)) > 0)
+			pinged = pinged || t == MQTT_PINGREQ;
+	}
+	t1 = loop_clock_ns() / 1000000;
+	CHECK(pinged);
+	CHECK_EQ_INT(E.disconnects, 1);
+	CHECK(strstr(E.last_disconnect, "PINGRESP") != NULL);
+	CHECK(t1 - t0 <= 2500);         /* 1.5 s, and 1 s for a loaded machine */
 	mqtt_client_free(c);
 }
 
@@ -339,7 +363,7 @@ static void test_suback_wrong_count(void)
 	suback[3] = (uint8_t)F.p.u.subscribe.packet_id;
 	fake_send(suback, sizeof suback);
 	CHECK_EQ_INT(fake_expect(500), 0);          /* client closed the connection */
-	turn(10);
+	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(strstr(E.last_disconnect, "reason codes") != NULL);
 	mqtt_client_free(c);
@@ -352,7 +376,7 @@ static void test_server_disconnect_v5(void)
 	/* DISCONNECT 0x8B server shutting down, reason string "bye" */
 	uint8_t d[] = { 0xe0, 0x08, 0x8b, 0x06, 0x1f, 0x00, 0x03, 'b', 'y', 'e' };
 	fake_send(d, sizeof d);
-	turn(50);
+	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(E.last_by_server);
 	CHECK_EQ_INT(E.last_reason, 0x8b);
@@ -374,7 +398,7 @@ static void test_connect_timeout(void)
 	mqtt_client_connect(c);
 	CHECK(fake_accept(1000));
 	CHECK_EQ_INT(fake_expect(500), MQTT_CONNECT);
-	turn(300);
+	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(strstr(E.last_disconnect, "CONNACK") != NULL);
 	mqtt_client_free(c);
@@ -386,7 +410,7 @@ static void test_malformed_closes(void)
 	handshake(c, false, NULL, 0);
 	fake_send("\x40\x03\x00\x01\x00", 5);       /* PUBACK too long */
 	CHECK_EQ_INT(fake_expect(500), 0);
-	turn(10);
+	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	mqtt_client_free(c);
 }
@@ -414,7 +438,7 @@ static void test_free_inside_handler(void)
 	E.free_me_on_message = c;
 	send_publish(0, 0, false, "bye", "1");
 	send_publish(0, 0, false, "bye", "2");
-	turn(50);
+	TURN_UNTIL(E.messages >= 1, 5000);
 	CHECK_EQ_INT(E.messages, 1);
 }
 
@@ -513,6 +537,7 @@ int main(void)
 	RUN(test_resend_with_session);
 	RUN(test_restart_without_session);
 	RUN(test_keepalive_dead_link);
+	RUN(test_keepalive_while_publishing);
 	RUN(test_receive_maximum);
 	RUN(test_session_present_after_clean_start);
 	RUN(test_assigned_client_id);

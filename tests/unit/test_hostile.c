@@ -12,7 +12,7 @@ static void expect_closed_and_reconnect(void)
 	if (t == MQTT_DISCONNECT)                   /* v5 may say why first */
 		t = fake_expect(1000);
 	CHECK_EQ_INT(t, 0);                         /* the client closed */
-	turn(10);
+	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(fake_accept(2000));                   /* and comes back */
 	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
@@ -179,7 +179,7 @@ static void test_max_packet_outbound(void)
 	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)payload, sizeof payload, 1, false, NULL, 0 };
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);  /* queued before the limit is known */
 	handshake(c, false, props, sizeof props);
-	turn(20);
+	TURN_UNTIL(E.published_fail >= 1, 5000);
 	CHECK_EQ_INT(E.published_fail, 1);          /* dropped visibly, not sent */
 	CHECK_EQ_INT(fake_expect(100), -1);
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_TOO_BIG);
@@ -228,7 +228,7 @@ static void test_refused_then_backoff(void)
 	CHECK(fake_accept(2000));
 	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
 	fake_send("\x20\x02\x00\x05", 4);          /* not authorized */
-	turn(20);
+	TURN_UNTIL(E.connects >= 1, 5000);
 	CHECK_EQ_INT(E.connects, 1);
 	CHECK_EQ_INT(E.last_reason, 5);
 	CHECK(!mqtt_client_connected(c));

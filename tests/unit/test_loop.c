@@ -642,7 +642,7 @@ static void test_loop_stop(void)
 	loop_timer_start(l, 2, stop_cb, NULL);
 	CHECK_EQ_INT(loop_run(l), 0);
 	CHECK(loop_now(l) >= t0 + 2);
-	CHECK(loop_now(l) < t0 + 200);
+	CHECK(loop_now(l) < t0 + 5000);    /* it ends: a guard, not a timing claim */
 	/* run_once honours its timeout when nothing is pending */
 	t0 = loop_clock_ns();
 	CHECK_EQ_INT(loop_run_once(l, 3), 0);
