@@ -178,8 +178,9 @@ end
 
 -- kill_group(sig): signal the whole process group (setsid made the
 -- command a group leader), so what a shell script started goes too.
+-- (not "kill -SIG -- -PID": dash, the /bin/sh os.execute runs, rejects it)
 function Proc:kill_group(sig)
-	os.execute(string.format("kill -%s -- -%d 2>/dev/null", sig or "TERM", self.pid))
+	os.execute(string.format("kill -%s -%d 2>/dev/null", sig or "TERM", self.pid))
 end
 
 -- stop(): TERM, then KILL (the process and its group) if it does not exit
