@@ -153,8 +153,26 @@ static int error_text(lua_State *L)
 	return 1;
 }
 
-static void report(lua_State *L, lua_State *co)
+/* Out of memory carries no position ("not enough memory"): the line the
+ * coroutine stopped at says where. Needs no allocation. */
+static void report_oom(lua_State *co)
 {
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(co, level, &ar); level++) {
+		if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+			log_error("%s:%d: out of memory", ar.short_src, ar.currentline);
+			return;
+		}
+	}
+	log_error("lia: out of memory");
+}
+
+static void report(lua_State *L, lua_State *co, int status)
+{
+	if (status == LUA_ERRMEM) {
+		report_oom(co);
+		return;
+	}
 	lua_pushcfunction(L, error_text);
 	lua_pushthread(co);
 	lua_xmove(co, L, 1);
@@ -182,7 +200,7 @@ static int finish(struct host *h, lua_State *co, int status)
 		log_error("%s:%d: coroutine.yield() outside a coroutine the script made; "
 			"use lia.sleep or tok:wait", ar.short_src, ar.currentline);
 	} else if (status != LUA_OK) {
-		report(L, co);
+		report(L, co, status);
 	}
 	forget_thread(L, co);
 	lua_resetthread(co);

@@ -33,6 +33,35 @@ static void check_opt_names(lua_State *L, int t)
 	}
 }
 
+void lmqtt_check_keys(lua_State *L, int t, const char *const *names, const char *what)
+{
+	t = lua_absindex(L, t);
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		bool known = false;
+		if (lua_type(L, -2) == LUA_TSTRING)
+			for (int i = 0; names[i]; i++)
+				known = known || strcmp(names[i], lua_tostring(L, -2)) == 0;
+		if (!known)
+			luaL_error(L, "%s: unknown option '%s'", what, luaL_tolstring(L, -2, NULL));
+		lua_pop(L, 1);
+	}
+}
+
+int lmqtt_field(lua_State *L, int t, const char *k, int type, const char *what)
+{
+	int got = lua_getfield(L, t, k);
+	if (got != LUA_TNIL && got != type) {
+		/* level 1: the script's line that called the method */
+		luaL_where(L, 1);
+		lua_pushfstring(L, "%s: %s must be a %s, got %s", what, k, lua_typename(L, type),
+			luaL_typename(L, -2));
+		lua_concat(L, 2);
+		lua_error(L);
+	}
+	return got;
+}
+
 /* opts.k as a string (or NULL); the value stays in the table, so valid. */
 static const char *opt_str(lua_State *L, int t, const char *k, size_t *len)
 {
