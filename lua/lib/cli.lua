@@ -203,6 +203,44 @@ function M.pub(a)
 	lia.stop(0)
 end
 
+-- The topics lia sub has seen, for shell completion (packaging/completion):
+-- ${XDG_CACHE_HOME:-~/.cache}/lia/topics, one a line, the newest last, at
+-- most TOPICS_MAX. A cache: when it cannot be written, nothing is said.
+local TOPICS_MAX = 1000
+
+local function topic_cache()
+	local base = os.getenv("XDG_CACHE_HOME")
+	if not base or base == "" then
+		local home = os.getenv("HOME")
+		if not home or home == "" then return nil end
+		base = home .. "/.cache"
+	end
+	local dir = base .. "/lia"
+	local path, seen, list = dir .. "/topics", {}, {}
+	local f = io.open(path, "r")
+	if f then
+		for line in f:lines() do
+			if not seen[line] then seen[line] = true; list[#list + 1] = line end
+		end
+		f:close()
+	else
+		os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+	end
+	if #list > TOPICS_MAX then       -- keep the newest
+		f = io.open(path, "w")
+		if f then
+			f:write(table.concat(list, "\n", #list - TOPICS_MAX + 1), "\n")
+			f:close()
+		end
+	end
+	return function(topic)
+		if seen[topic] or topic:find("\n", 1, true) then return end
+		seen[topic] = true
+		local out = io.open(path, "a")
+		if out then out:write(topic, "\n"); out:close() end
+	end
+end
+
 -- Is topic one that -T filters out?
 local function filtered(a, topic)
 	for _, f in ipairs(a.filter_out) do
@@ -215,8 +253,10 @@ end
 -- --remove-retained, -C and the output options make of one message.
 local function on_message(a, c, st)
 	local out, fmt = io.stdout, require "lia.cli.format"
+	local remember = topic_cache() or function() end
 	local function handle(_, msg)
 		if st.stopping then return end
+		remember(msg.topic)
 		if a.retained_only and not msg.retain then
 			st.stopping = true
 			return lia.stop(0)
