@@ -17,7 +17,7 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", "trace", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "trace", "bind_address", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -288,6 +288,7 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);
 	o->trace = opt_bool(L, t, "trace", false);
+	o->bind_address = opt_str(L, t, "bind_address", NULL);
 	opt_reconnect(L, t, o);
 	o->proxy = opt_str(L, t, "proxy", NULL);
 	opt_tls(L, t, &o->tls);

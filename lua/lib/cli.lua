@@ -39,7 +39,7 @@ function M.client_opts(a)
 		uri = a.uri, host = a.host, port = a.port, client_id = a.id,
 		username = a.username, password = a.password, keepalive = a.keepalive,
 		protocol = a.protocol, clean = a.clean, session_expiry = a.session_expiry,
-		max_inflight = a.max_inflight,
+		max_inflight = a.max_inflight, bind_address = a.bind_address,
 	}
 	local props = M.properties(a)
 	o.properties = props.connect
@@ -71,9 +71,6 @@ local function new_client(cmd, a, reconnect)
 		if p[1] ~= "connect" and p[1] ~= "will" and not (cmd == "pub" and p[1] == "publish") then
 			return nil, "-D " .. p[1] .. " is not supported by lia " .. cmd
 		end
-	end
-	if a.bind_address then
-		return nil, "-A is not supported (lia binds no local address)"
 	end
 	local o = M.client_opts(a)
 	o.reconnect = reconnect

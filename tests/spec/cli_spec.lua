@@ -530,6 +530,13 @@ describe("lia pub and lia sub as mosquitto_pub and mosquitto_sub", function()
 			assert.equal(m.status, l.status, l.err)
 			assert.truthy(l.err:find("-c", 1, true) and l.err:find("-i", 1, true), l.err)
 		end
+		-- -A: the connection comes from that local address
+		local bid = H.uniq("bind")
+		local b = H.lia_run { "pub", "-A", "127.0.0.2", "-h", "127.0.0.1", "-p", broker.port, "-t", "x",
+			"-m", "y", "-i", bid }
+		assert.equal(0, b.status, b.err)
+		assert.truthy(broker:log():find("New client connected from 127.0.0.2:%d+ as " .. bid:gsub("%p", "%%%0")),
+			broker:log())
 		local prefix = H.uniq("pfx") .. "-"
 		local r = H.lia_run { "pub", "-h", "127.0.0.1", "-p", broker.port, "-t", "x", "-m", "y", "-I", prefix }
 		assert.equal(0, r.status, r.err)
