@@ -772,9 +772,17 @@ c:publish("t", "p", { retain = "yes" })
 	end)
 
 	it("out of memory in a script names file:line", function()
+		local limit = "ulimit -v 400000; exec "
+		-- ASan and qemu-user reserve more address space than any such limit
+		-- allows: there lia cannot even start under it, and this cannot be run
+		local probe = H.run(string.format("sh -c %s", H.q(limit .. H.q(H.lia) .. " --version")))
+		if probe.status ~= 0 then
+			return pending("lia does not start under ulimit -v here (ASan or emulation): " ..
+				probe.err:sub(1, 120))
+		end
 		local s = H.script("local t = {}\nfor i = 1, 1e9 do\n\tt[i] = string.rep('x', 1000000) .. i\nend\n",
 			nil, "oom.lua")
-		local r = H.run(string.format("sh -c 'ulimit -v 400000; exec %s run %s'", H.q(H.lia), H.q(s)), { timeout = 60 })
+		local r = H.run(string.format("sh -c %s", H.q(limit .. H.q(H.lia) .. " run " .. H.q(s))), { timeout = 60 })
 		assert.equal(1, r.status, r.err)
 		assert.truthy(r.err:find(s .. ":3: out of memory", 1, true), r.err)
 	end)
