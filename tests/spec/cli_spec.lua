@@ -451,6 +451,20 @@ describe("lia pub and lia sub as mosquitto_pub and mosquitto_sub", function()
 		broker:pub(string.format("-r -t '%s/r' -n", t))
 	end)
 
+	it("-U unsubscribes after subscribing, as mosquitto_sub -U does", function()
+		local t = H.uniq("unsub")
+		for _, tool in ipairs { "mosquitto_sub", H.q(H.lia) .. " sub" } do
+			local id = H.uniq("u")
+			local p = H.spawn(string.format("%s -h 127.0.0.1 -p %d -i %s -t '%s/a' -t '%s/b' -U '%s/a' -C 1 -W 10",
+				tool, broker.port, id, t, t, t))
+			assert.truthy(broker:wait_log("Received UNSUBSCRIBE from " .. id), H.dump(p, broker))
+			broker:pub(string.format("-t '%s/a' -m gone", t))
+			broker:pub(string.format("-t '%s/b' -m kept", t))
+			assert.equal(0, p:wait(5), H.dump(p))
+			assert.equal("kept\n", p:stdout(), tool)
+		end
+	end)
+
 	it("--remove-retained clears the retained messages it receives; -E exits after SUBACK", function()
 		local t = H.uniq("rr")
 		broker:pub(string.format("-r -q 1 -t '%s/a' -m one", t))
