@@ -83,6 +83,7 @@ local function new_client(cmd, a, reconnect)
 		-- -d: the packet trace on stdout, as mosquitto_pub/_sub print it
 		c:on("log", function(_, _, line)
 			if line:sub(1, 7) == "Client " then
+				if a.before_trace then a.before_trace(line) end
 				io.stdout:write(line, "\n")
 				io.stdout:flush()
 			end
@@ -273,10 +274,25 @@ local function on_message(a, c, st)
 		end
 	end
 	if a.debug then
-		-- the packet trace reaches us as posted log events, after this
-		-- handler: print the message after them, as mosquitto_sub does
-		return function(cl, msg)
-			timer.after(0, function() handle(cl, msg) end)
+		-- -d: a message is printed after its packet's trace lines, as
+		-- mosquitto_sub does. The trace reaches us as posted log events,
+		-- after the message: hold each message until its "received PUBLISH"
+		-- line is out, and print it before the next packet's (or, for the
+		-- last one, once the posted events have been delivered).
+		local held = {}
+		local function flush()
+			while held[1] and held[1].traced do handle(nil, table.remove(held, 1).msg) end
+		end
+		a.before_trace = function(line)
+			if not line:find(" received PUBLISH ", 1, true) then return end
+			flush()
+			for _, h in ipairs(held) do
+				if not h.traced then h.traced = true; break end
+			end
+		end
+		return function(_, msg)
+			held[#held + 1] = { msg = msg }
+			timer.after(0, flush)
 		end
 	end
 	return handle
