@@ -87,7 +87,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libcjson-dev \
 	libsystemd-dev libsqlite3-dev libcurl4-openssl-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3 python3-websockets valgrind clang socat \
-	libcjson-dev python3-paho-mqtt tzdata sqlite3 stress-ng
+	libcjson-dev python3-paho-mqtt tzdata sqlite3 stress-ng zsh groff-base
 # make test-brokers: other broker implementations (RabbitMQ's MQTT plugin, ejabberd's mod_mqtt)
 DEB_BROKERS := rabbitmq-server ejabberd
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
@@ -156,14 +156,24 @@ test-brokers: $(BUILD)/lia
 	@sh tests/deps.sh $(DEB_TEST) $(DEB_BROKERS)
 	@sh tests/brokers/run.sh $(BUILD)/lia
 
+# the manual page (docs/lia.1) and the bash and zsh completion (packaging/completion/)
+MANDIR   ?= $(PREFIX)/share/man/man1
+BASHCOMP ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMP  ?= $(PREFIX)/share/zsh/vendor-completions
+
 install: lia
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lia/examples
 	install -m 755 lia $(DESTDIR)$(PREFIX)/bin/lia
 	install -m 644 scripts/examples/*.lua $(DESTDIR)$(PREFIX)/share/lia/examples/
+	install -d $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP)
+	install -m 644 docs/lia.1 $(DESTDIR)$(MANDIR)/lia.1
+	install -m 644 packaging/completion/lia.bash $(DESTDIR)$(BASHCOMP)/lia
+	install -m 644 packaging/completion/_lia $(DESTDIR)$(ZSHCOMP)/_lia
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/lia
 	rm -rf $(DESTDIR)$(PREFIX)/share/lia
+	rm -f $(DESTDIR)$(MANDIR)/lia.1 $(DESTDIR)$(BASHCOMP)/lia $(DESTDIR)$(ZSHCOMP)/_lia
 
 clean:
 	rm -rf build build-asan build-fuzz build-arm64 build-armhf build-sysroot dist lia

@@ -425,8 +425,14 @@ static bool read_once(struct mqtt_client *c)
 	}
 	r = c->tops->read(&c->tr, c->in.data + c->in.end, c->in.cap - c->in.end);
 	if (r == 0) {
-		client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err[0] ? c->tr.err :
-			"connection closed by broker");
+		/* EOF says only that the other end closed: the broker, or a proxy,
+		 * NAT box or relay in between when the network went away */
+		if (c->tr.err[0])
+			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s", c->tr.err);
+		else
+			client_lost(c, 0x80, false, (struct mqtt_str){ 0 },
+				"connection to %s:%u closed (by the broker or the network in between)",
+				c->uri.host[0] ? c->uri.host : c->uri.path, (unsigned)c->uri.port);
 		return false;
 	}
 	if (r < 0) {

@@ -102,6 +102,8 @@ struct mqtt_client_opts {
 	 * the environment (all_proxy, https_proxy, http_proxy, no_proxy: see
 	 * transport_proxy.c), read once by mqtt_client_new. */
 	const char *proxy;
+	/* the local address to connect from (mosquitto's -A); NULL: any */
+	const char *bind_address;
 };
 
 enum mqtt_event_type {

@@ -203,6 +203,9 @@ static int transport_init(struct mqtt_client *c, const struct mqtt_client_opts *
 	if (proxy_resolve(o->proxy, &c->uri, c->proxy, sizeof c->proxy, err, errlen) < 0)
 		return -1;
 	c->tcfg.proxy = c->proxy[0] ? c->proxy : NULL;
+	if (o->bind_address && snprintf(c->tcfg.bind_address, sizeof c->tcfg.bind_address, "%s",
+			o->bind_address) >= (int)sizeof c->tcfg.bind_address)
+		return snprintf(err, errlen, "bind address too long: %s", o->bind_address), -1;
 	if (c->uri.tls && tls_cache_prepare(&c->tcfg, err, errlen) < 0)
 		return -1;
 	c->tops = transport_for_cfg(&c->uri, &c->tcfg, err, errlen);
@@ -265,6 +268,7 @@ int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *op
 	c->o.ws = (struct transport_ws_opts){ 0 };
 	c->o.proxy = NULL;
 	c->o.uris = NULL;
+	c->o.bind_address = NULL;
 	return 0;
 }
 

@@ -81,6 +81,7 @@ struct transport_cfg {
 	struct transport_tls_opts tls;
 	struct transport_ws_opts ws;
 	const char *proxy;          /* resolved "socks5://..." / "http://..."; NULL: direct */
+	char bind_address[256];     /* local address (or host name) to connect from; "": any */
 	size_t max_frame;           /* WebSocket: largest frame payload accepted */
 	transport_log_fn *log;
 	void *log_ud;

@@ -38,6 +38,25 @@ static void close_fd(struct transport *t)
 	t->fd = -1;
 }
 
+/* -A: bind to the local address before connecting (of ai's family; an
+ * address of the other family skips this destination address). */
+static int bind_local(struct transport *t, const struct addrinfo *ai)
+{
+	const char *addr = t->cfg ? t->cfg->bind_address : "";
+	struct addrinfo hints = { .ai_family = ai->ai_family, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE }, *local;
+	int r;
+	if (!addr[0] || ai->ai_family == AF_UNIX)
+		return 0;
+	if (getaddrinfo(addr, NULL, &hints, &local) != 0) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	r = bind(t->fd, local->ai_addr, local->ai_addrlen);
+	freeaddrinfo(local);
+	return r;
+}
+
 /* Start connecting to ai; 0 connected, WANT_WRITE in progress, -1 failed. */
 static int try_addr(struct transport *t, const struct addrinfo *ai)
 {
@@ -48,6 +67,8 @@ static int try_addr(struct transport *t, const struct addrinfo *ai)
 		return -1;
 	if (ai->ai_family != AF_UNIX)
 		setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (bind_local(t, ai) < 0)
+		return -1;
 	if (connect(t->fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return 0;
 	if (errno == EINPROGRESS)

@@ -117,6 +117,7 @@ static void usage(const char *cmd)
 			"  -d, --debug              debug log");
 	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0)
 		puts("  -I PREFIX                client id: PREFIX and the process id\n"
+			"  -A ADDRESS               connect from this local address\n"
 			"  --unix PATH              connect through a unix domain socket\n"
 			"  --retry                  keep trying to connect (else exit 1)\n"
 			"  --quiet                  no error messages\n"

@@ -174,11 +174,32 @@ static int error_text(lua_State *L)
 	return 1;
 }
 
+/* Out of memory with no limit of ours (the system's): the message carries
+ * no position, and nothing may be allocated: the line the coroutine stopped
+ * at says where. */
+static void report_oom(lua_State *co)
+{
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(co, level, &ar); level++) {
+		if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+			log_error("%s:%d: out of memory", ar.short_src, ar.currentline);
+			return;
+		}
+	}
+	log_error("lia: out of memory");
+}
+
 /* The limit is lifted while the error is reported: the report allocates. */
 static void report(lua_State *L, lua_State *co, int status)
 {
 	struct host *h = host_of(L);
 	size_t limit = h->mem.limit;
+	if (status == LUA_ERRMEM && !limit) {
+		report_oom(co);
+		if (!h->capture)
+			lreload_error();
+		return;
+	}
 	h->mem.limit = 0;
 	lua_pushcfunction(L, error_text);
 	lua_pushthread(co);

@@ -372,10 +372,15 @@ static int l_publish(lua_State *L)
 	}
 	lua_settop(L, 5);
 	if (lua_istable(L, 4)) {
-		if (lua_getfield(L, 4, "qos") != LUA_TNIL)
-			qos = luaL_checkinteger(L, -1);
-		r.retain = lua_getfield(L, 4, "retain") != LUA_TNIL && lua_toboolean(L, -1);
-		if (lua_getfield(L, 4, "properties") != LUA_TNIL &&
+		static const char *const keys[] = { "qos", "retain", "properties", NULL };
+		lmqtt_check_keys(L, 4, keys, "c:publish");
+		if (lmqtt_field(L, 4, "qos", LUA_TNUMBER, "c:publish") != LUA_TNIL) {
+			luaL_argcheck(L, lua_isinteger(L, -1), 4, "qos must be 0, 1 or 2");
+			qos = lua_tointeger(L, -1);
+		}
+		r.retain = lmqtt_field(L, 4, "retain", LUA_TBOOLEAN, "c:publish") != LUA_TNIL &&
+			lua_toboolean(L, -1);
+		if (lmqtt_field(L, 4, "properties", LUA_TTABLE, "c:publish") != LUA_TNIL &&
 				mqtt_client_version(lc->c) == MQTT_V5) {
 			if (!alias_ok(L, -1)) {
 				lua_pushnil(L);
@@ -413,13 +418,17 @@ static uint8_t sub_options(lua_State *L, int idx, int arg)
 	uint8_t o = 0;
 	idx = lua_absindex(L, idx);
 	if (lua_istable(L, idx)) {
-		lua_getfield(L, idx, "qos");
-		qos = luaL_optinteger(L, -1, 0);
-		lua_getfield(L, idx, "retain_handling");
-		rh = luaL_optinteger(L, -1, 0);
-		if (lua_getfield(L, idx, "no_local"), lua_toboolean(L, -1))
+		static const char *const keys[] = { "qos", "no_local", "retain_as_published",
+			"retain_handling", NULL };
+		lmqtt_check_keys(L, idx, keys, "c:subscribe");
+		lmqtt_field(L, idx, "qos", LUA_TNUMBER, "c:subscribe");
+		qos = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : lua_isnil(L, -1) ? 0 : -1;
+		lmqtt_field(L, idx, "retain_handling", LUA_TNUMBER, "c:subscribe");
+		rh = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : lua_isnil(L, -1) ? 0 : -1;
+		if (lmqtt_field(L, idx, "no_local", LUA_TBOOLEAN, "c:subscribe"), lua_toboolean(L, -1))
 			o |= MQTT_SUB_NO_LOCAL;
-		if (lua_getfield(L, idx, "retain_as_published"), lua_toboolean(L, -1))
+		if (lmqtt_field(L, idx, "retain_as_published", LUA_TBOOLEAN, "c:subscribe"),
+				lua_toboolean(L, -1))
 			o |= MQTT_SUB_RAP;
 		lua_pop(L, 4);
 	} else if (!lua_isnoneornil(L, idx)) {

@@ -161,5 +161,11 @@ void lmqtt_stored(struct lclient *lc, uint32_t mid, bool ok, const char *why);
 void lmqtt_fail_pending(struct lua_State *L, int idx);
 /* The options table at t; strings stay valid while what it pushes stays. */
 void lmqtt_read_opts(struct lua_State *L, int t, struct mqtt_client_opts *o);
+/* Option tables of the methods (c:publish's { qos, retain, properties } ...):
+ * a key not in names raises "what: unknown option 'k'"; lmqtt_field pushes
+ * t[k] and returns its type, raising "what: k must be a boolean, got string"
+ * when it is neither nil nor of the type asked for. */
+void lmqtt_check_keys(struct lua_State *L, int t, const char *const *names, const char *what);
+int lmqtt_field(struct lua_State *L, int t, const char *k, int type, const char *what);
 
 #endif

@@ -18,7 +18,7 @@ static const char *const opt_names[] = { "uri", "host", "port", "client_id", "pr
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
 	"max_packet_size", "tls", "ws", "proxy", "persist", "trace",
-	"topic_aliases", "auth", "follow_redirect", NULL };
+	"topic_aliases", "auth", "follow_redirect", "bind_address", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -32,6 +32,35 @@ static void check_opt_names(lua_State *L, int t)
 			luaL_error(L, "mqtt.client: unknown option '%s'", luaL_tolstring(L, -2, NULL));
 		lua_pop(L, 1);
 	}
+}
+
+void lmqtt_check_keys(lua_State *L, int t, const char *const *names, const char *what)
+{
+	t = lua_absindex(L, t);
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		bool known = false;
+		if (lua_type(L, -2) == LUA_TSTRING)
+			for (int i = 0; names[i]; i++)
+				known = known || strcmp(names[i], lua_tostring(L, -2)) == 0;
+		if (!known)
+			luaL_error(L, "%s: unknown option '%s'", what, luaL_tolstring(L, -2, NULL));
+		lua_pop(L, 1);
+	}
+}
+
+int lmqtt_field(lua_State *L, int t, const char *k, int type, const char *what)
+{
+	int got = lua_getfield(L, t, k);
+	if (got != LUA_TNIL && got != type) {
+		/* level 1: the script's line that called the method */
+		luaL_where(L, 1);
+		lua_pushfstring(L, "%s: %s must be a %s, got %s", what, k, lua_typename(L, type),
+			luaL_typename(L, -2));
+		lua_concat(L, 2);
+		lua_error(L);
+	}
+	return got;
 }
 
 /* opts.k as a string (or NULL); the value stays in the table, so valid. */
@@ -333,6 +362,7 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->trace = opt_bool(L, t, "trace", false);
 	opt_topic_aliases(L, t, o);
 	opt_auth(L, t, o);
+	o->bind_address = opt_str(L, t, "bind_address", NULL);
 	opt_reconnect(L, t, o);
 	o->proxy = opt_str(L, t, "proxy", NULL);
 	opt_tls(L, t, &o->tls);

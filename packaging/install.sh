@@ -13,6 +13,10 @@ install -d /etc/lia /usr/share/lia/examples /lib/systemd/system
 [ -e /etc/lia/main.lua ] || install -m 640 main.lua /etc/lia/main.lua
 install -m 644 examples/*.lua /usr/share/lia/examples/
 install -m 644 lia.service /lib/systemd/system/lia.service
+install -d /usr/share/man/man1 /usr/share/bash-completion/completions /usr/share/zsh/vendor-completions
+install -m 644 lia.1 /usr/share/man/man1/lia.1
+install -m 644 lia.bash /usr/share/bash-completion/completions/lia
+install -m 644 _lia /usr/share/zsh/vendor-completions/_lia
 sh ./postinst configure
 /usr/bin/lia check --config /etc/lia/lia.conf /etc/lia/main.lua
 echo "installed; enable with: systemctl enable --now lia"

@@ -39,7 +39,7 @@ function M.client_opts(a)
 		uri = a.uri, host = a.host, port = a.port, client_id = a.id,
 		username = a.username, password = a.password, keepalive = a.keepalive,
 		protocol = a.protocol, clean = a.clean, session_expiry = a.session_expiry,
-		max_inflight = a.max_inflight,
+		max_inflight = a.max_inflight, bind_address = a.bind_address,
 	}
 	local props = M.properties(a)
 	o.properties = props.connect
@@ -72,9 +72,6 @@ local function new_client(cmd, a, reconnect)
 			return nil, "-D " .. p[1] .. " is not supported by lia " .. cmd
 		end
 	end
-	if a.bind_address then
-		return nil, "-A is not supported (lia binds no local address)"
-	end
 	local o = M.client_opts(a)
 	o.reconnect = reconnect
 	o.trace = a.debug
@@ -86,6 +83,7 @@ local function new_client(cmd, a, reconnect)
 		-- -d: the packet trace on stdout, as mosquitto_pub/_sub print it
 		c:on("log", function(_, _, line)
 			if line:sub(1, 7) == "Client " then
+				if a.before_trace then a.before_trace(line) end
 				io.stdout:write(line, "\n")
 				io.stdout:flush()
 			end
@@ -202,6 +200,44 @@ function M.pub(a)
 	lia.stop(0)
 end
 
+-- The topics lia sub has seen, for shell completion (packaging/completion):
+-- ${XDG_CACHE_HOME:-~/.cache}/lia/topics, one a line, the newest last, at
+-- most TOPICS_MAX. A cache: when it cannot be written, nothing is said.
+local TOPICS_MAX = 1000
+
+local function topic_cache()
+	local base = os.getenv("XDG_CACHE_HOME")
+	if not base or base == "" then
+		local home = os.getenv("HOME")
+		if not home or home == "" then return nil end
+		base = home .. "/.cache"
+	end
+	local dir = base .. "/lia"
+	local path, seen, list = dir .. "/topics", {}, {}
+	local f = io.open(path, "r")
+	if f then
+		for line in f:lines() do
+			if not seen[line] then seen[line] = true; list[#list + 1] = line end
+		end
+		f:close()
+	else
+		os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+	end
+	if #list > TOPICS_MAX then       -- keep the newest
+		f = io.open(path, "w")
+		if f then
+			f:write(table.concat(list, "\n", #list - TOPICS_MAX + 1), "\n")
+			f:close()
+		end
+	end
+	return function(topic)
+		if seen[topic] or topic:find("\n", 1, true) then return end
+		seen[topic] = true
+		local out = io.open(path, "a")
+		if out then out:write(topic, "\n"); out:close() end
+	end
+end
+
 -- Is topic one that -T filters out?
 local function filtered(a, topic)
 	for _, f in ipairs(a.filter_out) do
@@ -214,8 +250,10 @@ end
 -- --remove-retained, -C and the output options make of one message.
 local function on_message(a, c, st)
 	local out, fmt = io.stdout, require "lia.cli.format"
+	local remember = topic_cache() or function() end
 	local function handle(_, msg)
 		if st.stopping then return end
+		remember(msg.topic)
 		if a.retained_only and not msg.retain then
 			st.stopping = true
 			return lia.stop(0)
@@ -235,10 +273,25 @@ local function on_message(a, c, st)
 		end
 	end
 	if a.debug then
-		-- the packet trace reaches us as posted log events, after this
-		-- handler: print the message after them, as mosquitto_sub does
-		return function(cl, msg)
-			timer.after(0, function() handle(cl, msg) end)
+		-- -d: a message is printed after its packet's trace lines, as
+		-- mosquitto_sub does. The trace reaches us as posted log events,
+		-- after the message: hold each message until its "received PUBLISH"
+		-- line is out, and print it before the next packet's (or, for the
+		-- last one, once the posted events have been delivered).
+		local held = {}
+		local function flush()
+			while held[1] and held[1].traced do handle(nil, table.remove(held, 1).msg) end
+		end
+		a.before_trace = function(line)
+			if not line:find(" received PUBLISH ", 1, true) then return end
+			flush()
+			for _, h in ipairs(held) do
+				if not h.traced then h.traced = true; break end
+			end
+		end
+		return function(_, msg)
+			held[#held + 1] = { msg = msg }
+			timer.after(0, flush)
 		end
 	end
 	return handle

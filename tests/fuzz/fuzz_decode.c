@@ -4,11 +4,13 @@
  * mqtt_decode packet after packet. Every packet that decodes must also walk
  * its property block and lists, and re-encode to a packet that decodes to
  * the same type: the decoder's views must be in bounds and self-consistent.
+ * Each is also formatted as the -d packet trace (core/mqtt_trace.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "mqtt_codec.h"
+#include "mqtt_trace.h"
 
 static void walk(const struct mqtt_packet *p)
 {
@@ -41,6 +43,10 @@ static void walk(const struct mqtt_packet *p)
 	}
 	while (mqtt_props_next(props, &off, &pr) == 1)
 		(void)mqtt_prop_name(pr.id);
+	/* the -d trace of every packet, both directions: views read in bounds */
+	char line[512];
+	(void)mqtt_trace_format(p, true, line, sizeof line);
+	(void)mqtt_trace_format(p, false, line, sizeof line);
 }
 
 static void reencode(const struct mqtt_packet *p, uint8_t version)
