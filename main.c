@@ -160,9 +160,11 @@ static int run(const char *cmd, const struct lia_args *a)
 		host_set_memory_limit(h, (size_t)a->memory_limit_mb << 20);
 	if (run && (a->debug || a->verbose))
 		log_set_level(LOG_DEBUG);
-	else if (!run)  /* pub/sub say themselves what went wrong; -d: the packet
-			 * trace on stdout (lia.cli) and the warnings on stderr */
-		log_set_level(a->debug ? LOG_WARN : LOG_ERROR);
+	else if (!run)  /* pub/sub say every failure themselves, in one line as
+			 * mosquitto_pub does, so not even the client's error lines
+			 * (a permanent CONNACK refusal) show; -d: the packet trace
+			 * on stdout (lia.cli) and the warnings on stderr */
+		log_set_level(a->debug ? LOG_WARN : LOG_ERROR - 1);
 	else if (a->log_level >= 0)
 		log_set_level(a->log_level);
 	if (run && (a->log_format ? strcmp(a->log_format, "journal") == 0 : log_stderr_is_journal()))

@@ -35,6 +35,7 @@ struct loop_fd {
 	uint32_t gen;        /* generation of the current epoll registration */
 	unsigned char active;
 	unsigned char in_epoll;
+	unsigned char unref;  /* loop_watch_unref: does not keep the loop alive */
 };
 
 struct loop_timer {
@@ -45,6 +46,7 @@ struct loop_timer {
 	size_t idx;          /* heap slot or TIMER_NOT_QUEUED */
 	unsigned char running;
 	unsigned char cancelled;
+	unsigned char unref;  /* loop_timer_unref: does not keep the loop alive */
 };
 
 struct loop_hook {
@@ -72,6 +74,7 @@ struct loop {
 	size_t heap_len, heap_cap;
 	uint64_t next_seq;
 	unsigned ntimers;
+	unsigned unref_timers, unref_fds;   /* of ntimers / nwatched */
 	size_t popped;       /* 1 while a timer callback runs: its slot is kept */
 
 	struct loop_hook *hooks;
@@ -275,8 +278,17 @@ void loop_unwatch(struct loop *l, int fd)
 		return;
 	w = &l->fds[fd];
 	epoll_del(l, fd, w);
+	l->unref_fds -= w->unref;
 	memset(w, 0, sizeof(*w));
 	l->nwatched--;
+}
+
+void loop_watch_unref(struct loop *l, int fd)
+{
+	if (fd < 0 || fd >= l->nfds || !l->fds[fd].active || l->fds[fd].unref)
+		return;
+	l->fds[fd].unref = 1;
+	l->unref_fds++;
 }
 
 unsigned loop_watch_count(const struct loop *l)
@@ -451,6 +463,7 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 		return;
 	heap_remove(l, t);
 	l->ntimers--;
+	l->unref_timers -= t->unref;
 	if (t->running)
 		t->cancelled = 1;    /* run_timer frees it after the callback */
 	else
@@ -472,6 +485,19 @@ unsigned loop_timer_count(const struct loop *l)
 	return l->ntimers;
 }
 
+void loop_timer_unref(struct loop *l, struct loop_timer *t)
+{
+	if (!t || t->cancelled || t->unref)
+		return;
+	t->unref = 1;
+	l->unref_timers++;
+}
+
+unsigned loop_ref_count(const struct loop *l)
+{
+	return loop_timer_count(l) - l->unref_timers + loop_watch_count(l) - l->unref_fds;
+}
+
 /* Run one popped timer and decide its fate: cancelled inside the callback
  * wins, then a loop_timer_reset from inside it, then the return value. */
 static void run_timer(struct loop *l, struct loop_timer *t)
@@ -491,6 +517,7 @@ static void run_timer(struct loop *l, struct loop_timer *t)
 		return;
 	if (next < 0) {
 		l->ntimers--;
+		l->unref_timers -= t->unref;
 		xfree(t);
 		return;
 	}

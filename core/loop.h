@@ -64,6 +64,13 @@ unsigned loop_timer_count(const struct loop *l);
 /* The fds watched for callers (the loop's own signalfd not counted). With
  * loop_timer_count() 0 too, nothing outside can wake the loop again. */
 unsigned loop_watch_count(const struct loop *l);
+/* As libuv's uv_unref: a timer or watched fd of the agent's own (a reload
+ * watcher, the systemd watchdog, a health window) that must not keep the
+ * loop alive by itself. loop_ref_count() is what is left once those are
+ * taken out: 0 means nothing a script waits for can happen any more. */
+void loop_timer_unref(struct loop *l, struct loop_timer *t);
+void loop_watch_unref(struct loop *l, int fd);
+unsigned loop_ref_count(const struct loop *l);
 
 /* Deliver signo through the loop (signalfd): the signal is blocked for the
  * process and fn runs from the loop like any other event. One fn per signo;

@@ -843,12 +843,13 @@ bool host_reload_requested(const struct host *h)
 
 /* lia run ends with 0, as node does, once the main chunk has returned (or
  * waits) and nothing can ever run again: no timer and no watched fd (a
- * client, a device handler, stdin, a reload watcher while reloading is on)
- * is left to call back, so no coroutine can be woken either. The loop
- * keeps the count: every binding that can call back holds a timer or fd. */
+ * client, a device handler, stdin) is left to call back, so no coroutine
+ * can be woken either. The loop keeps the count: every binding that can
+ * call back holds a timer or fd. The agent's own (the reload watcher, the
+ * health window, the watchdog) are unref'd: they do not keep lia running. */
 static bool nothing_left(const struct host *h)
 {
-	return loop_timer_count(h->loop) == 0 && loop_watch_count(h->loop) == 0;
+	return loop_ref_count(h->loop) == 0;
 }
 
 /* From before the main chunk runs: a stuck one sees SIGTERM pending

@@ -96,6 +96,12 @@ int host_check(const char *path, const struct lia_args *a, char *err, size_t err
 	lua_pushcfunction(L, silent);
 	lua_setglobal(L, "print");
 	dry_hardware(L);
+	/* lia.checking: library code that talks to hardware while the main
+	 * chunk runs (lia.device's sensors) leaves it alone in a check */
+	lua_getglobal(L, "lia");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "checking");
+	lua_pop(L, 1);
 	host_capture_errors(h, err, errlen);
 	/* the check's own lia.log lines would read as the running scripts' */
 	int level = log_get_level();

@@ -4,8 +4,9 @@
  *
  * Lua keeps at most LUA_IDSIZE (60) bytes of a chunk name and shortens a
  * longer one to ".../tail", so an error in /opt/a/long/checkout/bad.lua
- * would name a file nobody can find. Chunks are therefore named relative
- * to the main script's folder ("bad.lua", "lib/x.lua"), and every message
+ * would name a file nobody can find. Chunks whose path does not fit are
+ * therefore named relative to the main script's folder ("bad.lua",
+ * "lib/x.lua"), and every message
  * the host reports goes through lchunk_fix(), which puts the folder back.
  * The map short -> full path lives in the registry (CHUNKS) so a reload's
  * new state has its own.
@@ -41,6 +42,10 @@ static const char *short_name(lua_State *L, const char *path)
 	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ROOT) == LUA_TSTRING)
 		root = lua_tolstring(L, -1, &n);
 	lua_pop(L, 1);
+	/* a path Lua keeps whole stays as it was given: messages a script
+	 * catches itself (pcall) then name the file as the user knows it */
+	if (strlen(path) + 1 < LUA_IDSIZE)
+		return path;
 	while (path[0] == '.' && path[1] == '/')
 		path += 2;
 	if (root && n && strncmp(path, root, n) == 0 && path[n])

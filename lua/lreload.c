@@ -258,6 +258,7 @@ static void start_window(void)
 	rl.errors = 0;
 	rl.probation = true;
 	rl.health = loop_timer_start(rl.l, (uint64_t)rl.a->health_window_s * 1000, health_over, NULL);
+	loop_timer_unref(rl.l, rl.health);
 }
 
 static void arm(unsigned delay_ms);
@@ -404,7 +405,9 @@ static void watch_folder(void)
 		if (rl.ifd >= 0)
 			close(rl.ifd);
 		rl.ifd = -1;
+		return;
 	}
+	loop_watch_unref(rl.l, rl.ifd);     /* the script's own work keeps lia up, not this */
 }
 
 /* ---- the watchdog ---- */
@@ -468,8 +471,10 @@ void lreload_started(struct host *h, const char *running)
 	uint64_t dog = notify_watchdog_usec();
 	(void)h;
 	snprintf(rl.running, sizeof rl.running, "%s", running);
-	if (dog)
+	if (dog) {
 		rl.dog = loop_timer_start(rl.l, dog / 2000, watchdog_tick, NULL);
+		loop_timer_unref(rl.l, rl.dog);
+	}
 	if (!rl.a->no_watch)
 		watch_folder();
 	start_window();

@@ -12,7 +12,7 @@ describe("docs/batteries.md", function()
 		local n = 0
 		for code in text:gmatch("```lua\n(.-)```") do
 			n = n + 1
-			local r = H.lia_run { "check", H.write(H.tmp(H.uniq("block") .. ".lua"), code) }
+			local r = H.lia_run { "check", "--compile", H.write(H.tmp(H.uniq("block") .. ".lua"), code) }
 			assert.equal(0, r.status, "block " .. n .. ": " .. r.err .. "\n" .. code)
 		end
 		assert.is_true(n >= 8)

@@ -785,7 +785,9 @@ c:publish("t", "p", { retain = "yes" })
 		end
 		local s = H.script("local t = {}\nfor i = 1, 1e9 do\n\tt[i] = string.rep('x', 1000000) .. i\nend\n",
 			nil, "oom.lua")
-		local r = H.run(string.format("sh -c %s", H.q(limit .. H.q(H.lia) .. " run " .. H.q(s))), { timeout = 60 })
+		-- the system's limit, not lia's own memory limit and budget (field_spec has those)
+		local r = H.run(string.format("sh -c %s", H.q(limit .. H.q(H.lia) .. " run --memory-limit 0 --handler-budget 0 " ..
+			H.q(s))), { timeout = 60 })
 		assert.equal(1, r.status, r.err)
 		assert.truthy(r.err:find(s .. ":3: out of memory", 1, true), r.err)
 	end)

@@ -69,6 +69,7 @@ local mqtt = require "lia.mqtt"
 local c = mqtt.client{ uri = "mqtt://127.0.0.1:${S}", protocol = 5, follow_redirect = true,
 	reconnect = { min = 30, max = 60 } }
 c:on("connect", function(c, ack) print("CONNECT", ack.reason, ack.uri) end)
+c:on("connect_failed", function(c, ack) print("CONNECT", ack.reason, ack.uri) end)
 c:connect()
 ]], { S = port }) })
 		assert.truthy(p:wait_for("CONNECT\t157\tmqtt://127.0.0.1:" .. port .. "\n", 10), H.dump(p))

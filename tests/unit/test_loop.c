@@ -686,6 +686,52 @@ static void test_stop_before_run(void)
 	loop_free(l);
 }
 
+static void nop_io(struct loop *l, int fd, int events, void *ud)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	(void)ud;
+}
+
+/* Unref'd timers and fds (the agent's own: reload watcher, watchdog) do
+ * not count in loop_ref_count; cancelling, a timer's end and unwatching
+ * take them out of both counts. */
+static void test_unref(void)
+{
+	struct loop *l = loop_new();
+	int p[2];
+	CHECK(l != NULL && pipe(p) == 0);
+	struct loop_timer *a = loop_timer_start(l, 10000, stop_cb, NULL);
+	struct loop_timer *b = loop_timer_start(l, 10000, stop_cb, NULL);
+	CHECK_EQ_INT(loop_ref_count(l), 2);
+	loop_timer_unref(l, a);
+	loop_timer_unref(l, a);             /* idempotent */
+	CHECK_EQ_INT(loop_ref_count(l), 1);
+	CHECK_EQ_INT(loop_timer_count(l), 2);
+	CHECK_EQ_INT(loop_watch(l, p[0], LOOP_READ, nop_io, NULL), 0);
+	CHECK_EQ_INT(loop_ref_count(l), 2);
+	loop_watch_unref(l, p[0]);
+	CHECK_EQ_INT(loop_ref_count(l), 1);
+	CHECK_EQ_INT(loop_watch(l, p[0], LOOP_READ | LOOP_WRITE, nop_io, NULL), 0);
+	CHECK_EQ_INT(loop_ref_count(l), 1); /* a new mask keeps it unref'd */
+	loop_unwatch(l, p[0]);
+	CHECK_EQ_INT(loop_watch(l, p[0], LOOP_READ, nop_io, NULL), 0);
+	CHECK_EQ_INT(loop_ref_count(l), 2); /* a new watch counts again */
+	loop_unwatch(l, p[0]);
+	loop_timer_cancel(l, a);
+	CHECK_EQ_INT(loop_ref_count(l), 1);
+	loop_timer_unref(l, b);
+	CHECK_EQ_INT(loop_ref_count(l), 0);
+	loop_timer_reset(l, b, 0);          /* it ends by returning STOP */
+	loop_run(l);
+	CHECK_EQ_INT(loop_timer_count(l), 0);
+	CHECK_EQ_INT(loop_ref_count(l), 0);
+	close(p[0]);
+	close(p[1]);
+	loop_free(l);
+}
+
 int main(void)
 {
 	RUN(test_timers_in_order);
@@ -706,5 +752,6 @@ int main(void)
 	RUN(test_loop_stop);
 	RUN(test_stop_before_run);
 	RUN(test_signal);
+	RUN(test_unref);
 	return test_report("loop");
 }
