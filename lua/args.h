@@ -92,6 +92,7 @@ struct lia_args {
 	int quarantine;                 /* --quarantine N (default 5, 0: never) */
 	int health_window_s;            /* --health-window S (default 30) */
 	int health_errors;              /* --health-errors N (default 3) */
+	int safe_mode_after;            /* --safe-mode-after N (default 3, 0: never) */
 	bool no_watch;                  /* --no-watch: no reload on a changed .lua file */
 	bool compile_only;              /* lia check --compile */
 };

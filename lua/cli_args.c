@@ -83,6 +83,8 @@ static void usage(const char *cmd)
 			"  --health-window S        after a reload, seconds the new scripts are on\n"
 			"                           probation (default 30)\n"
 			"  --health-errors N        errors in the window that roll back (default 3)\n"
+			"  --safe-mode-after N      start-ups in a row that did not last the health\n"
+			"                           window before safe mode (default 3, 0: never)\n"
 			"  --no-watch               reload on SIGHUP only, not on a changed .lua file");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
@@ -431,7 +433,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
 		(sub && is(o, "-t|--topic|-C|--count|-W|--timeout")) || (runs && is(o, "--hw|--sim|--log-format|--data-dir|--handler-budget|--memory-limit|"
-		"--quarantine|--health-window|--health-errors"));
+		"--quarantine|--health-window|--health-errors|--safe-mode-after"));
 	if (valued && !val)
 		return bad(cmd, "option %s needs a value", o);
 	if (valued)
@@ -482,6 +484,8 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 		return number(cmd, o, val, 0, 1000000, &v) < 0 ? -1 : (a->quarantine = (int)v, 1);
 	} else if (runs && is(o, "--health-window")) {
 		return number(cmd, o, val, 0, 86400, &v) < 0 ? -1 : (a->health_window_s = (int)v, 1);
+	} else if (runs && is(o, "--safe-mode-after")) {
+		return number(cmd, o, val, 0, 1000, &v) < 0 ? -1 : (a->safe_mode_after = (int)v, 1);
 	} else if (runs && is(o, "--health-errors")) {
 		return number(cmd, o, val, 1, 1000000, &v) < 0 ? -1 : (a->health_errors = (int)v, 1);
 	} else if (runs && is(o, "--no-watch")) {

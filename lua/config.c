@@ -160,6 +160,8 @@ static int set_number(struct cfg *c, struct lia_args *a, const char *k, const ch
 		return number(c, k, v, 0, 1000000, &n) < 0 ? -1 : (num(&a->quarantine, n), 0);
 	if (strcmp(k, "health_window") == 0)
 		return number(c, k, v, 0, 86400, &n) < 0 ? -1 : (num(&a->health_window_s, n), 0);
+	if (strcmp(k, "safe_mode_after") == 0)
+		return number(c, k, v, 0, 1000, &n) < 0 ? -1 : (num(&a->safe_mode_after, n), 0);
 	if (strcmp(k, "health_errors") == 0)
 		return number(c, k, v, 1, 1000000, &n) < 0 ? -1 : (num(&a->health_errors, n), 0);
 	if (strcmp(k, "session_expiry") == 0) {

@@ -439,7 +439,7 @@ const char *lreload_prepare(struct host *h, const struct lia_args *a, const char
 	unsigned crashes = read_crashes();
 	write_crashes(crashes + 1);
 	snprintf(rl.running, sizeof rl.running, "%s", path);
-	if (crashes < LRELOAD_SAFE_AFTER)
+	if (!a->safe_mode_after || crashes < (unsigned)a->safe_mode_after)
 		return path;
 	rl.safe = true;
 	const char *good = good_main();

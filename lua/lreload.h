@@ -20,7 +20,6 @@ struct host;
 struct lia_args;
 
 #define LRELOAD_DEBOUNCE_MS 200
-#define LRELOAD_SAFE_AFTER 3
 
 /* Before the first run: the crash counter is read and bumped. Returns the
  * script to run: path, the last good copy's main (safe mode), or "" (safe

@@ -247,12 +247,34 @@ require("lia.timer").every(20, function() error("broken") end)
 		assert.equal(0, lia:stop())
 	end)
 
+	it("--safe-mode-after 0: crashes in a row never lead to safe mode; 1: the first does", function()
+		local id = H.uniq("nosafe")
+		local data = H.tmp(id .. ".data")
+		local script = H.script("io.stdout:write('RAN\\n') io.stdout:flush() os.exit(9, false)\n", nil,
+			id .. ".lua")
+		for _ = 1, 5 do
+			local r = H.lia_run { "run", "--no-watch", "--safe-mode-after", "0", "--data-dir", data, script }
+			assert.equal(9, r.status, r.out .. r.err)
+			assert.equal("RAN\n", r.out)
+		end
+		local data1 = H.tmp(id .. ".data1")
+		local r = H.lia_run { "run", "--no-watch", "--safe-mode-after", "1", "--data-dir", data1, script }
+		assert.equal(9, r.status, r.out .. r.err)
+		local lia = H.lia_spawn { "run", "--no-watch", "--safe-mode-after", "1", "-h", H.host,
+			"-p", tostring(broker.port), "-i", id, "--data-dir", data1, script }
+		assert.truthy(broker:connected(id), H.dump(lia, broker))
+		assert.truthy(lia:stderr():find("1 start-ups in a row did not last 30 s: safe mode", 1, true), lia:stderr())
+		assert.equal(0, lia:stop())
+	end)
+
 	it("hardware handles of the old scripts are released before the new ones take them", function()
 		local id = H.uniq("hw")
 		local body = [[
 local gpio = require "lia.gpio"
 local line = assert(gpio.output{ chip = "gpiochip0", line = 3 })
 print("HAVE LINE ${V}")
+-- something that can still run: lia run would end once nothing can
+require("lia.timer").every(60000, function() end)
 ]]
 		local script = H.script(body, { V = "one" }, id .. ".lua")
 		local lia = H.lia_spawn { "run", "--hw", "sim", "--data-dir", H.tmp(id .. ".data"), script }
