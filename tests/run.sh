@@ -114,7 +114,10 @@ run_specs() {
 	for s in tests/spec/*_spec.lua; do
 		[ -f "$s" ] || continue
 		name=$(basename "$s" .lua)
-		LIA="$lia" timeout -k 10 "$SPEC_TIMEOUT" \
+		# each spec file its own data directory (the store, crash counters):
+		# nothing leaks between files or from an earlier run into this one
+		rm -rf "$tmp/state-$name"
+		STATE_DIRECTORY="$tmp/state-$name" LIA="$lia" timeout -k 10 "$SPEC_TIMEOUT" \
 			"$lua" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
 		rc=$?
 		p=$(grep -c '^ok ' "$tmp/out")

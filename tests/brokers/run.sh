@@ -15,7 +15,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir -p tests/tmp
 for s in tests/brokers/*_spec.lua; do
 	name=$(basename "$s" .lua)
-	LIA="$lia" timeout -k 10 600 "$lua" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
+	# each spec file its own data directory (tests/run.sh says why)
+	STATE_DIRECTORY="$tmp/state-$name" LIA="$lia" timeout -k 10 600 "$lua" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
 	rc=$?
 	p=$(grep -c '^ok ' "$tmp/out")
 	f=$(grep -c '^not ok ' "$tmp/out")

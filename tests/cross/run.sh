@@ -85,7 +85,9 @@ for name in $specs; do
 	s=tests/spec/$name.lua
 	[ -f "$s" ] || { echo "--- $s does not exist"; result "spec $name" 0 1; continue; }
 	# shellcheck disable=SC2046
-	LIA="$tmp/lia" LIA_EMULATED=$arch timeout -k 10 "$SPEC_TIMEOUT" \
+	# each spec file its own data directory (tests/run.sh says why)
+	rm -rf "$tmp/state-$name"
+	STATE_DIRECTORY="$tmp/state-$name" LIA="$tmp/lia" LIA_EMULATED=$arch timeout -k 10 "$SPEC_TIMEOUT" \
 		$(emu) "$sysroot/usr/bin/lua5.4" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
 	rc=$?
 	p=$(grep -c '^ok ' "$tmp/out")

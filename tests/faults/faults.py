@@ -171,7 +171,10 @@ class Broker:
 
 
 def lia_env(uri, cid, qos, **kw):
-    e = {"URI": uri, "ID": cid, "QOS": str(qos)}
+    # each lia its own data directory: the cases run side by side with the
+    # same scripts, and must not share a store or a crash counter
+    e = {"URI": uri, "ID": cid, "QOS": str(qos),
+         "STATE_DIRECTORY": tempfile.mkdtemp(prefix="state.", dir=TMP)}
     e.update({k.upper(): str(v) for k, v in kw.items()})
     return e
 
