@@ -21,7 +21,8 @@
 #include "log.h"
 
 #define PERIOD_MS 250              /* SIGTERM/SIGINT seen within this while stuck */
-#define C_CALL_NS 100000000ull     /* a hook this late after its alarm: a C call */
+#define GAP_NS 20000000ull         /* no instruction for this long: a C call ran */
+#define CONFIRM_NS 20000000ull     /* instructions back to back this long: a runaway */
 
 /* The hook is installed only when a run is over its budget (or a stop
  * signal waits): any hook at all makes Lua 5.4 trap every instruction
@@ -34,9 +35,11 @@ static struct {
 	lua_State *volatile running;        /* the coroutine resumed now */
 	volatile uint64_t started;          /* ns */
 	volatile uint64_t hooked;           /* ns: when the alarm installed the hook */
+	uint64_t confirm, last;             /* ns: runaway() watching since, last hook */
+	bool confirmed;                     /* a runaway: every instruction raises */
 	volatile sig_atomic_t armed;
 	bool installed;
-} budget = { 1000, 5, NULL, 0, 0, 0, false };
+} budget = { 1000, 5, NULL, 0, 0, 0, 0, false, 0, false };
 
 static const char ORIGIN = 'o';     /* registry: light co -> its function */
 static const char FAILS = 'f';      /* registry, weak keys: function -> {n, t0} */
@@ -115,30 +118,48 @@ static void on_alarm(int sig)
 	errno = saved;
 }
 
+/* Is this Lua running away, or did a C call take the time? The alarm's
+ * hook is called at the next instruction: long after the alarm, or after
+ * a gap between two instructions, the time went into one C call (an SSL
+ * context being built on a slow board, a blocking os.execute), and the
+ * budget starts again. Only Lua instructions seen back to back for
+ * CONFIRM_NS past the budget are a runaway. */
+static bool runaway(uint64_t now)
+{
+	if (budget.confirmed)
+		return true;
+	if (!budget.confirm) {
+		bool late = now - budget.hooked > GAP_NS;
+		budget.confirm = budget.last = now;
+		return late ? (budget.confirm = 0, budget.started = now, false) : false;
+	}
+	if (now - budget.last > GAP_NS) {
+		budget.confirm = 0;
+		budget.started = now;
+		return false;
+	}
+	budget.last = now;
+	budget.confirmed = now - budget.confirm >= CONFIRM_NS;
+	return budget.confirmed;
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	uint64_t now = now_ns();
 	int sig = stop_signal();
 	(void)ar;
-	if (L != budget.running || (!sig && !over_budget(now))) {
-		/* stale: on a coroutine resumed again, or a fresh run */
+	if (L == budget.running && !sig && over_budget(now) && !runaway(now)) {
+		if (budget.confirm)
+			return;         /* watching: the hook stays */
+	}
+	if (L != budget.running || (!sig && !over_budget(now)) || (!sig && !budget.confirmed)) {
+		/* stale (a coroutine resumed again, a fresh run) or a C call */
 		lua_sethook(L, NULL, 0, 0);
+		budget.confirm = 0;
 		if (L == budget.running && !budget.armed)
 			arm(next_check_ms(now));
 		return;
 	}
-	if (!sig && budget.hooked && now - budget.hooked > C_CALL_NS) {
-		/* the hook came long after the alarm: the time went into one C
-		 * call (an SSL context being built, a blocking read), not into
-		 * Lua running away; the budget starts again */
-		budget.hooked = 0;
-		budget.started = now;
-		lua_sethook(L, NULL, 0, 0);
-		if (!budget.armed)
-			arm(next_check_ms(now));
-		return;
-	}
-	budget.hooked = 0;
 	/* the hook stays until the run ends: every instruction raises, so
 	 * code that catches the error (pcall in a loop) cannot go on */
 	if (sig) {
@@ -158,6 +179,8 @@ static void hook(lua_State *L, lua_Debug *ar)
 void lbudget_begin(lua_State *co)
 {
 	budget.started = now_ns();
+	budget.confirm = 0;
+	budget.confirmed = false;
 	budget.running = co;
 	if (budget.installed && !budget.armed)
 		arm(next_check_ms(budget.started));

@@ -436,6 +436,10 @@ const char *lreload_prepare(struct host *h, const struct lia_args *a, const char
 	if (a->config && stat(a->config, &st) == 0)
 		rl.config_mtime = st.st_mtim;
 	resolve_state(a->data_dir, path);
+	/* watched before the main chunk runs: a file saved while lia starts
+	 * is a change too (handled once the loop runs) */
+	if (!a->no_watch)
+		watch_folder();
 	unsigned crashes = read_crashes();
 	write_crashes(crashes + 1);
 	snprintf(rl.running, sizeof rl.running, "%s", path);
@@ -475,8 +479,6 @@ void lreload_started(struct host *h, const char *running)
 		rl.dog = loop_timer_start(rl.l, dog / 2000, watchdog_tick, NULL);
 		loop_timer_unref(rl.l, rl.dog);
 	}
-	if (!rl.a->no_watch)
-		watch_folder();
 	start_window();
 	notify_ready(running[0] ? running : "safe mode: no script");
 	status("running", running[0] ? running : "no script");

@@ -30,7 +30,8 @@ const char *lreload_prepare(struct host *h, const struct lia_args *a, const char
  * run instead (err is then logged), or NULL (the caller reports err). */
 const char *lreload_start_failed(const char *err);
 /* The first run succeeded with `running`: READY=1, the watchdog, the
- * watch on the script folder, the start-up health window. */
+ * start-up health window (the script folder is watched from
+ * lreload_prepare on). */
 void lreload_started(struct host *h, const char *running);
 /* Ask for a reload (SIGHUP: now; a file change: debounced). */
 void lreload_request(struct host *h, const char *why, unsigned delay_ms);
