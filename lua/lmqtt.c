@@ -419,7 +419,7 @@ static uint8_t sub_options(lua_State *L, int idx, int arg)
 	idx = lua_absindex(L, idx);
 	if (lua_istable(L, idx)) {
 		static const char *const keys[] = { "qos", "no_local", "retain_as_published",
-			"retain_handling", NULL };
+			"retain_handling", "properties", NULL };
 		lmqtt_check_keys(L, idx, keys, "c:subscribe");
 		lmqtt_field(L, idx, "qos", LUA_TNUMBER, "c:subscribe");
 		qos = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : lua_isnil(L, -1) ? 0 : -1;
