@@ -12,6 +12,11 @@ with its own monotonic clock. Delivery and dispatch: a Lua handler counts
 M messages sent by mosquitto_pub; the script's os.clock() (process CPU)
 between the first and the last message, per message.
 
+The Lua clients run with persist = false: like every peer here, they keep
+their session in memory (with a client id and a data directory lia would
+otherwise write QoS 1/2 messages to SQLite and sync before sending them,
+which is a different guarantee and costs ~15 ms per round trip here).
+
 Writes the table to stdout and BUILD_DIR/bench.json. Environment:
 BENCH_N (20000), BENCH_M (100000 delivered), BENCH_RTT (2000 round trips),
 BENCH_REPS (3), BENCH_SIZE (64), BENCH_HANDLERS ("10 1000 10000"),
@@ -127,7 +132,7 @@ def uri():
 # ---- the publishers -------------------------------------------------------
 LUA_PUB = r"""
 local mqtt = require "lia.mqtt"
-local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false }
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false, persist = false }
 c:on("connect", function(c)
 	local payload, last = string.rep("x", %(size)d), nil
 	for i = 1, %(n)d do
@@ -245,7 +250,7 @@ def bench_publishers(results):
 # ---- round trips ------------------------------------------------------------
 LUA_RTT = r"""
 local mqtt = require "lia.mqtt"
-local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua-rtt", reconnect = false }
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua-rtt", reconnect = false, persist = false }
 local got = lia.cond()
 local samples, t0 = {}, 0
 c:on("connect", function(c)
@@ -340,7 +345,7 @@ def bench_rtt(results):
 # ---- idle RSS and start -> CONNACK -------------------------------------------
 LUA_IDLE = r"""
 local mqtt = require "lia.mqtt"
-local c = mqtt.client { uri = "%(uri)s", client_id = "bench-idle-lua" }
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-idle-lua", persist = false }
 c:on("connect", function() print("connected") io.stdout:flush() end)
 c:connect()
 """
@@ -413,7 +418,7 @@ def bench_idle(results):
 # ---- delivery into Lua and dispatch -------------------------------------------
 LUA_SINK = r"""
 local mqtt = require "lia.mqtt"
-local c = mqtt.client { uri = "%(uri)s", client_id = "bench-sink", reconnect = false }
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-sink", reconnect = false, persist = false }
 local m, count, t0 = %(m)d, 0, 0
 local function count_one()
 	count = count + 1
