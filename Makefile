@@ -48,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance bench
+.PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance bench bench-deps
 
 all: lia
 
@@ -219,8 +219,26 @@ fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
 	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
 
 # ---- benchmark: lia's core vs libmosquitto's clients through one mosquitto ----
-bench: deps $(BUILD)/lia $(BUILD)/tools/bench
+# `make bench`: lia next to its peers (tests/bench.py), the table in
+# $(BUILD)/bench.json and README's performance section; then the core's own
+# numbers (tests/bench.sh). The peers are installed here: DEB_BENCH from
+# Debian, MQTT.js from npm under $(BUILD)/bench-node (never committed).
+DEB_BENCH := mosquitto mosquitto-clients python3 python3-paho-mqtt libpaho-mqtt-dev nodejs npm
+MQTTJS_VERSION := 5
+bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho
+	@python3 tests/bench.py $(BUILD)
+	@python3 tests/bench_readme.py $(BUILD)/bench.json README.md
 	@sh tests/bench.sh $(BUILD)
+
+bench-deps: deps
+	@sh tests/deps.sh $(DEB_BENCH)
+	@[ -d $(BUILD)/bench-node/node_modules/mqtt ] || { mkdir -p $(BUILD)/bench-node && \
+		npm install --prefix $(BUILD)/bench-node --no-audit --no-fund --silent mqtt@$(MQTTJS_VERSION) || \
+		echo "bench: npm install mqtt failed: MQTT.js will be reported as missing" >&2; }
+
+$(BUILD)/tools/bench_paho: tests/tools/bench_paho.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra $(CFLAGS) -o $@ $< -lpaho-mqtt3c
 
 # ---- protocol conformance: the 1 343-case corpus from ../shared ----
 conformance: $(BUILD)/tools/conformance

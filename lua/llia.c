@@ -31,6 +31,14 @@ static int l_now(lua_State *L)
 	return 1;
 }
 
+/* Microseconds for measuring short intervals (round trips, bench/): lia.now()
+ * is the loop's cached millisecond clock, too coarse for that. */
+static int l_now_us(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)(loop_clock_ns() / 1000));
+	return 1;
+}
+
 static int l_time(lua_State *L)
 {
 	struct timespec ts;
@@ -180,6 +188,7 @@ int luaopen_lia(lua_State *L)
 	static const luaL_Reg funcs[] = {
 		{ "sleep", l_sleep },
 		{ "now", l_now },
+		{ "now_us", l_now_us },
 		{ "time", l_time },
 		{ "stop", l_stop },
 		{ "cond", l_cond },

@@ -1,0 +1,539 @@
+#!/usr/bin/env python3
+"""bench.py BUILD_DIR - what users compare: lia next to mosquitto's clients,
+Eclipse Paho (Python and C) and MQTT.js, through one local mosquitto.
+
+Each publisher is a child process that connects, publishes N messages of
+SIZE bytes at QoS 0/1/2 and exits; its CPU (user + system, from wait4) per
+message, its msg/s and its peak RSS are the median of REPS runs. CPU
+includes the process start and the connection (the same for every peer in
+kind; "start -> CONNACK" shows what that costs). Round trips: each client
+publishes to a topic it subscribes to, one message at a time, timing each
+with its own monotonic clock. Delivery and dispatch: a Lua handler counts
+M messages sent by mosquitto_pub; the script's os.clock() (process CPU)
+between the first and the last message, per message.
+
+The Lua clients run with persist = false: like every peer here, they keep
+their session in memory (with a client id and a data directory lia would
+otherwise write QoS 1/2 messages to SQLite and sync before sending them,
+which is a different guarantee and costs ~15 ms per round trip here).
+
+Writes the table to stdout and BUILD_DIR/bench.json. Environment:
+BENCH_N (20000), BENCH_M (100000 delivered), BENCH_RTT (2000 round trips),
+BENCH_REPS (3), BENCH_SIZE (64), BENCH_HANDLERS ("10 1000 10000"),
+BENCH_PEERS (all: "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs"),
+BENCH_LIA (BUILD_DIR/lia), BENCH_JSON (BUILD_DIR/bench.json).
+A peer that is not installed is reported as missing, not as zero.
+"""
+import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+LIA = os.environ.get("BENCH_LIA") or os.path.join(BUILD, "lia")
+NODE_DIR = os.path.join(BUILD, "bench-node")
+N = int(os.environ.get("BENCH_N", "20000"))
+M = int(os.environ.get("BENCH_M", "100000"))
+RTT = int(os.environ.get("BENCH_RTT", "2000"))
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+SIZE = int(os.environ.get("BENCH_SIZE", "64"))
+HANDLERS = [int(x) for x in os.environ.get("BENCH_HANDLERS", "10 1000 10000").split()]
+PEERS = os.environ.get("BENCH_PEERS", "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs").split()
+DEADLINE = 120.0
+TMP = tempfile.mkdtemp(prefix="lia-bench.")
+PORT = 0
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Debian's python3 (python3-paho-mqtt), not whatever python runs this script
+PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+PAHO_C = os.path.join(BUILD, "tools", "bench_paho")
+
+
+def die(msg):
+    print("bench: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+# ---- broker ---------------------------------------------------------------
+def start_broker():
+    """mosquitto on a free loopback port; returns (process, log path) once
+    it accepts connections."""
+    global PORT
+    for _ in range(8):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            PORT = s.getsockname()[1]
+        conf = os.path.join(TMP, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+                    "max_queued_messages 0\nmax_inflight_messages 0\n" % PORT)
+        log = os.path.join(TMP, "mosquitto.log")
+        p = subprocess.Popen(["mosquitto", "-c", conf], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and p.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", PORT), 0.2).close()
+                return p, log
+            except OSError:
+                time.sleep(0.02)
+        p.kill()
+        p.wait()
+    die("cannot start mosquitto: " + open(log).read())
+
+
+# ---- running children -----------------------------------------------------
+def run_measured(argv, stdin_path=None, env=None, cwd=None):
+    """Runs argv to completion; returns (cpu seconds, wall seconds, peak RSS kB, stdout).
+    Peak RSS is the child's VmHWM polled while it runs: wait4's ru_maxrss
+    would count the forked python before exec."""
+    out = os.path.join(TMP, "out")
+    env = env or dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=open(stdin_path) if stdin_path else subprocess.DEVNULL,
+                         stdout=open(out, "w"), stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    end, hwm = t0 + DEADLINE, 0
+    while True:
+        hwm = max(hwm, vm(p.pid, "VmHWM:") or 0)
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > end:
+            p.kill()
+            pid, status, ru = os.wait4(p.pid, 0)
+            raise RuntimeError("%s: timed out after %ds" % (argv[0], DEADLINE))
+        time.sleep(0.002)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    text = open(out).read()
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(argv[:3]), p.returncode, text[-400:]))
+    return ru.ru_utime + ru.ru_stime, wall, hwm, text
+
+
+def vm(pid, field):
+    """A size line of /proc/PID/status in kB, or None once the process is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def write(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def uri():
+    return "mqtt://127.0.0.1:%d" % PORT
+
+
+# ---- the publishers -------------------------------------------------------
+LUA_PUB = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false, persist = false }
+c:on("connect", function(c)
+	local payload, last = string.rep("x", %(size)d), nil
+	for i = 1, %(n)d do
+		local tok, err = c:publish("bench/lua", payload, { qos = %(qos)d })
+		while not tok do
+			-- the queue is full: wait for the last token, then retry
+			if last then last:wait(5000) else lia.sleep(1) end
+			tok, err = c:publish("bench/lua", payload, { qos = %(qos)d })
+		end
+		last = tok
+	end
+	assert(last:wait(60000))
+	c:disconnect()
+	lia.stop(0)
+end)
+c:connect()
+"""
+
+PAHO_PY_PUB = r"""
+import sys, paho.mqtt.client as mqtt
+port, n, qos, size = map(int, sys.argv[1:5])
+c = mqtt.Client(client_id="bench-paho-py")
+c.max_queued_messages_set(0)
+c.connect("127.0.0.1", port)
+c.loop_start()
+payload = b"x" * size
+info = None
+for _ in range(n):
+    info = c.publish("bench/paho", payload, qos)
+info.wait_for_publish(60)
+c.disconnect()
+c.loop_stop()
+"""
+
+MQTTJS_PUB = r"""
+const mqtt = require("mqtt");
+const [port, n, qos, size] = process.argv.slice(2).map(Number);
+const c = mqtt.connect({ host: "127.0.0.1", port, clientId: "bench-mqttjs", reconnectPeriod: 0 });
+const payload = Buffer.alloc(size, "x");
+let sent = 0, done = 0;
+const window = 1000;
+function more() {
+  while (sent < n && sent - done < window) {
+    sent++;
+    c.publish("bench/js", payload, { qos }, () => { if (++done === n) c.end(false, () => process.exit(0)); else more(); });
+  }
+}
+c.on("connect", more);
+c.on("error", (e) => { console.error(e.message); process.exit(1); });
+"""
+
+
+def lines_file():
+    path = os.path.join(TMP, "lines")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(("x" * SIZE + "\n") * N)
+    return path
+
+
+def have_mqttjs():
+    return shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "mqtt"))
+
+
+def publisher(peer, qos):
+    """argv, stdin, cwd for one publisher run, or None when not installed."""
+    p = str(PORT)
+    if peer == "lia_lua":
+        s = write("pub%d.lua" % qos, LUA_PUB % {"uri": uri(), "size": SIZE, "n": N, "qos": qos})
+        return [LIA, "run", "--no-watch", s], None, None
+    if peer == "lia_pub":
+        return [LIA, "pub", "-h", "127.0.0.1", "-p", p, "-q", str(qos), "-t", "bench/liapub", "-l"], lines_file(), None
+    if peer == "mosquitto_pub" and shutil.which("mosquitto_pub"):
+        return ["mosquitto_pub", "-h", "127.0.0.1", "-p", p, "-q", str(qos), "-t", "bench/mosq", "-l"], lines_file(), None
+    if peer == "paho_py":
+        return [PY, write("paho_pub.py", PAHO_PY_PUB), p, str(N), str(qos), str(SIZE)], None, None
+    # paho C's synchronous client at QoS 1/2 stalls against mosquitto 2.0.11
+    # here (MQTTClient_publish never returns): QoS 0 only, reported as such
+    if peer == "paho_c" and os.access(PAHO_C, os.X_OK) and qos == 0:
+        return [PAHO_C, p, str(N), str(qos), str(SIZE)], None, None
+    if peer == "mqttjs" and have_mqttjs():
+        return ["node", write("pub.js", MQTTJS_PUB), p, str(N), str(qos), str(SIZE)], None, NODE_DIR
+    return None
+
+
+def bench_publishers(results):
+    for qos in (0, 1, 2):
+        for peer in PEERS:
+            spec = publisher(peer, qos)
+            key = "publish_qos%d" % qos
+            if spec is None and peer == "paho_c" and qos > 0:
+                results.setdefault(key, {})[peer] = {"skipped": "QoS 1/2 stalls (see README)"}
+                continue
+            if spec is None:
+                results.setdefault(key, {})[peer] = None
+                continue
+            argv, stdin, cwd = spec
+            runs = []
+            try:
+                for _ in range(REPS):
+                    cpu, wall, rss, _ = run_measured(argv, stdin, cwd=cwd)
+                    runs.append((cpu, wall, rss))
+            except RuntimeError as e:
+                print("bench: %s qos %d: %s" % (peer, qos, e), file=sys.stderr)
+                results.setdefault(key, {})[peer] = {"error": str(e)[:200]}
+                continue
+            r = {"us_per_msg": statistics.median(c for c, _, _ in runs) * 1e6 / N,
+                 "msg_per_s": N / statistics.median(w for _, w, _ in runs),
+                 "peak_rss_kb": int(statistics.median(m for _, _, m in runs))}
+            results.setdefault(key, {})[peer] = r
+            print("  publish qos %d %-14s %8.2f us/msg %9.0f msg/s %7d kB" %
+                  (qos, peer, r["us_per_msg"], r["msg_per_s"], r["peak_rss_kb"]), flush=True)
+
+
+# ---- round trips ------------------------------------------------------------
+LUA_RTT = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua-rtt", reconnect = false, persist = false }
+local got = lia.cond()
+local samples, t0 = {}, 0
+c:on("connect", function(c)
+	assert(c:subscribe("bench/rtt/lua", %(qos)d, function()
+		samples[#samples + 1] = lia.now_us() - t0
+		got:signal(true)
+	end):wait(5000))
+	local payload = string.rep("x", %(size)d)
+	for _ = 1, %(n)d do
+		t0 = lia.now_us()
+		c:publish("bench/rtt/lua", payload, { qos = %(qos)d })
+		assert(got:wait(5000), "round trip lost")
+	end
+	table.sort(samples)
+	print(string.format("rtt %%d %%d", samples[#samples // 2 + 1], samples[math.ceil(#samples * 0.99)]))
+	c:disconnect()
+	lia.stop(0)
+end)
+c:connect()
+"""
+
+PAHO_PY_RTT = r"""
+import socket, sys, threading, time, paho.mqtt.client as mqtt
+port, n, qos, size = map(int, sys.argv[1:5])
+got, samples, t0 = threading.Event(), [], [0.0]
+def on_message(c, u, m):
+    samples.append((time.monotonic_ns() - t0[0]) // 1000); got.set()
+c = mqtt.Client(client_id="bench-paho-rtt")
+c.on_message = on_message
+c.connect("127.0.0.1", port)
+# lia, MQTT.js and the broker set TCP_NODELAY; paho 1.6 does not, and
+# Nagle would add ~40 ms at QoS 1: compare the clients, not that default
+c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+c.loop_start()
+c.subscribe("bench/rtt/py", qos)[1]
+time.sleep(0.2)
+payload = b"x" * size
+for _ in range(n):
+    got.clear(); t0[0] = time.monotonic_ns()
+    c.publish("bench/rtt/py", payload, qos)
+    if not got.wait(5): sys.exit("round trip lost")
+samples.sort()
+print("rtt %d %d" % (samples[len(samples) // 2], samples[min(len(samples) - 1, int(len(samples) * 0.99))]))
+c.disconnect(); c.loop_stop()
+"""
+
+MQTTJS_RTT = r"""
+const mqtt = require("mqtt");
+const [port, n, qos, size] = process.argv.slice(2).map(Number);
+const c = mqtt.connect({ host: "127.0.0.1", port, clientId: "bench-js-rtt", reconnectPeriod: 0 });
+const payload = Buffer.alloc(size, "x");
+const samples = []; let t0 = 0n;
+function once() { t0 = process.hrtime.bigint(); c.publish("bench/rtt/js", payload, { qos }); }
+c.on("message", () => {
+  samples.push(Number((process.hrtime.bigint() - t0) / 1000n));
+  if (samples.length < n) return once();
+  samples.sort((a, b) => a - b);
+  console.log(`rtt ${samples[samples.length >> 1]} ${samples[Math.min(samples.length - 1, Math.floor(samples.length * 0.99))]}`);
+  c.end(false, () => process.exit(0));
+});
+c.on("connect", () => c.subscribe("bench/rtt/js", { qos }, once));
+"""
+
+
+def bench_rtt(results):
+    for qos in (0, 1):
+        for peer in ("lia_lua", "paho_py", "mqttjs"):
+            if peer not in PEERS:
+                continue
+            p, args = str(PORT), [str(PORT), str(RTT), str(qos), str(SIZE)]
+            if peer == "lia_lua":
+                argv, cwd = [LIA, "run", "--no-watch", write("rtt.lua", LUA_RTT % {"uri": uri(), "qos": qos, "n": RTT, "size": SIZE})], None
+            elif peer == "paho_py":
+                argv, cwd = [PY, write("rtt.py", PAHO_PY_RTT)] + args, None
+            elif have_mqttjs():
+                argv, cwd = ["node", write("rtt.js", MQTTJS_RTT)] + args, NODE_DIR
+            else:
+                continue
+            del p
+            key = "rtt_qos%d" % qos
+            try:
+                _, _, _, out = run_measured(argv, cwd=cwd)
+                line = [l for l in out.splitlines() if l.startswith("rtt ")][-1].split()
+                r = {"p50_us": int(line[1]), "p99_us": int(line[2])}
+            except (RuntimeError, IndexError) as e:
+                print("bench: rtt %s: %s" % (peer, e), file=sys.stderr)
+                r = {"error": str(e)[:200]}
+            results.setdefault(key, {})[peer] = r
+            print("  round trip qos %d %-8s %s" % (qos, peer, r), flush=True)
+
+
+# ---- idle RSS and start -> CONNACK -------------------------------------------
+LUA_IDLE = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-idle-lua", persist = false }
+c:on("connect", function() print("connected") io.stdout:flush() end)
+c:connect()
+"""
+
+PAHO_PY_IDLE = r"""
+import sys, time, paho.mqtt.client as mqtt
+c = mqtt.Client(client_id="bench-idle-py")
+c.on_connect = lambda *a: print("connected", flush=True)
+c.connect("127.0.0.1", int(sys.argv[1]))
+c.loop_forever()
+"""
+
+
+def vmrss(pid):
+    return vm(pid, "VmRSS:")
+
+
+def wait_line(p, marker, seconds):
+    """Reads p's stdout until a line containing marker, within seconds."""
+    import select
+    buf, end = b"", time.monotonic() + seconds
+    while marker.encode() not in buf:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([p.stdout], [], [], left)[0]:
+            raise RuntimeError("%s: no %r within %ds" % (p.args[0], marker, seconds))
+        chunk = os.read(p.stdout.fileno(), 4096)
+        if not chunk:
+            raise RuntimeError("%s ended before %r" % (p.args[0], marker))
+        buf += chunk
+
+
+def idle(argv, marker):
+    """Starts argv, waits for `marker` on its stdout (the CONNACK), then for
+    the resident size to settle; returns (ms to CONNACK, VmRSS kB)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        wait_line(p, marker, 30)
+        ms = (time.monotonic() - t0) * 1000
+        # the resident size right after connecting, and again once it stops changing
+        rss, end = vmrss(p.pid), time.monotonic() + 3
+        while time.monotonic() < end:
+            time.sleep(0.2)
+            now = vmrss(p.pid)
+            if now == rss:
+                break
+            rss = now
+        return ms, rss
+    finally:
+        p.kill()
+        p.wait()
+
+
+def bench_idle(results):
+    rows = {}
+    rows["lia_lua"] = [LIA, "run", "--no-watch", write("idle.lua", LUA_IDLE % {"uri": uri()})], "connected"
+    if shutil.which("mosquitto_sub"):
+        rows["mosquitto_sub"] = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-h", "127.0.0.1", "-p", str(PORT), "-t", "bench/idle"], "CONNACK"
+    rows["paho_py"] = [PY, write("idle.py", PAHO_PY_IDLE), str(PORT)], "connected"
+    for peer, (argv, marker) in rows.items():
+        try:
+            ms, rss = idle(argv, marker)
+            results.setdefault("idle", {})[peer] = {"connack_ms": round(ms, 1), "vmrss_kb": rss}
+            print("  idle %-14s start->CONNACK %6.1f ms  VmRSS %6d kB" % (peer, ms, rss), flush=True)
+        except RuntimeError as e:
+            results.setdefault("idle", {})[peer] = {"error": str(e)}
+
+
+# ---- delivery into Lua and dispatch -------------------------------------------
+LUA_SINK = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-sink", reconnect = false, persist = false }
+local m, count, t0 = %(m)d, 0, 0
+local function count_one()
+	count = count + 1
+	if count == 1 then t0 = os.clock()
+	elseif count == m then
+		print(string.format("cpu %%.3f", (os.clock() - t0) * 1e6 / (m - 1)))
+		io.stdout:flush()
+		lia.stop(0)
+	end
+end
+c:on("connect", function(c)
+	local k = %(handlers)d
+	if k == 0 then
+		c:on("message", count_one)
+		assert(c:subscribe("bench/sink/0", 0):wait(10000))
+	else
+		-- k per-filter handlers; the messages match the last one subscribed
+		for i = 1, k do
+			local tok = c:subscribe("bench/sink/" .. (k - i), 0, i == k and count_one or function() end)
+			if i %% 100 == 0 or i == k then assert(tok:wait(30000)) end
+		end
+	end
+	print("ready")
+	io.stdout:flush()
+end)
+c:connect()
+"""
+
+
+def bench_delivery(results):
+    if "lia_lua" not in PEERS:
+        return
+    path = os.path.join(TMP, "sink_lines")
+    with open(path, "w") as f:
+        f.write(("x" * SIZE + "\n") * M)
+    for k in [0] + HANDLERS:
+        s = write("sink.lua", LUA_SINK % {"uri": uri(), "m": M, "handlers": k})
+        p = subprocess.Popen([LIA, "run", "--no-watch", s], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        key = "delivery" if k == 0 else "dispatch_%d" % k
+        try:
+            wait_line(p, "ready", 60)
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(PORT), "-q", "0",
+                            "-t", "bench/sink/0", "-l"], stdin=open(path), check=True, timeout=DEADLINE)
+            out, _ = p.communicate(timeout=DEADLINE)
+            us = float(out.decode().split("cpu ")[1].split()[0])
+            p.wait(DEADLINE)
+            results[key] = {"us_per_msg": us, "handlers": k}
+            print("  %-16s %s us/msg" % (key, us), flush=True)
+        except (subprocess.SubprocessError, ValueError, IndexError, RuntimeError) as e:
+            results[key] = {"error": str(e)[:200]}
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+# ---- the table ----------------------------------------------------------------
+def ratio(a, b):
+    return round(a / b, 2) if a and b else None
+
+
+def summarize(results):
+    """Ratios lia / peer: below 1 means lia uses less (CPU, time, memory)."""
+    ratios = {}
+    for qos in (0, 1, 2):
+        row = results.get("publish_qos%d" % qos, {})
+        lua = (row.get("lia_lua") or {}).get("us_per_msg")
+        for peer, r in row.items():
+            if peer != "lia_lua" and r and "us_per_msg" in r:
+                ratios["publish_qos%d lia_lua/%s" % (qos, peer)] = ratio(lua, r["us_per_msg"])
+    for qos in (0, 1):
+        row = results.get("rtt_qos%d" % qos, {})
+        lua = row.get("lia_lua") or {}
+        for peer, r in row.items():
+            if peer != "lia_lua" and r and "p50_us" in r:
+                for q in ("p50_us", "p99_us"):
+                    ratios["rtt_qos%d %s lia_lua/%s" % (qos, q, peer)] = ratio(lua.get(q), r[q])
+    row = results.get("idle", {})
+    lua = row.get("lia_lua") or {}
+    for peer, r in row.items():
+        if peer != "lia_lua" and "vmrss_kb" in r:
+            ratios["idle_vmrss lia_lua/%s" % peer] = ratio(lua.get("vmrss_kb"), r["vmrss_kb"])
+    results["ratios"] = ratios
+
+
+def main():
+    if not os.access(LIA, os.X_OK):
+        die("%s is not built (make)" % LIA)
+    broker, _ = start_broker()
+    t0 = time.monotonic()
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "machine": "%s, %d cores" % (os.uname().machine, os.cpu_count()),
+               "mosquitto": subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.split("\n")[0],
+               "n": N, "m": M, "rtt_n": RTT, "reps": REPS, "size": SIZE}
+    print("bench: %s; %s; %d messages of %d bytes, median of %d" %
+          (results["machine"], results["mosquitto"], N, SIZE, REPS), flush=True)
+    try:
+        bench_publishers(results)
+        bench_rtt(results)
+        bench_idle(results)
+        bench_delivery(results)
+    finally:
+        broker.terminate()
+        broker.wait()
+        shutil.rmtree(TMP, ignore_errors=True)
+    results["seconds"] = round(time.monotonic() - t0, 1)
+    summarize(results)
+    for k, v in results["ratios"].items():
+        print("  ratio %-42s %s" % (k, v))
+    out = os.environ.get("BENCH_JSON") or os.path.join(BUILD, "bench.json")
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    print("bench: %.0f s; wrote %s" % (results["seconds"], out))
+
+
+if __name__ == "__main__":
+    main()

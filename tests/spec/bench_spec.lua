@@ -1,0 +1,49 @@
+-- bench_spec.lua - `make bench` measures and is not part of `make test`;
+-- this runs its driver end to end in a tiny configuration (lia and
+-- mosquitto_pub only, a few hundred messages) so that it cannot rot, and
+-- regenerates a README section from its JSON.
+local H = require "tests.spec.helper"
+local cjson = require "cjson"
+
+describe("make bench", function()
+	teardown(H.cleanup)
+
+	it("runs tests/bench.py end to end and tests/bench_readme.py renders its JSON", function()
+		local dir = H.tmp()
+		local json = dir .. "/bench.json"
+		local cmd = string.format("cd %s && BENCH_LIA=%s BENCH_JSON=%s BENCH_N=300 BENCH_M=500 BENCH_RTT=20 "
+			.. "BENCH_REPS=1 BENCH_HANDLERS=10 BENCH_PEERS='lia_lua lia_pub mosquitto_pub' "
+			.. "timeout 120 python3 tests/bench.py %s >%s/out 2>&1",
+			H.q(H.root), H.q(H.lia), H.q(json), H.q(dir), H.q(dir))
+		local ok = os.execute(cmd)
+		assert(ok, "bench.py failed:\n" .. tostring(H.read(dir .. "/out")))
+		local text = H.read(json)
+		assert.is_string(text, "no " .. json)
+		local d = cjson.decode(text)
+		for q = 0, 2 do
+			local row = d["publish_qos" .. q]
+			for _, peer in ipairs { "lia_lua", "lia_pub", "mosquitto_pub" } do
+				assert.is_true(row[peer].us_per_msg > 0, peer .. " qos " .. q)
+				assert.is_true(row[peer].peak_rss_kb > 0, peer .. " qos " .. q)
+			end
+			assert.is_number(d.ratios["publish_qos" .. q .. " lia_lua/mosquitto_pub"])
+		end
+		assert.is_true(d.rtt_qos0.lia_lua.p50_us > 0)
+		assert.is_true(d.rtt_qos1.lia_lua.p99_us >= d.rtt_qos1.lia_lua.p50_us)
+		assert.is_true(d.idle.lia_lua.vmrss_kb > 0)
+		assert.is_true(d.delivery.us_per_msg > 0)
+		assert.is_true(d.dispatch_10.us_per_msg > 0)
+
+		local readme = dir .. "/README.md"
+		local f = assert(io.open(readme, "w"))
+		f:write("# x\n\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\nafter\n")
+		f:close()
+		assert(os.execute(string.format("python3 %s/tests/bench_readme.py %s %s >/dev/null",
+			H.q(H.root), H.q(json), H.q(readme))))
+		text = H.read(readme)
+		assert.not_matches("\nold\n", text)
+		assert.matches("| QoS 1 µs/msg |", text, 1, true)
+		assert.matches("lia_lua/mosquitto_pub", text, 1, true)
+		assert.matches("\nafter\n$", text)
+	end)
+end)
