@@ -57,6 +57,15 @@ struct posted {
 
 #define CLIENT_OUT_HIGH_WATER (64 * 1024)
 
+/* A client whose store holds no state for its broker session (a first run,
+ * persist = false, a store moved aside) must not resume a session the
+ * broker kept: that session's open QoS 2 flows and packet ids belong to a
+ * process that is gone. It connects as configured (PROBE); when the broker
+ * says a session is present it reconnects once with a clean start
+ * (DISCARD), and under MQTT 3.1.1, where a clean session ends with its
+ * connection, once more with clean session off. */
+enum { FRESH_NONE, FRESH_PROBE, FRESH_DISCARD };
+
 struct mqtt_client {
 	struct loop *loop;
 	struct mqtt_client_opts o;      /* strings below owned */
@@ -91,8 +100,7 @@ struct mqtt_client {
 	bool server_retain;
 
 	struct mqtt_store *store;
-	bool fresh_session;             /* no state of ours for a broker session yet:
-	                                 * connect with a clean start (mqtt_store.h) */
+	uint8_t fresh;                  /* FRESH_*: no state of ours for a broker session yet */
 	uint32_t inflight, queued, next_mid;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];

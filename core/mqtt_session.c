@@ -263,9 +263,39 @@ static void deliver(struct mqtt_client *c, const struct mqtt_publish *p)
 	client_emit(c, &ev);
 }
 
-static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *p)
+static uint32_t msg_hash(const struct mqtt_publish *p)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a over topic, 0, payload */
+	for (size_t i = 0; i < p->topic.len; i++)
+		h = (h ^ p->topic.ptr[i]) * 16777619u;
+	h *= 16777619u;
+	for (size_t i = 0; i < p->payload.len; i++)
+		h = (h ^ p->payload.ptr[i]) * 16777619u;
+	return h;
+}
+
+/* A QoS 2 PUBLISH we already have (received, or released and resent by a
+ * broker that should not: see mqtt_store.h) is acknowledged, not
+ * delivered; a new one is recorded as received before the script sees it. */
+static bool inbound_seen(struct mqtt_client *c, const struct mqtt_publish *p)
 {
 	struct mqtt_store *s = c->store;
+	uint32_t old, h = msg_hash(p);
+	int st = s->ops->in_get(s, p->packet_id, &old);
+	if (st == MQTT_IN_RECEIVED || (st == MQTT_IN_RELEASED && p->dup && old == h)) {
+		if (st == MQTT_IN_RELEASED)
+			client_log(c, LOG_DEBUG, "broker resent released message %u: not delivered again",
+				(unsigned)p->packet_id);
+		if (!bit_get(c->manual_pending, p->packet_id))
+			send_ack(c, MQTT_PUBREC, p->packet_id, 0);
+		return true;
+	}
+	s->ops->in_set(s, p->packet_id, MQTT_IN_RECEIVED, h);
+	return false;
+}
+
+static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *p)
+{
 	struct mqtt_prop alias;
 	unsigned gen = c->gen;
 	if (c->o.version == MQTT_V5 && mqtt_props_find(p->props, MQTT_PROP_TOPIC_ALIAS, &alias) == 1) {
@@ -274,14 +304,8 @@ static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *p)
 			(unsigned)alias.num);
 		return;
 	}
-	if (p->qos == 2 && s->ops->in_has(s, p->packet_id)) {
-		/* a redelivery of a message we already have: acknowledge, don't deliver */
-		if (!bit_get(c->manual_pending, p->packet_id))
-			send_ack(c, MQTT_PUBREC, p->packet_id, 0);
+	if (p->qos == 2 && inbound_seen(c, p))
 		return;
-	}
-	if (p->qos == 2)
-		s->ops->in_mark(s, p->packet_id, true);
 	if (p->qos > 0 && c->o.manual_ack) {
 		bit_set(c->manual_pending, p->packet_id, true);
 		bit_set(c->manual_qos2, p->packet_id, p->qos == 2);
@@ -327,14 +351,16 @@ static void handle_pubrec(struct mqtt_client *c, const struct mqtt_ack *a)
 static void handle_pubrel(struct mqtt_client *c, const struct mqtt_ack *a)
 {
 	struct mqtt_store *s = c->store;
-	bool known = s->ops->in_has(s, a->packet_id);
-	if (known && bit_get(c->manual_pending, a->packet_id)) {
+	uint32_t h;
+	int st = s->ops->in_get(s, a->packet_id, &h);
+	if (st == MQTT_IN_RECEIVED && bit_get(c->manual_pending, a->packet_id)) {
 		client_log(c, LOG_WARN, "PUBREL for packet id %u before it was acknowledged",
 			(unsigned)a->packet_id);
 		return;
 	}
-	s->ops->in_mark(s, a->packet_id, false);
-	send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? 0 : 0x92);
+	if (st == MQTT_IN_RECEIVED)
+		s->ops->in_set(s, a->packet_id, MQTT_IN_RELEASED, h);
+	send_ack(c, MQTT_PUBCOMP, a->packet_id, st != MQTT_IN_NONE ? 0 : 0x92);
 }
 
 static void handle_pubcomp(struct mqtt_client *c, const struct mqtt_ack *a)
@@ -764,7 +790,7 @@ void session_adopt_store(struct mqtt_client *c)
 	unsigned n = 0;
 	s->on_stored = on_stored;
 	s->ud = c;
-	c->fresh_session = !s->known_session;
+	c->fresh = s->known_session || c->o.clean ? FRESH_NONE : FRESH_PROBE;
 	if (s->next_id)
 		c->next_id = s->next_id;
 	for (struct mqtt_msg *m = s->ops->first(s); m; m = s->ops->next(s, m), n++) {
