@@ -621,6 +621,7 @@ static void client_destroy(struct mqtt_client *c)
 	stop_timer(c, &c->post_timer);
 	stop_timer(c, &c->close_timer);
 	stop_timer(c, &c->reload_timer);
+	queue_free(c);
 	loop_hook_remove(c->loop, before_sleep, c);
 	session_free_all(c);
 	if (c->store)
@@ -776,6 +777,10 @@ void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st
 	*st = c->st;
 	st->inflight = c->inflight;
 	st->queued = c->queued;
+	st->queued_bytes = c->queued_bytes;
+	st->dropped = c->dropped;
+	st->expired = c->expired;
+	st->persistent = c->store->persistent;
 	st->subscriptions = 0;
 	for (const struct sub *s = c->subs; s; s = s->next)
 		st->subscriptions++;

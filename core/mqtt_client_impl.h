@@ -102,6 +102,10 @@ struct mqtt_client {
 	struct mqtt_store *store;
 	uint8_t fresh;                  /* FRESH_*: no state of ours for a broker session yet */
 	uint32_t inflight, queued, next_mid;
+	uint64_t queued_bytes, dropped, expired;
+	uint32_t queue_logged;          /* depth last logged (mqtt_queue.c) */
+	uint64_t drain_next_ms;         /* drain_rate: earliest next send */
+	struct loop_timer *drain_timer;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
 	uint8_t manual_pending[65536 / 8];  /* inbound awaiting mqtt_client_ack */
@@ -143,7 +147,16 @@ int client_options_init(struct mqtt_client *c, const struct mqtt_client_opts *o,
 	char *err, size_t errlen);
 void client_options_free(struct mqtt_client *c);
 
+/* mqtt_queue.c: the offline queue's limits, age and drain pace */
+int queue_admit(struct mqtt_client *c, size_t len);
+void queue_count(struct mqtt_client *c, const struct mqtt_msg *m, int delta);
+bool queue_expired(struct mqtt_client *c, const struct mqtt_msg *m);
+bool queue_paced(struct mqtt_client *c);
+void queue_free(struct mqtt_client *c);
+int64_t queue_wall_ms(void);
+
 /* mqtt_session.c */
+void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why);
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);
 void session_on_connack(struct mqtt_client *c, bool session_present);
 void session_pump(struct mqtt_client *c);

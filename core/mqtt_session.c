@@ -7,7 +7,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "mqtt_client_impl.h"
@@ -74,8 +73,19 @@ static void complete(struct mqtt_client *c, struct mqtt_msg *m, bool ok, uint8_t
 		session_free_id(c, m->packet_id);
 		c->inflight--;
 	} else {
-		c->queued--;
+		queue_count(c, m, -1);
 	}
+	c->store->ops->remove(c->store, m);
+}
+
+void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why)
+{
+	struct mqtt_event ev = { .type = MQTT_EV_PUBLISHED };
+	ev.u.published.mid = m->mid;
+	ev.u.published.reason = 0x80;
+	ev.u.published.reason_name = why;
+	client_post(c, &ev);
+	queue_count(c, m, -1);
 	c->store->ops->remove(c->store, m);
 }
 
@@ -134,7 +144,7 @@ static bool send_one(struct mqtt_client *c, struct mqtt_msg *m)
 	m->data[0] &= (uint8_t)~0x08;       /* first transmission: DUP = 0 */
 	m->state = MQTT_MSG_SENT;
 	c->store->ops->update(c->store, m);
-	c->queued--;
+	queue_count(c, m, -1);
 	c->inflight++;
 	return client_send(c, m->data, m->len) == 0;
 }
@@ -167,6 +177,12 @@ void session_pump(struct mqtt_client *c)
 			continue;
 		if (m->qos > 0 && c->inflight >= window)
 			break;      /* strict order: nothing overtakes a waiting message */
+		if (queue_expired(c, m)) {
+			session_drop(c, m, "expired: older than max_age");
+			continue;
+		}
+		if (queue_paced(c))
+			break;
 		if (!send_one(c, m))
 			break;
 	}
@@ -221,7 +237,7 @@ static void restart_session(struct mqtt_client *c)
 		m->data[0] &= (uint8_t)~0x08;
 		s->ops->update(s, m);
 		c->inflight--;
-		c->queued++;
+		queue_count(c, m, 1);
 	}
 	s->ops->in_clear_all(s);
 	memset(c->manual_pending, 0, sizeof c->manual_pending);
@@ -548,13 +564,6 @@ static int check_props(struct mqtt_client *c, int type, const uint8_t *props, si
 	return mqtt_props_validate(type, props, len) == MQTT_OK ? 0 : MQTT_E_INVALID;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, int *err)
 {
 	struct mqtt_packet p = { .type = MQTT_PUBLISH };
@@ -579,7 +588,7 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 	mqtt_encode(&p, c->o.version, m->data, size);
 	m->qos = r->qos;
 	m->state = MQTT_MSG_QUEUED;
-	m->created = wall_ms();
+	m->created = queue_wall_ms();
 	m->id_offset = (uint32_t)(header_len(m->data, size) + 2 + r->topic_len);
 	return m;
 }
@@ -591,19 +600,21 @@ int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, uin
 		return MQTT_E_QOS;
 	if (!r->topic || !mqtt_topic_name_valid((const uint8_t *)r->topic, r->topic_len))
 		return MQTT_E_TOPIC;
-	if (c->queued >= c->o.max_queued)
-		return MQTT_E_QUEUE_FULL;
 	if (check_props(c, MQTT_PUBLISH, r->props, r->props_len) < 0)
 		return MQTT_E_INVALID;
 	struct mqtt_msg *m = encode_publish(c, r, &err);
 	if (!m)
 		return err;
+	if ((err = queue_admit(c, m->len)) < 0) {
+		mqtt_msg_free(m);
+		return err;
+	}
 	m->mid = next_mid(c);
 	if (c->store->ops->add(c->store, m) < 0) {
 		mqtt_msg_free(m);
 		return MQTT_E_NOMEM;
 	}
-	c->queued++;
+	queue_count(c, m, 1);
 	if (mid)
 		*mid = m->mid;
 	session_pump(c);
@@ -796,7 +807,7 @@ void session_adopt_store(struct mqtt_client *c)
 	for (struct mqtt_msg *m = s->ops->first(s); m; m = s->ops->next(s, m), n++) {
 		m->mid = next_mid(c);
 		if (m->state == MQTT_MSG_QUEUED) {
-			c->queued++;
+			queue_count(c, m, 1);
 		} else {
 			c->inflight++;
 			bit_set(c->ids_used, m->packet_id, true);

@@ -502,13 +502,18 @@ static int l_stats(lua_State *L)
 	struct lclient *lc = check_open(L, 1);
 	struct mqtt_client_stats st;
 	mqtt_client_stats(lc->c, &st);
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 11);
 	lmqtt_set_int(L, "inflight", st.inflight);
 	lmqtt_set_int(L, "queued", st.queued);
 	lmqtt_set_int(L, "subscriptions", st.subscriptions);
 	lmqtt_set_int(L, "sent_packets", (lua_Integer)st.sent_packets);
 	lmqtt_set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
 	lmqtt_set_int(L, "connects", st.connects);
+	lmqtt_set_int(L, "queued_bytes", (lua_Integer)st.queued_bytes);
+	lmqtt_set_int(L, "dropped", (lua_Integer)st.dropped);
+	lmqtt_set_int(L, "expired", (lua_Integer)st.expired);
+	lua_pushboolean(L, st.persistent);
+	lua_setfield(L, -2, "persistent");
 	return 1;
 }
 

@@ -17,7 +17,8 @@
 static const char *const opt_names[] = { "uri", "host", "port", "client_id", "protocol",
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
-	"max_packet_size", "tls", "ws", "proxy", "persist", NULL };
+	"max_packet_size", "tls", "ws", "proxy", "persist", "max_queued_bytes", "max_age",
+	"drain_rate", "drop", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -212,6 +213,17 @@ static void opt_ws(lua_State *L, int t, struct transport_ws_opts *ws)
 	ws->headers = lua_tostring(L, -1);
 }
 
+/* drop = "oldest" (default) | "new" */
+static uint8_t opt_drop(lua_State *L, int t)
+{
+	const char *d = opt_str(L, t, "drop", NULL);
+	if (!d || strcmp(d, "oldest") == 0)
+		return MQTT_DROP_OLDEST;
+	if (strcmp(d, "new") == 0)
+		return MQTT_DROP_NEW;
+	return (uint8_t)luaL_error(L, "mqtt.client: option 'drop': \"oldest\" or \"new\" expected, got '%s'", d);
+}
+
 /* The broker URI: opts.uri, or mqtt://host:port. */
 static const char *opt_uri(lua_State *L, int t)
 {
@@ -255,6 +267,10 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->password_len = len;
 	o->max_inflight = (uint16_t)opt_num(L, t, "max_inflight", 0, 0, 65535);
 	o->max_queued = (uint32_t)opt_num(L, t, "max_queued", 0, 0, 1e9);
+	o->max_queued_bytes = (uint64_t)opt_num(L, t, "max_queued_bytes", 0, 0, 1e15);
+	o->max_age_ms = (uint64_t)(opt_num(L, t, "max_age", 0, 0, 1e10) * 1000);
+	o->drain_rate = (uint32_t)opt_num(L, t, "drain_rate", 0, 0, 1e6);
+	o->queue_drop = opt_drop(L, t);
 	o->connect_timeout_ms = (uint32_t)(opt_num(L, t, "connect_timeout", 0, 0, 86400) * 1000);
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);

@@ -119,3 +119,126 @@ describe("durability", function()
 		assert.are.equal(0, r.in_dups)
 	end)
 end)
+
+-- a mosquitto that keeps its sessions across its own restarts
+local function persistent_broker()
+	local b = H.broker()
+	local dir = H.tmp(H.uniq("mosqdb")) .. "/"
+	os.execute("mkdir -p " .. H.q(dir))
+	local base = b.conf_text
+	b.conf_text = function(self)
+		return (base(self):gsub("persistence false", "persistence true\npersistence_location "
+			.. dir .. "\nmax_queued_messages 100000\nautosave_interval 0"))
+	end
+	b:restart()
+	return b
+end
+
+describe("offline queue", function()
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("1000 QoS 1 publishes stored with the broker down survive kill -9 and arrive once, in order", function()
+		local broker = persistent_broker()
+		local sid = H.uniq("keeper")
+		-- a subscriber whose persistent session the broker keeps while it is down
+		local r = H.run(string.format("mosquitto_sub -h %s -p %d -i %s -c -q 1 -t 'off/#' -W 1",
+			H.host, broker.port, sid))
+		assert(broker:subscribed(sid), r.out .. r.err)
+		broker:stop()
+		local dir = H.tmp(H.uniq("data"))
+		local id = H.uniq("off")
+		local script = H.script([[
+			local mqtt = require "lia.mqtt"
+			local c = mqtt.client{ uri = "${URI}", client_id = "${ID}", clean = false,
+				max_queued = 5000, reconnect = { min = 0.05, max = 0.2 } }
+			c:connect()
+			if os.getenv("PUBLISH") then
+				local tok
+				for i = 1, 1000 do tok = c:publish("off/t", tostring(i), 1) end
+				print("stored", tok:wait("stored"), c:stats().queued)
+			end
+			c:on("connect", function() print("connected") end)
+			require("lia.timer").every(20, function()
+				local st = c:stats()
+				if st.connects > 0 and st.queued == 0 and st.inflight == 0 then print("DRAINED") end
+			end)
+		]], { URI = broker:uri(), ID = id })
+		local p = H.lia_spawn({ "run", "--data-dir", dir, script }, { env = { PUBLISH = 1 } })
+		assert(p:wait_for("stored\ttrue\t1000", 10), H.dump(p))
+		p:kill("KILL"); p:wait()
+		p = H.lia_spawn({ "run", "--data-dir", dir, script })
+		assert(p:wait_for("store: 1000 messages", 10, "stderr"), H.dump(p))
+		broker:start()
+		assert(p:wait_for("DRAINED", 30), H.dump(p, broker))
+		local sub = H.spawn(string.format("mosquitto_sub -h %s -p %d -i %s -c -q 1 -t 'off/#' -C 1000 -W 20",
+			H.host, broker.port, sid))
+		assert(sub:wait(25) == 0, H.dump(sub, broker))
+		local got = H.lines(sub:stdout())
+		assert.are.equal(1000, #got)
+		for i = 1, 1000 do
+			if got[i] ~= tostring(i) then error("message " .. i .. " is " .. tostring(got[i])) end
+		end
+	end)
+
+	it("drops the oldest beyond max_queued / max_queued_bytes, expires by max_age, counts in stats", function()
+		local dir = H.tmp(H.uniq("data"))
+		local script = H.script([[
+			local mqtt = require "lia.mqtt"
+			local c = mqtt.client{ uri = "mqtt://127.0.0.1:1", client_id = "q-${N}",
+				max_queued = 10, max_queued_bytes = 400 }
+			c:connect()     -- port 1: stays offline, retrying
+			local first = c:publish("q/t", "0", 1)
+			for i = 1, 20 do assert(c:publish("q/t", tostring(i), 1)) end
+			print("first", first:wait(1000))
+			local st = c:stats()
+			print("stats", st.queued, st.dropped, st.persistent)
+			for i = 1, 10 do assert(c:publish("q/t", string.rep("x", 100), 1)) end
+			st = c:stats()
+			print("bytes", st.queued, st.queued_bytes <= 400, st.dropped)
+			local d = mqtt.client{ uri = "mqtt://127.0.0.1:1", client_id = "n-${N}", max_queued = 2,
+				drop = "new" }
+			d:connect()
+			d:publish("q/t", "a", 1); d:publish("q/t", "b", 1)
+			print("new", d:publish("q/t", "c", 1))
+			os.exit(0)
+		]], { N = H.uniq("x") })
+		local r = H.lia_run({ "run", "--data-dir", dir, script })
+		assert.matches("first\tnil\tdropped: queue full", r.out, nil, true)
+		assert.matches("stats\t10\t11\ttrue", r.out, nil, true)
+		assert.matches("bytes\t%d+\ttrue\t%d+", r.out)
+		assert.matches("new\tnil\toffline queue full", r.out, nil, true)
+	end)
+
+	it("max_age drops what waited too long; drain_rate paces the backlog", function()
+		local broker = H.broker()
+		local script = H.script([[
+			local mqtt = require "lia.mqtt"
+			local c = mqtt.client{ uri = "${URI}", client_id = "${ID}", max_age = 0.2, persist = false }
+			local old = c:publish("age/t", "old", 1)
+			lia.sleep(400)
+			c:connect()
+			print("old", old:wait(5000))
+			print("expired", c:stats().expired)
+			local d = mqtt.client{ uri = "${URI}", client_id = "${ID}-d", drain_rate = 100,
+				persist = false }
+			local toks = {}
+			for i = 1, 50 do toks[i] = d:publish("age/t", tostring(i), 1) end
+			local t0 = lia.now()
+			d:connect()
+			for i = 1, 50 do assert(toks[i]:wait(10000)) end
+			print("drained", lia.now() - t0)
+			os.exit(0)
+		]], { URI = broker:uri(), ID = H.uniq("age") })
+		local sub = broker:sub("-q 1 -t 'age/#'")
+		local r = H.lia_run({ "run", script }, { timeout = 30 })
+		local took = tonumber(r.out:match("drained\t(%d+)") or "0") / 1000
+		assert.matches("old\tnil\texpired: older than max_age", r.out, nil, true)
+		assert.matches("expired\t1", r.out, nil, true)
+		-- 50 messages at 100/s take at least 0.49 s: a lower bound only, which
+		-- a busy machine cannot break
+		assert.is_true(took >= 0.49, "drained in " .. took .. " s")
+		assert(H.wait(function() return #H.lines(sub:stdout()) >= 50 end, 10), sub:output())
+		assert.falsy(sub:stdout():find("old", 1, true))
+	end)
+end)
