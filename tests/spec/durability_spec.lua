@@ -242,3 +242,124 @@ describe("offline queue", function()
 		assert.falsy(sub:stdout():find("old", 1, true))
 	end)
 end)
+
+describe("store", function()
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	local session_script = [[
+		local mqtt = require "lia.mqtt"
+		local c = mqtt.client{ uri = "${URI}", client_id = "${ID}", clean = false, persist = ${P} }
+		c:on("connect", function(_, a) print("session_present", a.session_present) end)
+		c:subscribe("s/#", 2)
+		c:connect()
+	]]
+
+	it("persist = false, clean = false: a broker session lia has no state for is not resumed", function()
+		local broker = H.broker()
+		local id = H.uniq("np")
+		local script = H.script(session_script, { URI = broker:uri(), ID = id, P = "false" })
+		local p = H.lia_spawn({ "run", script })
+		assert(p:wait_for("session_present\tfalse", 10), H.dump(p, broker))
+		p:kill("KILL"); p:wait()
+		-- the broker keeps that session; a new process has no state for it
+		p = H.lia_spawn({ "run", script })
+		assert(p:wait_for("reconnecting with a clean start", 10, "stderr"), H.dump(p, broker))
+		assert(p:wait_for("session_present\tfalse", 10), H.dump(p, broker))
+		assert.falsy(p:stdout():find("session_present\ttrue", 1, true))
+		-- and within one process, a reconnect resumes the session it now holds
+		broker:restart()
+		assert(p:wait_for("session_present\tfalse\nsession_present\tfalse", 10), H.dump(p, broker))
+	end)
+
+	it("with a store, the next process resumes the session (session present)", function()
+		local broker = H.broker()
+		local dir = H.tmp(H.uniq("data"))
+		local script = H.script(session_script, { URI = broker:uri(), ID = H.uniq("wp"), P = "true" })
+		local p = H.lia_spawn({ "run", "--data-dir", dir, script })
+		assert(p:wait_for("session_present\tfalse", 10), H.dump(p, broker))
+		p:kill("KILL"); p:wait()
+		p = H.lia_spawn({ "run", "--data-dir", dir, script })
+		assert(p:wait_for("session_present\ttrue", 10), H.dump(p, broker))
+	end)
+
+	it("lia.state values survive kill -9", function()
+		local dir = H.tmp(H.uniq("data"))
+		local script = H.script([[
+			local state = require "lia.state"
+			local n = state.get("n", 0)
+			print("START", n, state.get("t", {}).n, state.get("s"))
+			require("lia.timer").every(2, function()
+				n = n + 1
+				state.set("n", n)
+				state.set("t", { n = n, list = { 1, 2, 3 } })
+				state.set("s", "v" .. n)
+				if n % 5 == 0 then assert(state.flush()); print("FLUSHED", n) end
+			end)
+		]])
+		local last = 0
+		for _ = 1, 10 do
+			local p = H.lia_spawn({ "run", "--data-dir", dir, script })
+			assert(p:wait_for("START", 10), H.dump(p))
+			local start = tonumber(p:stdout():match("START\t(%d+)"))
+			-- every value flushed before the kill is there after it
+			assert.is_true(start >= last, "started at " .. start .. " after flushing " .. last)
+			local t, s = p:stdout():match("START\t%d+\t(%S+)\t(%S+)")
+			if start > 0 then
+				assert.are.equal(tostring(start), t)
+				assert.are.equal("v" .. start, s)
+			end
+			H.sleep(math.random() * 0.2)    -- a random moment: the point of the test
+			p:kill("KILL"); p:wait()
+			for f in p:stdout():gmatch("FLUSHED\t(%d+)") do last = math.max(last, tonumber(f)) end
+		end
+		assert.is_true(last > 0)
+	end)
+
+	local function recovers(prepare, expect)
+		local dir = H.tmp(H.uniq("data"))
+		os.execute("mkdir -p " .. H.q(dir))
+		prepare(dir .. "/lia.db")
+		local script = H.script([[
+			local state = require "lia.state"
+			print("got", state.get("k", "none"), state.set("k", "v"))
+			state.flush()   -- os.exit does not wait for the end of the loop turn
+			os.exit(0)
+		]])
+		local r = H.lia_run({ "run", "--data-dir", dir, script })
+		assert.matches("got\tnone\ttrue", r.out, nil, true)
+		local lines = 0
+		for l in r.err:gmatch("[^\n]+") do
+			if l:find("unusable", 1, true) then lines = lines + 1 end
+		end
+		assert.are.equal(1, lines, r.err)
+		assert.matches(expect, r.err)
+		local ls = io.popen("ls " .. H.q(dir)):read("a")
+		assert.matches("lia%.db%.bad%-", ls)
+		-- the next start uses the fresh store quietly
+		r = H.lia_run({ "run", "--data-dir", dir, H.script([[
+			print("again", require("lia.state").get("k")) os.exit(0) ]]) })
+		assert.matches("again\tv", r.out, nil, true)
+		assert.falsy(r.err:find("unusable", 1, true))
+	end
+
+	it("a garbage store is moved aside with one log line", function()
+		recovers(function(db) H.write(db, string.rep("not a database\n", 500)) end, "not a database")
+	end)
+
+	it("a truncated store is moved aside", function()
+		recovers(function(db)
+			assert(os.execute("sqlite3 " .. H.q(db) .. " 'create table t(x); "
+				.. "insert into t select randomblob(3000) from generate_series(1, 50);' 2>/dev/null || "
+				.. "sqlite3 " .. H.q(db) .. " \"create table t(x); with recursive r(i) as (select 1 union all "
+				.. "select i + 1 from r where i < 50) insert into t select randomblob(3000) from r;\""))
+			os.execute("truncate -s 20000 " .. H.q(db))
+		end, "unusable")
+	end)
+
+	it("a store from a newer lia is moved aside", function()
+		recovers(function(db)
+			assert(os.execute("sqlite3 " .. H.q(db) .. " 'pragma user_version = 99; create table x(y);'"))
+		end, "schema version 99 is newer")
+	end)
+end)
