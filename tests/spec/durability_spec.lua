@@ -363,3 +363,54 @@ describe("store", function()
 		end, "schema version 99 is newer")
 	end)
 end)
+
+describe("full disk", function()
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	-- a real small tmpfs (the test runs as root); skipped where mount is refused
+	it("turns stored into an error the script sees; lia goes on from memory", function()
+		local dir = H.tmp(H.uniq("small"))
+		os.execute("mkdir -p " .. H.q(dir))
+		if not os.execute("mount -t tmpfs -o size=256k tmpfs " .. H.q(dir) .. " 2>/dev/null") then
+			print("full disk: cannot mount a tmpfs here (not root?): skipped")
+			return
+		end
+		finally(function() os.execute("umount -l " .. H.q(dir)) end)
+		local broker = H.broker()
+		local port = broker.port
+		broker:stop()
+		local script = H.script([[
+			local mqtt = require "lia.mqtt"
+			local c = mqtt.client{ uri = "${URI}", client_id = "${ID}", max_queued = 10000,
+				reconnect = { min = 0.05, max = 0.2 } }
+			c:connect()
+			local payload = string.rep("x", 2000)
+			local toks, failed = {}, nil
+			for batch = 1, 100 do
+				local tok
+				for i = 1, 10 do
+					tok = assert(c:publish("full/t", tostring(#toks + 1), 1))
+					toks[#toks + 1] = tok
+				end
+				local ok, why = tok:wait("stored")
+				if not ok then failed = why break end
+			end
+			print("FULL", #toks, failed)
+			-- still accepted, in memory
+			for i = 1, 10 do toks[#toks + 1] = assert(c:publish("full/t", tostring(#toks + 1), 1)) end
+			print("LATER", toks[#toks]:wait("stored"))
+			for _, t in ipairs(toks) do assert(t:wait(20000)) end
+			print("ALL", #toks)
+		]], { URI = "mqtt://127.0.0.1:" .. port, ID = H.uniq("full") })
+		local p = H.lia_spawn({ "run", "--data-dir", dir, script })
+		assert(p:wait_for("FULL", 20), H.dump(p))
+		local n = tonumber(p:stdout():match("FULL\t(%d+)"))
+		assert.matches("FULL\t%d+\tnot stored: database or disk is full", p:stdout())
+		assert.matches("LATER\tnil\tnot stored: database or disk is full", p:stdout(), nil, true)
+		assert.matches("commit failed", p:stderr(), nil, true)
+		broker:start()
+		assert(p:wait_for("ALL\t" .. (n + 10), 30), H.dump(p, broker))
+		assert(p:alive())
+	end)
+end)
