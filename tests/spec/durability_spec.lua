@@ -415,3 +415,17 @@ describe("full disk", function()
 		assert(p:alive())
 	end)
 end)
+
+describe("docs_state.lua", function()
+	teardown(H.cleanup)
+	it("counts boots in lia.state and publishes a stored reading", function()
+		local broker = H.broker()
+		local dir = H.tmp(H.uniq("data"))
+		local ex = H.root .. "/scripts/examples/docs_state.lua"
+		for boot = 1, 2 do
+			local r = H.lia_run({ "run", "--data-dir", dir, ex }, { env = { BROKER = broker:uri() } })
+			assert.matches("boot\t" .. boot .. "\nstored\ttrue\nacked\ttrue\nqueued\t0\tdropped\t0\tpersistent\ttrue",
+				r.out, nil, true)
+		end
+	end)
+end)
