@@ -152,7 +152,7 @@ CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC) -lssl -lcrypto
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore -o $@ $< $(CORE_SRC) -lssl -lcrypto -lsqlite3
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds
