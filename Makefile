@@ -88,11 +88,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_OBJ)
 DEB_BUILD := build-essential pkg-config liblua5.4-dev libssl-dev libserialport-dev lua-cjson-dev libcjson-dev \
 	libsystemd-dev libsqlite3-dev libcurl4-openssl-dev
 DEB_TEST  := lua5.4 lua-busted mosquitto mosquitto-clients openssl tinyproxy microsocks python3 python3-websockets valgrind clang socat \
-	libcjson-dev python3-paho-mqtt tzdata sqlite3 stress-ng zsh groff-base
+	libcjson-dev python3-paho-mqtt tzdata sqlite3 stress-ng zsh groff-base strace
 # make test-brokers: other broker implementations (RabbitMQ's MQTT plugin, ejabberd's mod_mqtt)
 DEB_BROKERS := rabbitmq-server ejabberd
 # make test-kernel: Debian's kernel under qemu with gpio-sim (built here) and i2c-stub
-DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio
+DEB_KERNEL := linux-image-amd64 linux-headers-amd64 linux-source busybox-static qemu-system-x86 cpio e2fsprogs
 deps:
 	@sh tests/deps.sh $(DEB_BUILD) $(DEB_TEST)
 	@$(if $(ARCH),sh packaging/cross-deps.sh $(ARCH))
@@ -140,6 +140,14 @@ asan: deps
 
 demo: deps lia
 	@sh scripts/demo.sh
+
+# make test-powercut: 50 power cuts (kill -9 of the VM) while lia writes its
+# store on an ext4 virtual disk (tests/kernel/powercut.sh; make test-kernel
+# and make test run 6 of them)
+.PHONY: test-powercut
+test-powercut: $(BUILD)/lia
+	@sh tests/deps.sh $(DEB_KERNEL)
+	@sh tests/kernel/build.sh $(BUILD)/kernel $(BUILD)/lia && CUTS=$${CUTS:-50} sh tests/kernel/powercut.sh $(BUILD)/kernel
 
 # make test-kernel: lia's Linux GPIO and I2C backends against the kernel's own
 # gpio-sim and i2c-stub drivers in a small VM (tests/kernel/run.sh; ~20 s with

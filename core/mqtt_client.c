@@ -322,7 +322,7 @@ static void send_connect(struct mqtt_client *c)
 	struct mqtt_connect *k = &p.u.connect;
 	const char *id = c->assigned_id ? c->assigned_id : c->client_id;
 	k->version = c->o.version;
-	k->clean = c->o.clean || c->fresh_session;
+	k->clean = c->o.clean || c->fresh == FRESH_DISCARD;
 	k->keepalive = c->o.keepalive;
 	k->client_id = (struct mqtt_str){ (const uint8_t *)id, strlen(id) };
 	if (c->username)
@@ -566,6 +566,43 @@ static void emit_connect(struct mqtt_client *c, const struct mqtt_connack *ack)
 	client_emit(c, &ev);
 }
 
+/* Close this connection at once and open the next one (see FRESH_*). */
+static void reconnect_now(struct mqtt_client *c, const char *why)
+{
+	client_log(c, LOG_INFO, "%s", why);
+	disconnect_now(c, 0);
+	client_lost(c, 0, false, (struct mqtt_str){ 0 }, "%s", why);
+	if (!c->freeing && c->want_connected && (c->state == ST_BACKOFF || c->state == ST_IDLE)) {
+		stop_timer(c, &c->retry_timer);
+		connect_start(c);
+	}
+}
+
+/* true when the connection is being replaced (see FRESH_*) */
+static bool settle_fresh(struct mqtt_client *c, bool session_present)
+{
+	if (c->fresh == FRESH_NONE)
+		return false;
+	if (c->fresh == FRESH_PROBE && session_present) {
+		c->fresh = FRESH_DISCARD;
+		c->state = ST_CONNECTED;
+		reconnect_now(c, "the broker holds a session lia has no state for: "
+			"reconnecting with a clean start");
+		return true;
+	}
+	bool v3_discard = c->fresh == FRESH_DISCARD && c->o.version != MQTT_V5;
+	c->fresh = FRESH_NONE;
+	if (c->store->ops->session_synced)
+		c->store->ops->session_synced(c->store);
+	if (v3_discard) {
+		/* MQTT 3.1.1 ends a clean session with its connection */
+		c->state = ST_CONNECTED;
+		reconnect_now(c, "stale session discarded: reconnecting with a persistent session");
+		return true;
+	}
+	return false;
+}
+
 void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 {
 	unsigned gen = c->gen;
@@ -578,7 +615,7 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 				"connection refused by broker: %s (0x%02x)", name, ack->reason);
 		return;
 	}
-	if (ack->session_present && (c->o.clean || c->fresh_session)) {
+	if (ack->session_present && (c->o.clean || c->fresh == FRESH_DISCARD)) {
 		/* v5 [MQTT-3.2.2-4]: no session state here, so a present one is a
 		 * broker bug; 3.1.1 [MQTT-3.2.2-1] forbids it too. Resuming would
 		 * resend packets under ids the broker never saw. */
@@ -600,11 +637,8 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 	client_alias_connected(c, ack->props);
 	client_uris_connected(c);
 	c->last_refusal = 0;
-	if (c->fresh_session) {
-		c->fresh_session = false;
-		if (c->store->ops->session_synced)
-			c->store->ops->session_synced(c->store);
-	}
+	if (settle_fresh(c, ack->session_present))
+		return;
 	c->connected_at = loop_now(c->loop);
 	c->last_recv = c->connected_at;
 	c->st.connects++;
@@ -674,6 +708,7 @@ static void client_destroy(struct mqtt_client *c)
 	stop_timer(c, &c->post_timer);
 	stop_timer(c, &c->close_timer);
 	stop_timer(c, &c->reload_timer);
+	queue_free(c);
 	loop_hook_remove(c->loop, before_sleep, c);
 	session_free_all(c);
 	mqtt_alias_free(c->alias);
@@ -837,6 +872,10 @@ void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st
 	*st = c->st;
 	st->inflight = c->inflight;
 	st->queued = c->queued;
+	st->queued_bytes = c->queued_bytes;
+	st->dropped = c->dropped;
+	st->expired = c->expired;
+	st->persistent = c->store->persistent;
 	st->subscriptions = 0;
 	for (const struct sub *s = c->subs; s; s = s->next)
 		st->subscriptions++;

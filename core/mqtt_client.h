@@ -75,6 +75,10 @@ struct mqtt_client_opts {
 	uint32_t reconnect_max_ms;  /* cap; 0 = 120000 */
 	uint16_t max_inflight;      /* QoS>0 publishes awaiting ack; 0 = 20 */
 	uint32_t max_queued;        /* messages waiting to be sent; 0 = 1000 */
+	uint64_t max_queued_bytes;  /* their encoded bytes; 0 = no limit */
+	uint64_t max_age_ms;        /* older queued messages are dropped unsent; 0 = keep */
+	uint32_t drain_rate;        /* queued messages sent per second; 0 = no limit */
+	uint8_t queue_drop;         /* MQTT_DROP_OLDEST (default) or MQTT_DROP_NEW */
 	uint32_t connect_timeout_ms;/* TCP + CONNACK; 0 = 10000 */
 	uint32_t max_packet_size;   /* inbound limit (announced in v5); 0 = 1 MiB */
 	bool manual_ack;            /* inbound QoS>0 acked only by mqtt_client_ack */
@@ -105,6 +109,11 @@ struct mqtt_client_opts {
 	/* the local address to connect from (mosquitto's -A); NULL: any */
 	const char *bind_address;
 };
+
+/* When the queue is full: drop the oldest queued (unsent) message, its
+ * publish failing with "dropped: queue full", or refuse the new one with
+ * MQTT_E_QUEUE_FULL. */
+enum { MQTT_DROP_OLDEST, MQTT_DROP_NEW };
 
 enum mqtt_event_type {
 	MQTT_EV_CONNECT,      /* CONNACK received (reason != 0: refused) */
@@ -266,6 +275,10 @@ struct mqtt_client_stats {
 	int64_t alias_bytes_saved;
 	uint64_t alias_out, alias_in;   /* PUBLISH sent / received by alias only */
 	uint16_t alias_out_max, alias_in_max;
+	uint64_t queued_bytes;
+	uint64_t dropped;    /* queued messages dropped for max_queued / max_queued_bytes */
+	uint64_t expired;    /* queued messages dropped for max_age */
+	bool persistent;     /* the store survives the process */
 };
 void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
 

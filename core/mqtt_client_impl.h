@@ -58,6 +58,15 @@ struct posted {
 
 #define CLIENT_OUT_HIGH_WATER (64 * 1024)
 
+/* A client whose store holds no state for its broker session (a first run,
+ * persist = false, a store moved aside) must not resume a session the
+ * broker kept: that session's open QoS 2 flows and packet ids belong to a
+ * process that is gone. It connects as configured (PROBE); when the broker
+ * says a session is present it reconnects once with a clean start
+ * (DISCARD), and under MQTT 3.1.1, where a clean session ends with its
+ * connection, once more with clean session off. */
+enum { FRESH_NONE, FRESH_PROBE, FRESH_DISCARD };
+
 struct mqtt_client {
 	struct loop *loop;
 	struct mqtt_client_opts o;      /* strings below owned */
@@ -96,12 +105,15 @@ struct mqtt_client {
 	bool server_retain;
 
 	struct mqtt_store *store;
-	bool fresh_session;             /* no state of ours for a broker session yet:
-	                                 * connect with a clean start (mqtt_store.h) */
+	uint8_t fresh;                  /* FRESH_*: no state of ours for a broker session yet */
 	struct mqtt_alias *alias;       /* topic aliases, both ways */
 	struct client_auth *auth;       /* enhanced authentication, NULL: none */
 	struct client_uris *uris;       /* failover list and redirection */
 	uint32_t inflight, queued, next_mid;
+	uint64_t queued_bytes, dropped, expired;
+	uint32_t queue_logged;          /* depth last logged (mqtt_queue.c) */
+	uint64_t drain_next_ms;         /* drain_rate: earliest next send */
+	struct loop_timer *drain_timer;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
 	uint8_t manual_pending[65536 / 8];  /* inbound awaiting mqtt_client_ack */
@@ -181,7 +193,16 @@ void client_auth_packet(struct mqtt_client *c, const struct mqtt_disconnect *a);
 bool client_auth_connack(struct mqtt_client *c, const struct mqtt_connack *ack);
 void client_auth_lost(struct mqtt_client *c);
 
+/* mqtt_queue.c: the offline queue's limits, age and drain pace */
+int queue_admit(struct mqtt_client *c, size_t len);
+void queue_count(struct mqtt_client *c, const struct mqtt_msg *m, int delta);
+bool queue_expired(struct mqtt_client *c, const struct mqtt_msg *m);
+bool queue_paced(struct mqtt_client *c);
+void queue_free(struct mqtt_client *c);
+int64_t queue_wall_ms(void);
+
 /* mqtt_session.c */
+void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why);
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);
 void session_on_connack(struct mqtt_client *c, bool session_present);
 void session_pump(struct mqtt_client *c);

@@ -7,7 +7,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "mqtt_client_impl.h"
@@ -74,8 +73,19 @@ static void complete(struct mqtt_client *c, struct mqtt_msg *m, bool ok, uint8_t
 		session_free_id(c, m->packet_id);
 		c->inflight--;
 	} else {
-		c->queued--;
+		queue_count(c, m, -1);
 	}
+	c->store->ops->remove(c->store, m);
+}
+
+void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why)
+{
+	struct mqtt_event ev = { .type = MQTT_EV_PUBLISHED };
+	ev.u.published.mid = m->mid;
+	ev.u.published.reason = 0x80;
+	ev.u.published.reason_name = why;
+	client_post(c, &ev);
+	queue_count(c, m, -1);
 	c->store->ops->remove(c->store, m);
 }
 
@@ -134,7 +144,7 @@ static bool send_one(struct mqtt_client *c, struct mqtt_msg *m)
 	m->data[0] &= (uint8_t)~0x08;       /* first transmission: DUP = 0 */
 	m->state = MQTT_MSG_SENT;
 	c->store->ops->update(c->store, m);
-	c->queued--;
+	queue_count(c, m, -1);
 	c->inflight++;
 	return client_alias_send(c, m->data, m->len, false) == 0;
 }
@@ -167,6 +177,12 @@ void session_pump(struct mqtt_client *c)
 			continue;
 		if (m->qos > 0 && c->inflight >= window)
 			break;      /* strict order: nothing overtakes a waiting message */
+		if (queue_expired(c, m)) {
+			session_drop(c, m, "expired: older than max_age");
+			continue;
+		}
+		if (queue_paced(c))
+			break;
 		if (!send_one(c, m))
 			break;
 	}
@@ -222,7 +238,7 @@ static void restart_session(struct mqtt_client *c)
 		m->data[0] &= (uint8_t)~0x08;
 		s->ops->update(s, m);
 		c->inflight--;
-		c->queued++;
+		queue_count(c, m, 1);
 	}
 	s->ops->in_clear_all(s);
 	memset(c->manual_pending, 0, sizeof c->manual_pending);
@@ -264,21 +280,45 @@ static void deliver(struct mqtt_client *c, const struct mqtt_publish *p)
 	client_emit(c, &ev);
 }
 
-static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *in)
+static uint32_t msg_hash(const struct mqtt_publish *p)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a over topic, 0, payload */
+	for (size_t i = 0; i < p->topic.len; i++)
+		h = (h ^ p->topic.ptr[i]) * 16777619u;
+	h *= 16777619u;
+	for (size_t i = 0; i < p->payload.len; i++)
+		h = (h ^ p->payload.ptr[i]) * 16777619u;
+	return h;
+}
+
+/* A QoS 2 PUBLISH we already have (received, or released and resent by a
+ * broker that should not: see mqtt_store.h) is acknowledged, not
+ * delivered; a new one is recorded as received before the script sees it. */
+static bool inbound_seen(struct mqtt_client *c, const struct mqtt_publish *p)
 {
 	struct mqtt_store *s = c->store;
+	uint32_t old, h = msg_hash(p);
+	int st = s->ops->in_get(s, p->packet_id, &old);
+	if (st == MQTT_IN_RECEIVED || (st == MQTT_IN_RELEASED && p->dup && old == h)) {
+		if (st == MQTT_IN_RELEASED)
+			client_log(c, LOG_DEBUG, "broker resent released message %u: not delivered again",
+				(unsigned)p->packet_id);
+		if (!bit_get(c->manual_pending, p->packet_id))
+			send_ack(c, MQTT_PUBREC, p->packet_id, 0);
+		return true;
+	}
+	s->ops->in_set(s, p->packet_id, MQTT_IN_RECEIVED, h);
+	return false;
+}
+
+static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *in)
+{
 	struct mqtt_publish resolved = *in, *p = &resolved;
 	unsigned gen = c->gen;
 	if (!client_alias_resolve(c, p))
 		return;
-	if (p->qos == 2 && s->ops->in_has(s, p->packet_id)) {
-		/* a redelivery of a message we already have: acknowledge, don't deliver */
-		if (!bit_get(c->manual_pending, p->packet_id))
-			send_ack(c, MQTT_PUBREC, p->packet_id, 0);
+	if (p->qos == 2 && inbound_seen(c, p))
 		return;
-	}
-	if (p->qos == 2)
-		s->ops->in_mark(s, p->packet_id, true);
 	if (p->qos > 0 && c->o.manual_ack) {
 		bit_set(c->manual_pending, p->packet_id, true);
 		bit_set(c->manual_qos2, p->packet_id, p->qos == 2);
@@ -324,14 +364,16 @@ static void handle_pubrec(struct mqtt_client *c, const struct mqtt_ack *a)
 static void handle_pubrel(struct mqtt_client *c, const struct mqtt_ack *a)
 {
 	struct mqtt_store *s = c->store;
-	bool known = s->ops->in_has(s, a->packet_id);
-	if (known && bit_get(c->manual_pending, a->packet_id)) {
+	uint32_t h;
+	int st = s->ops->in_get(s, a->packet_id, &h);
+	if (st == MQTT_IN_RECEIVED && bit_get(c->manual_pending, a->packet_id)) {
 		client_log(c, LOG_WARN, "PUBREL for packet id %u before it was acknowledged",
 			(unsigned)a->packet_id);
 		return;
 	}
-	s->ops->in_mark(s, a->packet_id, false);
-	send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? 0 : 0x92);
+	if (st == MQTT_IN_RECEIVED)
+		s->ops->in_set(s, a->packet_id, MQTT_IN_RELEASED, h);
+	send_ack(c, MQTT_PUBCOMP, a->packet_id, st != MQTT_IN_NONE ? 0 : 0x92);
 }
 
 static void handle_pubcomp(struct mqtt_client *c, const struct mqtt_ack *a)
@@ -582,13 +624,6 @@ static int check_props(struct mqtt_client *c, int type, const uint8_t *props, si
 	return mqtt_props_validate(type, props, len) == MQTT_OK ? 0 : MQTT_E_INVALID;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, int *err)
 {
 	struct mqtt_packet p = { .type = MQTT_PUBLISH };
@@ -613,7 +648,7 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 	mqtt_encode(&p, c->o.version, m->data, size);
 	m->qos = r->qos;
 	m->state = MQTT_MSG_QUEUED;
-	m->created = wall_ms();
+	m->created = queue_wall_ms();
 	m->id_offset = (uint32_t)(header_len(m->data, size) + 2 + r->topic_len);
 	return m;
 }
@@ -632,19 +667,21 @@ int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *req, u
 		return MQTT_E_QOS;
 	if (!r->topic || !mqtt_topic_name_valid((const uint8_t *)r->topic, r->topic_len))
 		return MQTT_E_TOPIC;
-	if (c->queued >= c->o.max_queued)
-		return MQTT_E_QUEUE_FULL;
 	if (check_props(c, MQTT_PUBLISH, r->props, r->props_len) < 0)
 		return MQTT_E_INVALID;
 	struct mqtt_msg *m = encode_publish(c, r, &err);
 	if (!m)
 		return err;
+	if ((err = queue_admit(c, m->len)) < 0) {
+		mqtt_msg_free(m);
+		return err;
+	}
 	m->mid = next_mid(c);
 	if (c->store->ops->add(c->store, m) < 0) {
 		mqtt_msg_free(m);
 		return MQTT_E_NOMEM;
 	}
-	c->queued++;
+	queue_count(c, m, 1);
 	if (mid)
 		*mid = m->mid;
 	session_pump(c);
@@ -837,13 +874,13 @@ void session_adopt_store(struct mqtt_client *c)
 	unsigned n = 0;
 	s->on_stored = on_stored;
 	s->ud = c;
-	c->fresh_session = !s->known_session;
+	c->fresh = s->known_session || c->o.clean ? FRESH_NONE : FRESH_PROBE;
 	if (s->next_id)
 		c->next_id = s->next_id;
 	for (struct mqtt_msg *m = s->ops->first(s); m; m = s->ops->next(s, m), n++) {
 		m->mid = next_mid(c);
 		if (m->state == MQTT_MSG_QUEUED) {
-			c->queued++;
+			queue_count(c, m, 1);
 		} else {
 			c->inflight++;
 			bit_set(c->ids_used, m->packet_id, true);

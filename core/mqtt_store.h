@@ -28,6 +28,14 @@ enum mqtt_msg_state {
 	MQTT_MSG_RELEASED   /* QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP */
 };
 
+/* An inbound QoS 2 packet id is RECEIVED from its PUBLISH to its PUBREL,
+ * then RELEASED until the id brings a new message: a broker that resends a
+ * PUBLISH it had already released (mosquitto 2.0.11 does after a broken
+ * connection, against [MQTT-4.3.3]) would otherwise get it delivered twice.
+ * The hash tells such a resend (DUP=1, same message) from a new message that
+ * reuses the id. */
+enum mqtt_in_state { MQTT_IN_NONE, MQTT_IN_RECEIVED, MQTT_IN_RELEASED };
+
 struct mqtt_msg {
 	uint32_t mid;           /* the caller's token */
 	uint16_t packet_id;     /* 0 until sent */
@@ -55,9 +63,10 @@ struct mqtt_store_ops {
 	void (*remove)(struct mqtt_store *s, struct mqtt_msg *m);
 	struct mqtt_msg *(*first)(struct mqtt_store *s);
 	struct mqtt_msg *(*next)(struct mqtt_store *s, struct mqtt_msg *m);
-	/* Inbound QoS 2 packet ids received and not yet released. */
-	void (*in_mark)(struct mqtt_store *s, uint16_t id, bool on);
-	bool (*in_has)(struct mqtt_store *s, uint16_t id);
+	/* Inbound QoS 2 packet ids (enum mqtt_in_state) with a hash of their
+	 * message; in_get returns the state and fills *hash. */
+	void (*in_set)(struct mqtt_store *s, uint16_t id, int state, uint32_t hash);
+	int (*in_get)(struct mqtt_store *s, uint16_t id, uint32_t *hash);
 	void (*in_clear_all)(struct mqtt_store *s);
 	void (*destroy)(struct mqtt_store *s);
 	/* ---- optional (NULL: nothing to do) ---- */

@@ -1,6 +1,6 @@
 /*
  * mqtt_store_mem.c - the memory session store: a doubly linked list in
- * publish order and a bitmap of inbound QoS 2 packet ids (8 KiB).
+ * publish order and the state of each inbound QoS 2 packet id.
  */
 #include <string.h>
 
@@ -10,7 +10,8 @@
 struct mem_store {
 	struct mqtt_store base;
 	struct mqtt_msg *head, *tail;
-	uint8_t inbound[65536 / 8];
+	uint8_t in_state[65536];        /* enum mqtt_in_state */
+	uint32_t in_hash[65536];        /* calloc'd: pages stay untouched until used */
 };
 
 struct mqtt_msg *mqtt_msg_new(size_t len)
@@ -79,25 +80,24 @@ static struct mqtt_msg *mem_next(struct mqtt_store *s, struct mqtt_msg *m)
 	return m->next;
 }
 
-static void mem_in_mark(struct mqtt_store *s, uint16_t id, bool on)
+static void mem_in_set(struct mqtt_store *s, uint16_t id, int state, uint32_t hash)
 {
 	struct mem_store *ms = (struct mem_store *)s;
-	if (on)
-		ms->inbound[id >> 3] |= (uint8_t)(1u << (id & 7));
-	else
-		ms->inbound[id >> 3] &= (uint8_t)~(1u << (id & 7));
+	ms->in_state[id] = (uint8_t)state;
+	ms->in_hash[id] = hash;
 }
 
-static bool mem_in_has(struct mqtt_store *s, uint16_t id)
+static int mem_in_get(struct mqtt_store *s, uint16_t id, uint32_t *hash)
 {
 	struct mem_store *ms = (struct mem_store *)s;
-	return ms->inbound[id >> 3] & (1u << (id & 7));
+	*hash = ms->in_hash[id];
+	return ms->in_state[id];
 }
 
 static void mem_in_clear_all(struct mqtt_store *s)
 {
 	struct mem_store *ms = (struct mem_store *)s;
-	memset(ms->inbound, 0, sizeof ms->inbound);
+	memset(ms->in_state, 0, sizeof ms->in_state);
 }
 
 static void mem_destroy(struct mqtt_store *s)
@@ -110,7 +110,7 @@ static void mem_destroy(struct mqtt_store *s)
 
 static const struct mqtt_store_ops mem_ops = {
 	.add = mem_add, .update = mem_update, .remove = mem_remove, .first = mem_first,
-	.next = mem_next, .in_mark = mem_in_mark, .in_has = mem_in_has,
+	.next = mem_next, .in_set = mem_in_set, .in_get = mem_in_get,
 	.in_clear_all = mem_in_clear_all, .destroy = mem_destroy
 };
 

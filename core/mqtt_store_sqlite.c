@@ -32,10 +32,11 @@ static const char SQL_OUT_UPDATE[] = "UPDATE outbox SET state=?, packet_id=?, fl
 static const char SQL_OUT_DEL[] = "DELETE FROM outbox WHERE seq=?";
 static const char SQL_OUT_LOAD[] = "SELECT seq, qos, state, packet_id, id_offset, flags, created,"
 	" data FROM outbox WHERE session=? ORDER BY seq";
-static const char SQL_IN_ADD[] = "INSERT OR IGNORE INTO inbound(session, packet_id) VALUES(?,?)";
+static const char SQL_IN_ADD[] = "INSERT OR REPLACE INTO inbound(session, packet_id, state, hash)"
+	" VALUES(?,?,?,?)";
 static const char SQL_IN_DEL[] = "DELETE FROM inbound WHERE session=? AND packet_id=?";
 static const char SQL_IN_CLEAR[] = "DELETE FROM inbound WHERE session=?";
-static const char SQL_IN_LOAD[] = "SELECT packet_id FROM inbound WHERE session=?";
+static const char SQL_IN_LOAD[] = "SELECT packet_id, state, hash FROM inbound WHERE session=?";
 static const char SQL_SESS_GET[] = "SELECT id, next_id, synced FROM session WHERE client_id=? AND broker=?";
 static const char SQL_SESS_ADD[] = "INSERT INTO session(client_id, broker) VALUES(?,?)";
 static const char SQL_SESS_ID[] = "UPDATE session SET next_id=? WHERE id=?";
@@ -172,23 +173,29 @@ static struct mqtt_msg *sql_next(struct mqtt_store *s, struct mqtt_msg *m)
 	return S(s)->mem->ops->next(S(s)->mem, m);
 }
 
-static void sql_in_mark(struct mqtt_store *s, uint16_t id, bool on)
+static void sql_in_set(struct mqtt_store *s, uint16_t id, int state, uint32_t hash)
 {
 	struct sql_store *ss = S(s);
-	if (ss->mem->ops->in_has(ss->mem, id) == on)
+	uint32_t h;
+	int was = ss->mem->ops->in_get(ss->mem, id, &h);
+	if (was == state && h == hash)
 		return;
-	ss->mem->ops->in_mark(ss->mem, id, on);
-	sqlite3_stmt *st = begin(ss, on ? SQL_IN_ADD : SQL_IN_DEL);
+	ss->mem->ops->in_set(ss->mem, id, state, hash);
+	sqlite3_stmt *st = begin(ss, state == MQTT_IN_NONE ? SQL_IN_DEL : SQL_IN_ADD);
 	if (st) {
 		sqlite3_bind_int64(st, 1, ss->session);
 		sqlite3_bind_int(st, 2, id);
+		if (state != MQTT_IN_NONE) {
+			sqlite3_bind_int(st, 3, state);
+			sqlite3_bind_int64(st, 4, hash);
+		}
 		step(ss, st);
 	}
 }
 
-static bool sql_in_has(struct mqtt_store *s, uint16_t id)
+static int sql_in_get(struct mqtt_store *s, uint16_t id, uint32_t *hash)
 {
-	return S(s)->mem->ops->in_has(S(s)->mem, id);
+	return S(s)->mem->ops->in_get(S(s)->mem, id, hash);
 }
 
 static void sql_in_clear_all(struct mqtt_store *s)
@@ -287,7 +294,7 @@ static void sql_destroy(struct mqtt_store *s)
 
 static const struct mqtt_store_ops sql_ops = {
 	.add = sql_add, .update = sql_update, .remove = sql_remove, .first = sql_first,
-	.next = sql_next, .in_mark = sql_in_mark, .in_has = sql_in_has,
+	.next = sql_next, .in_set = sql_in_set, .in_get = sql_in_get,
 	.in_clear_all = sql_in_clear_all, .destroy = sql_destroy, .sync = sql_sync,
 	.save_next_id = sql_save_next_id, .sub_save = sql_sub_save,
 	.sub_forget = sql_sub_forget, .sub_each = sql_sub_each,
@@ -364,8 +371,12 @@ static void load(struct sql_store *ss)
 	}
 	if ((st = db_stmt(ss->db, SQL_IN_LOAD))) {
 		sqlite3_bind_int64(st, 1, ss->session);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			ss->mem->ops->in_mark(ss->mem, (uint16_t)sqlite3_column_int(st, 0), true);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int state = sqlite3_column_int(st, 1);
+			if (state == MQTT_IN_RECEIVED || state == MQTT_IN_RELEASED)
+				ss->mem->ops->in_set(ss->mem, (uint16_t)sqlite3_column_int(st, 0), state,
+					(uint32_t)sqlite3_column_int64(st, 2));
+		}
 		sqlite3_reset(st);
 	}
 }

@@ -497,6 +497,7 @@ static int load_embedded(lua_State *L)
 /* lua-cjson, linked in statically (Debian's liblua5.4-cjson.a) */
 int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
+int luaopen_lia_state_db(lua_State *L);    /* lstate.c, under lua/lib/state.lua */
 
 static int open_state(lua_State *L)
 {
@@ -512,6 +513,7 @@ static int open_state(lua_State *L)
 		{ "cjson", luaopen_cjson },
 		{ "cjson.safe", luaopen_cjson_safe },
 		{ "lia.clijson", luaopen_lia_clijson },
+		{ "lia.state.db", luaopen_lia_state_db },
 		{ NULL, NULL }
 	};
 	luaL_openlibs(L);

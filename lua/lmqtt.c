@@ -716,7 +716,7 @@ static int l_stats(lua_State *L)
 	struct lclient *lc = check_open(L, 1);
 	struct mqtt_client_stats st;
 	mqtt_client_stats(lc->c, &st);
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 11);
 	lmqtt_set_int(L, "inflight", st.inflight);
 	lmqtt_set_int(L, "queued", st.queued);
 	lmqtt_set_int(L, "subscriptions", st.subscriptions);
@@ -729,6 +729,11 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "alias_in", (lua_Integer)st.alias_in);
 	lmqtt_set_int(L, "alias_out_max", st.alias_out_max);
 	lmqtt_set_int(L, "alias_in_max", st.alias_in_max);
+	lmqtt_set_int(L, "queued_bytes", (lua_Integer)st.queued_bytes);
+	lmqtt_set_int(L, "dropped", (lua_Integer)st.dropped);
+	lmqtt_set_int(L, "expired", (lua_Integer)st.expired);
+	lua_pushboolean(L, st.persistent);
+	lua_setfield(L, -2, "persistent");
 	return 1;
 }
 

@@ -18,7 +18,8 @@ static const char *const opt_names[] = { "uri", "host", "port", "client_id", "pr
 	"clean", "session_expiry", "keepalive", "username", "password", "will", "reconnect",
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
 	"max_packet_size", "tls", "ws", "proxy", "persist", "trace",
-	"topic_aliases", "auth", "follow_redirect", "bind_address", NULL };
+	"topic_aliases", "auth", "follow_redirect", "bind_address",
+	"max_queued_bytes", "max_age", "drain_rate", "drop", NULL };
 
 static void check_opt_names(lua_State *L, int t)
 {
@@ -242,6 +243,17 @@ static void opt_ws(lua_State *L, int t, struct transport_ws_opts *ws)
 	ws->headers = lua_tostring(L, -1);
 }
 
+/* drop = "oldest" (default) | "new" */
+static uint8_t opt_drop(lua_State *L, int t)
+{
+	const char *d = opt_str(L, t, "drop", NULL);
+	if (!d || strcmp(d, "oldest") == 0)
+		return MQTT_DROP_OLDEST;
+	if (strcmp(d, "new") == 0)
+		return MQTT_DROP_NEW;
+	return (uint8_t)luaL_error(L, "mqtt.client: option 'drop': \"oldest\" or \"new\" expected, got '%s'", d);
+}
+
 /* uri = { "mqtt://a:1883", "mqtt://b:1883", ... }: the failover list, as
  * an array in a userdata left on the stack; returns the first. */
 static const char *opt_uri_list(lua_State *L, int t, struct mqtt_client_opts *o)
@@ -356,6 +368,10 @@ void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 	o->password_len = len;
 	o->max_inflight = (uint16_t)opt_num(L, t, "max_inflight", 0, 0, 65535);
 	o->max_queued = (uint32_t)opt_num(L, t, "max_queued", 0, 0, 1e9);
+	o->max_queued_bytes = (uint64_t)opt_num(L, t, "max_queued_bytes", 0, 0, 1e15);
+	o->max_age_ms = (uint64_t)(opt_num(L, t, "max_age", 0, 0, 1e10) * 1000);
+	o->drain_rate = (uint32_t)opt_num(L, t, "drain_rate", 0, 0, 1e6);
+	o->queue_drop = opt_drop(L, t);
 	o->connect_timeout_ms = (uint32_t)(opt_num(L, t, "connect_timeout", 0, 0, 86400) * 1000);
 	o->max_packet_size = (uint32_t)opt_num(L, t, "max_packet_size", 0, 0, 268435460.0);
 	o->manual_ack = opt_bool(L, t, "manual_ack", false);

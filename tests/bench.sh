@@ -27,6 +27,28 @@ for a in "" -A; do
 	"$build/tools/bench" -p "$port" -n "$n" -q 1 -s "$size" -t 60 -V 5 -T "$long" $a | tail -n 1
 done
 
+# The cost of the crash-safe store (docs/durability.md): the publisher's
+# session in SQLite (WAL, synchronous=FULL, one commit per loop turn) or in
+# memory, at a 100-message window (QoS 2: 20, mosquitto's default in-flight
+# quota, which MQTT 3.1.1 cannot announce); fsyncs counted by strace.
+for q in 1 2; do
+	w=100
+	[ "$q" = 2 ] && w=20
+	for st in memory sqlite; do
+		rm -rf "$dir/store"; mkdir -p "$dir/store"
+		set -- -p "$port" -n "$n" -q "$q" -s "$size" -t 60 -w "$w"
+		[ "$st" = sqlite ] && set -- "$@" -S "$dir/store"
+		"$build/tools/bench" "$@"
+	done
+	if command -v strace >/dev/null 2>&1; then
+		rm -rf "$dir/store"; mkdir -p "$dir/store"
+		strace -f -c -e trace=fsync,fdatasync -o "$dir/strace" \
+			"$build/tools/bench" -p "$port" -n "$n" -q "$q" -s "$size" -t 60 -w "$w" -S "$dir/store" >/dev/null
+		awk -v n="$n" -v q="$q" '$NF == "fsync" || $NF == "fdatasync" { c += $4 }
+			END { printf "lia   qos=%d store=sqlite: %d fsyncs for %d messages (%.3f per message)\n", q, c, n, c / n }' "$dir/strace"
+	fi
+done
+
 # The command-line clients: mosquitto_pub -l / mosquitto_sub -C (libmosquitto)
 # next to lia pub -l / lia sub -C, the same lines through the same broker.
 payload=$(head -c "$size" /dev/zero | tr '\0' 'x')

@@ -133,6 +133,8 @@ run_specs() {
 			awk '/^not ok /{show=1} /^ok /{show=0} show' "$tmp/out" | sed 's/^/    /'
 			grep -q '^not ok ' "$tmp/out" || sed 's/^/    /' "$tmp/out"
 		fi
+		# figures a spec measured (TAP comments "# measured: ...")
+		grep '^# measured: ' "$tmp/out" | sed 's/^# //'
 		echo "spec $name: $p passed, $f failed"
 		add "$p" "$f"
 	done

@@ -6,7 +6,8 @@
 #                is linked into the module; its one call to the unexported
 #                irq_to_desc() becomes generic_handle_irq(), which does the same)
 #   initrd.cpio.gz  busybox (static), LIA and the libraries it links, the
-#                modules (configfs, i2c-dev, i2c-stub, gpio-sim), tests/kernel/*
+#                modules (configfs, i2c-dev, i2c-stub, gpio-sim; virtio-blk and
+#                ext4 for the power-cut test), tests/kernel/*
 #   vmlinuz      the Debian kernel (linux-image-amd64)
 # Everything comes from Debian packages: linux-image-amd64, linux-headers-amd64,
 # linux-source, busybox-static, cpio (and qemu-system-x86 to run it).
@@ -51,7 +52,7 @@ root=$out/root
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/lib/modules" "$root/tests" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount mkdir echo cat ls insmod poweroff sleep grep sed basename; do
+for a in sh mount umount mkdir echo cat ls insmod poweroff sleep grep sed basename sync dmesg tail; do
 	ln -s busybox "$root/bin/$a"
 done
 cp "$lia" "$root/bin/lia"
@@ -63,8 +64,16 @@ done
 for m in kernel/fs/configfs/configfs.ko kernel/drivers/i2c/i2c-dev.ko kernel/drivers/i2c/i2c-stub.ko; do
 	cp "/lib/modules/$kver/$m" "$root/lib/modules/"
 done
+# the power-cut test's virtual disk: virtio-blk and ext4, in load order
+for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_pci_modern_dev \
+		drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/block/virtio_blk \
+		crypto/crc32c_generic lib/crc16 fs/mbcache fs/jbd2/jbd2 fs/ext4/ext4; do
+	cp "/lib/modules/$kver/kernel/$m.ko" "$root/lib/modules/"
+done
 cp "$mod/gpio-sim.ko" "$root/lib/modules/"
 cp "$here"/init "$root/init"
 chmod 755 "$root/init"
 cp "$here"/*.lua "$root/tests/"
+mkdir -p "$root/data"
+cp "$here"/../durability/powercut.lua "$root/powercut.lua"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.cpio.gz"

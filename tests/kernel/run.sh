@@ -2,8 +2,8 @@
 # run.sh [OUT] [LIA] - the kernel tier (make test-kernel): boot Debian's
 # kernel under qemu-system-x86_64 (TCG; KERNEL_ACCEL=kvm for KVM) with
 # an initramfs holding lia, gpio-sim and i2c-stub, run tests/kernel/*.lua
-# with lia's Linux backends against the real kernel drivers, and end with
-# "kernel: N passed, N failed".
+# with lia's Linux backends against the real kernel drivers, then the
+# power-cut test (powercut.sh), and end with "kernel: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-build/kernel}
@@ -27,6 +27,14 @@ if ! grep -q 'kernel-tier: done' "$out/console.txt"; then
 	tail -n 40 "$out/console.txt"
 	f=$((f + 1))
 fi
+# power cuts on a virtual disk (docs/durability.md): POWERCUT_CUTS of them
+# here (about 11 s each with TCG on the development machine), 50 with
+# `make test-powercut`
+CUTS=${POWERCUT_CUTS:-6} sh "$here/powercut.sh" "$out" >"$out/powercut.txt" 2>&1
+grep -E '^(not ok|powercut: )' "$out/powercut.txt"
+p=$((p + $(sed -n 's/^powercut: \([0-9]*\) passed.*/\1/p' "$out/powercut.txt" | tail -n 1)))
+pf=$(sed -n 's/^powercut: [0-9]* passed, \([0-9]*\) failed/\1/p' "$out/powercut.txt" | tail -n 1)
+f=$((f + ${pf:-1}))
 how=tcg
 grep -q 'Hypervisor detected: KVM' "$out/console.txt" && how=kvm
 echo "kernel tier: $how, $(( $(date +%s) - start )) s"

@@ -16,18 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 #include "loop.h"
 #include "mqtt_client.h"
+#include "mqtt_store.h"
 
 struct bench {
 	struct loop *loop;
 	struct mqtt_client *pub, *sub;
 	char topic[256];
 	long n, sent, acked, received, size, window;
-	int qos;
+	int qos, inflight;
 	bool subscribed, connected;
 	uint64_t t_start, t_end;
 	uint64_t *lat;
@@ -127,14 +130,31 @@ static long peak_rss_kb(void)
 
 static bool auto_alias;
 
+/* -S DIR: the publisher keeps its session in DIR/lia.db (mqtt_store_sqlite) */
+static struct db *store_db;
+
+static struct mqtt_store *bench_store(const char *uri, const char *id)
+{
+	char err[4400];
+	struct mqtt_store *st;
+	if (!store_db)
+		return NULL;
+	if (!(st = mqtt_store_sqlite_new(store_db, id, uri, err, sizeof err))) {
+		fprintf(stderr, "bench: %s\n", err);
+		exit(2);
+	}
+	return st;
+}
+
 static struct mqtt_client *make_client(struct bench *b, const char *uri, const char *id,
-	int version, int inflight, mqtt_event_fn *fn)
+	int version, int inflight, mqtt_event_fn *fn, bool stored)
 {
 	char err[200];
 	struct mqtt_client_opts o = { .uri = uri, .client_id = id, .version = (uint8_t)version,
 		.clean = true, .keepalive = 60, .max_inflight = (uint16_t)inflight, .max_queued = 10000,
 		.topic_aliases_auto = auto_alias };
-	struct mqtt_client *c = mqtt_client_new(b->loop, &o, NULL, err, sizeof err);
+	struct mqtt_client *c = mqtt_client_new(b->loop, &o, stored ? bench_store(uri, id) : NULL,
+		err, sizeof err);
 	if (!c) {
 		fprintf(stderr, "bench: %s\n", err);
 		exit(2);
@@ -157,10 +177,19 @@ static void report(struct bench *b, int version)
 	double secs = (double)(b->t_end - b->t_start) / 1e9;
 	long got = b->received < b->n ? b->received : b->n;
 	qsort(b->lat, (size_t)got, sizeof *b->lat, cmp_u64);
-	printf("lia   qos=%d v=%d size=%ld n=%ld: %.0f msg/s, %.1f MB/s, latency p50 %.0f us p99 %.0f us, "
-		"received %ld, peak RSS %ld KiB\n", b->qos, version, b->size, b->n,
+	struct rusage ru;
+	struct db_stats ds = { 0 };
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	if (store_db)
+		db_get_stats(store_db, &ds);
+	printf("lia   qos=%d v=%d size=%ld n=%ld w=%d store=%s: %.0f msg/s, %.1f MB/s, latency p50 %.0f us "
+		"p99 %.0f us, CPU %.1f us/msg (pub+sub), %.3f commits/msg, received %ld, peak RSS %ld KiB\n",
+		b->qos, version, b->size, b->n, b->inflight, store_db ? "sqlite" : "memory",
 		secs > 0 ? (double)got / secs : 0.0, secs > 0 ? (double)got * (double)b->size / secs / 1e6 : 0.0,
 		got ? (double)b->lat[got / 2] / 1e3 : 0.0, got ? (double)b->lat[got * 99 / 100] / 1e3 : 0.0,
+		got ? cpu * 1e6 / (double)got : 0.0, got ? (double)ds.commits / (double)got : 0.0,
 		b->received, peak_rss_kb());
 }
 
@@ -171,7 +200,8 @@ int main(int argc, char **argv)
 	int port = 1883, version = 4, inflight = 20, opt, timeout_s = 60;
 	char uri[300], id[2][64];
 	const char *topic = NULL;
-	while ((opt = getopt(argc, argv, "h:p:n:q:s:V:w:W:t:T:A")) != -1) {
+	const char *store_dir = NULL;
+	while ((opt = getopt(argc, argv, "h:p:n:q:s:V:w:W:t:T:AS:")) != -1) {
 		switch (opt) {
 		case 'h': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -184,8 +214,9 @@ int main(int argc, char **argv)
 		case 'W': b.window = atol(optarg); break;
 		case 'T': topic = optarg; break;
 		case 'A': auto_alias = true; break;
+		case 'S': store_dir = optarg; break;
 		default:
-			fprintf(stderr, "usage: bench -p PORT [-h HOST] [-n N] [-q QOS] [-s SIZE] [-V 4|5] [-w INFLIGHT] [-W WINDOW] [-t SECS]\n");
+			fprintf(stderr, "usage: bench -p PORT [-h HOST] [-n N] [-q QOS] [-s SIZE] [-V 4|5] [-w INFLIGHT] [-W WINDOW] [-t SECS] [-S STORE_DIR]\n");
 			return 2;
 		}
 	}
@@ -193,6 +224,15 @@ int main(int argc, char **argv)
 		b.size = 8;
 	log_set_level(LOG_WARN);
 	b.loop = loop_new();
+	b.inflight = inflight;
+	if (store_dir) {
+		char err[4400];
+		if (!(store_db = db_open(store_dir, err, sizeof err))) {
+			fprintf(stderr, "bench: %s\n", err);
+			return 2;
+		}
+		db_attach(store_db, b.loop);
+	}
 	b.lat = calloc((size_t)b.n + 1, sizeof *b.lat);
 	b.payload = calloc(1, (size_t)b.size);
 	if (topic)
@@ -202,8 +242,8 @@ int main(int argc, char **argv)
 	snprintf(uri, sizeof uri, "mqtt://%s:%d", host, port);
 	snprintf(id[0], sizeof id[0], "bench-pub-%d", (int)getpid());
 	snprintf(id[1], sizeof id[1], "bench-sub-%d", (int)getpid());
-	b.sub = make_client(&b, uri, id[1], version, inflight, on_sub);
-	b.pub = make_client(&b, uri, id[0], version, inflight, on_pub);
+	b.sub = make_client(&b, uri, id[1], version, inflight, on_sub, false);
+	b.pub = make_client(&b, uri, id[0], version, inflight, on_pub, true);
 	loop_timer_start(b.loop, (uint64_t)timeout_s * 1000, give_up, NULL);
 	loop_run(b.loop);
 	if (!b.t_end)
@@ -229,6 +269,7 @@ int main(int argc, char **argv)
 	}
 	mqtt_client_free(b.pub);
 	mqtt_client_free(b.sub);
+	db_close(store_db);
 	loop_free(b.loop);
 	free(b.lat);
 	free(b.payload);

@@ -128,6 +128,7 @@ static void test_inflight_window(void)
 static void queue_3(struct mqtt_client_opts *o)
 {
 	o->max_queued = 3;
+	o->queue_drop = MQTT_DROP_NEW;
 }
 
 static void test_offline_queue_bound(void)
