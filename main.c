@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "datadir.h"
 #include "db.h"
+#include "lua/lfleet.h"
 #include "xalloc.h"
 
 /* lia run: the data directory made to exist. One that was asked for and
@@ -169,15 +170,20 @@ static int run(const char *cmd, const struct lia_args *a)
 		log_set_journal(1);
 	if (run)
 		db_process_open(a->data_dir, l);    /* the process's, kept across script reloads */
+	if (run && a->fleet)
+		lfleet_watch();
 	r = run ? host_run_script(h, a->script, a, err, sizeof err)
 		: host_run_cli(h, cmd, a, err, sizeof err);
 	if (r < 0) {
 		if (err[0])
 			fprintf(stderr, "%s\n", err);
+	} else if (run && lfleet_start(h, a, err, sizeof err) < 0) {
+		fprintf(stderr, "lia: %s\n", err);
 	} else {
 		status = host_loop(h);
 		reload = host_reload_requested(h);
 	}
+	lfleet_free();  /* the fleet client goes before the host and the loop */
 	host_free(h);
 	db_process_close();     /* after every client's store is gone */
 	loop_free(l);

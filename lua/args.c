@@ -25,6 +25,7 @@ void args_init(struct lia_args *a)
 	a->quarantine = -1;
 	a->health_window_s = -1;
 	a->health_errors = -1;
+	a->status_interval_s = -1;
 	a->max_inflight = -1;
 	a->repeat_delay_ms = -1;
 }
@@ -42,6 +43,7 @@ void args_field_defaults(struct lia_args *a)
 	or_default(&a->quarantine, 5);
 	or_default(&a->health_window_s, 30);
 	or_default(&a->health_errors, 3);
+	or_default(&a->status_interval_s, 60);
 }
 
 bool args_broker_given(const struct lia_args *a)

@@ -94,6 +94,10 @@ struct lia_args {
 	int health_errors;              /* --health-errors N (default 3) */
 	bool no_watch;                  /* --no-watch: no reload on a changed .lua file */
 	bool compile_only;              /* lia check --compile */
+	/* run: the fleet agent (lua/lfleet.h, docs/fleet.md) */
+	bool fleet;                     /* --fleet, config fleet = true */
+	const char *fleet_prefix;       /* --fleet-prefix P (default "lia") */
+	int status_interval_s;          /* --status-interval S (default 60; -1: not given) */
 };
 
 /* Defaults: everything "not given". */

@@ -83,7 +83,10 @@ static void usage(const char *cmd)
 			"  --health-window S        after a reload, seconds the new scripts are on\n"
 			"                           probation (default 30)\n"
 			"  --health-errors N        errors in the window that roll back (default 3)\n"
-			"  --no-watch               reload on SIGHUP only, not on a changed .lua file");
+			"  --no-watch               reload on SIGHUP only, not on a changed .lua file\n"
+			"  --fleet                  the fleet agent: lia/<id>/status, cmd (docs/fleet.md)\n"
+			"  --fleet-prefix P         topic root of the fleet agent (default lia)\n"
+			"  --status-interval S      seconds between status messages (default 60)");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -420,6 +423,29 @@ static int tool_opt(const char *cmd, struct lia_args *a, int argc, char **argv, 
 	return 1;
 }
 
+/* lia run's fleet options (docs/fleet.md); same results as common_opt. */
+static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
+{
+	const char *o = argv[*i];
+	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+	long v;
+	if (is(o, "--fleet")) {
+		a->fleet = true;
+		return 1;
+	}
+	if (!is(o, "--fleet-prefix|--status-interval"))
+		return 0;
+	if (!val)
+		return bad(cmd, "option %s needs a value", o);
+	++*i;
+	if (is(o, "--status-interval"))
+		return number(cmd, o, val, 1, 86400, &v) < 0 ? -1 : (a->status_interval_s = (int)v, 1);
+	if (!val[0] || strpbrk(val, "+#"))
+		return bad(cmd, "--fleet-prefix: '%s' is not a topic root (no + or #, not empty)", val);
+	a->fleet_prefix = val;
+	return 1;
+}
+
 /* Options of one command; same results as common_opt. */
 static int command_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
 {
@@ -492,7 +518,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 			return bad(cmd, "--log-format: '%s' is not text or journal", val);
 		a->log_format = val;
 	} else {
-		return 0;
+		return runs ? fleet_opt(cmd, a, argc, argv, i) : 0;
 	}
 	return 1;
 }

@@ -1,0 +1,118 @@
+-- The fleet agent (docs/fleet.md): the retained status topic (online,
+-- offline through the will and at a clean stop, errors, state changes),
+-- and the command topic with v5 request/response and reply_to.
+local H = require "tests.spec.helper"
+local cjson = require "cjson"
+
+-- the last JSON document sub printed for topic (mosquitto_sub -v lines)
+local function last_doc(sub, topic)
+	local doc
+	for l in sub:stdout():gmatch("[^\n]+") do
+		local t, payload = l:match("^(%S+) (.*)$")
+		if t == topic then
+			local ok, d = pcall(cjson.decode, payload)
+			if ok then doc = d end
+		end
+	end
+	return doc
+end
+
+-- wait until a status document for topic satisfies pred; returns it
+local function wait_doc(sub, topic, pred, timeout)
+	return H.wait(function()
+		local d = last_doc(sub, topic)
+		return d and pred(d) and d
+	end, timeout or 10)
+end
+
+describe("fleet status and commands", function()
+	local broker
+	setup(function() broker = H.broker() end)
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	local function agent(id, script, extra)
+		local args = { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id, "--fleet",
+			"--data-dir", H.tmp(id .. ".data") }
+		for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+		args[#args + 1] = script
+		return H.lia_spawn(args)
+	end
+
+	it("publishes a retained online status with errors counted per script, offline at a clean stop", function()
+		local id = H.uniq("dev")
+		local script = H.script([[
+local timer = require "lia.timer"
+timer.after(50, function() error("boom") end)
+]], nil, id .. ".lua")
+		local sub = broker:sub("-v -t " .. H.q("lia/" .. id .. "/status"))
+		local p = agent(id, script, { "--status-interval", "1" })
+		local topic = "lia/" .. id .. "/status"
+		local d = wait_doc(sub, topic, function(x) return x.errors_total == 1 end)
+		assert.truthy(d, p:output() .. sub:stdout())
+		assert.is_true(d.online)
+		assert.equal(id, d.id)
+		assert.truthy(d.version:match("^%d+%.%d+%.%d+"))
+		assert.equal("running", d.state)
+		assert.equal(1, d.errors[script], cjson.encode(d))
+		assert.equal(script .. ":2: boom", d.last_error)
+		assert.is_number(d.uptime)
+		assert.truthy(d.lua_memory > 1000)
+		assert.equal(0, d.queue)
+		assert.equal(0, d.reconnects)
+		-- a late subscriber gets the retained one
+		local r = H.run(string.format("mosquitto_sub -h %s -p %d -C 1 -W 5 -t %s", H.host,
+			broker.port, H.q(topic)))
+		assert.is_true(cjson.decode(r.out).online, r.out .. r.err)
+		-- the interval (1 s) publishes again: uptime grows
+		assert.truthy(wait_doc(sub, topic, function(x) return x.online and x.uptime >= 1 end))
+		assert.equal(0, p:stop())
+		assert.truthy(wait_doc(sub, topic, function(x) return x.online == false end))
+		r = H.run(string.format("mosquitto_sub -h %s -p %d -C 1 -W 5 -t %s", H.host,
+			broker.port, H.q(topic)))
+		assert.is_false(cjson.decode(r.out).online, r.out .. r.err)
+	end)
+
+	it("says offline through the will when the agent dies, and publishes a reload", function()
+		local id = H.uniq("dev")
+		local script = H.script("print('v1')\n", nil, id .. ".lua")
+		local topic = "lia/" .. id .. "/status"
+		local sub = broker:sub("-v -t " .. H.q(topic))
+		local p = agent(id, script)
+		assert.truthy(wait_doc(sub, topic, function(x) return x.online end), p:output())
+		H.write(script, "print('v2')\n")
+		p:kill("HUP")
+		local d = wait_doc(sub, topic, function(x) return x.state == "reloaded" end)
+		assert.truthy(d, p:output() .. sub:stdout())
+		assert.equal(script, d.detail)
+		p:kill("KILL")
+		assert.truthy(wait_doc(sub, topic, function(x) return x.online == false end, 60),
+			sub:stdout())
+	end)
+
+	it("answers status on lia/<id>/cmd by v5 response topic and by reply_to", function()
+		local id = H.uniq("dev")
+		local script = H.script("print('up')\n", nil, id .. ".lua")
+		local p = agent(id, script, { "--fleet-prefix", "site1/lia" })
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		-- v5: mosquitto_rr sends the response topic and correlation data
+		local r = H.run(string.format("mosquitto_rr -h %s -p %d -t %s -e %s -m status -W 10",
+			H.host, broker.port, H.q("site1/lia/" .. id .. "/cmd"), H.q("resp/" .. id)))
+		assert.equal(0, r.status, r.out .. r.err)
+		local a = cjson.decode(r.out)
+		assert.is_true(a.ok)
+		assert.equal("status", a.cmd)
+		assert.is_true(a.status.online)
+		-- 3.1.1: reply_to in the payload
+		local sub = broker:sub("-t " .. H.q("answers/" .. id))
+		broker:pub(string.format("-V 311 -t %s -m %s", H.q("site1/lia/" .. id .. "/cmd"),
+			H.q(cjson.encode { cmd = "nope", reply_to = "answers/" .. id, from = "ops-1" })))
+		assert.truthy(sub:wait_for("\n", 10), sub:output())
+		a = cjson.decode(sub:stdout())
+		assert.is_false(a.ok)
+		assert.truthy(a.error:find("unknown command", 1, true))
+		-- every command and its caller is logged
+		assert.truthy(p:wait_for("fleet: command 'nope' from ops-1", 5, "stderr"), p:output())
+		assert.truthy(p:stderr():find("fleet: command 'status' from", 1, true), p:output())
+	end)
+end)
