@@ -24,6 +24,7 @@
 #include "datadir.h"
 #include "db.h"
 #include "lua/lfleet.h"
+#include "lua/cli_bundle.h"
 #include "xalloc.h"
 
 /* lia run: the data directory made to exist. One that was asked for and
@@ -172,7 +173,7 @@ static int run(const char *cmd, const struct lia_args *a)
 		db_process_open(a->data_dir, l);    /* the process's, kept across script reloads */
 	if (run && a->fleet)
 		lfleet_watch();
-	r = run ? host_run_script(h, a->script, a, err, sizeof err)
+	r = run ? host_run_script(h, lfleet_deploy_script(a), a, err, sizeof err)
 		: host_run_cli(h, cmd, a, err, sizeof err);
 	if (r < 0) {
 		if (err[0])
@@ -215,6 +216,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "--help") == 0) {
 		cli_args_usage(NULL);
 		return 0;
+	}
+	if (cli_bundle_is(cmd)) {
+		/* lia keygen, lia bundle sign|push, lia fleet (docs/fleet.md) */
+		const char *fn;
+		int br = cli_bundle_main(argc - 1, argv + 1, &a, &fn);
+		signal(SIGPIPE, SIG_IGN);
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		return fn ? run(fn, &a) : br;
 	}
 	bool known = false;
 	for (int i = 0; cmds[i]; i++)

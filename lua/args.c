@@ -165,6 +165,9 @@ void args_push(lua_State *L, const struct lia_args *a)
 	set_str(L, "data_dir", a->data_dir);
 	set_list(L, "topics", a->topics, a->ntopics);
 	push_tool(L, a);
+	/* lia bundle push / lia fleet parse their own options (lua/lib/fleet_cli.lua) */
+	set_list(L, "argv", (const char *const *)a->script_argv, a->script_argc);
+	set_bool(L, "tty", a->tty);
 }
 
 void args_set_script_arg(lua_State *L, const struct lia_args *a)

@@ -98,6 +98,9 @@ struct lia_args {
 	bool fleet;                     /* --fleet, config fleet = true */
 	const char *fleet_prefix;       /* --fleet-prefix P (default "lia") */
 	int status_interval_s;          /* --status-interval S (default 60; -1: not given) */
+	const char *fleet_groups;       /* --fleet-group G[,G...]: lia/group/G/deploy */
+	const char *trusted_dir;        /* --trusted-dir DIR (default /etc/lia/trusted.d) */
+	bool tty;                       /* lia fleet: stdout is a terminal */
 };
 
 /* Defaults: everything "not given". */

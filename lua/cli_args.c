@@ -86,7 +86,10 @@ static void usage(const char *cmd)
 			"  --no-watch               reload on SIGHUP only, not on a changed .lua file\n"
 			"  --fleet                  the fleet agent: lia/<id>/status, cmd (docs/fleet.md)\n"
 			"  --fleet-prefix P         topic root of the fleet agent (default lia)\n"
-			"  --status-interval S      seconds between status messages (default 60)");
+			"  --status-interval S      seconds between status messages (default 60)\n"
+			"  --fleet-group G[,G..]    groups this device is in (lia/group/G/deploy)\n"
+			"  --trusted-dir DIR        public keys bundles are verified with (default\n"
+			"                           /etc/lia/trusted.d)");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -433,11 +436,21 @@ static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv,
 		a->fleet = true;
 		return 1;
 	}
-	if (!is(o, "--fleet-prefix|--status-interval"))
+	if (!is(o, "--fleet-prefix|--status-interval|--fleet-group|--trusted-dir"))
 		return 0;
 	if (!val)
 		return bad(cmd, "option %s needs a value", o);
 	++*i;
+	if (is(o, "--trusted-dir")) {
+		a->trusted_dir = val;
+		return 1;
+	}
+	if (is(o, "--fleet-group")) {
+		if (!val[0] || strpbrk(val, "+#/ "))
+			return bad(cmd, "--fleet-group: '%s' is not a list of group names", val);
+		a->fleet_groups = val;
+		return 1;
+	}
 	if (is(o, "--status-interval"))
 		return number(cmd, o, val, 1, 86400, &v) < 0 ? -1 : (a->status_interval_s = (int)v, 1);
 	if (!val[0] || strpbrk(val, "+#"))

@@ -112,7 +112,7 @@ static void num(int *field, long v)
 static const char *const string_keys[] = {
 	"broker", "host", "client_id", "username", "password", "will.topic", "will.payload",
 	"tls.cafile", "tls.capath", "tls.cert", "tls.key", "tls.keypass", "tls.alpn",
-	"tls.ciphers", "tls.version", "proxy", "script", "data_dir", "fleet_prefix", NULL,
+	"tls.ciphers", "tls.version", "proxy", "script", "data_dir", "fleet_prefix", "fleet_group", "trusted_dir", NULL,
 };
 
 static const char **string_field(struct lia_args *a, int i)
@@ -121,7 +121,7 @@ static const char **string_field(struct lia_args *a, int i)
 		&a->uri, &a->host, &a->id, &a->username, &a->password, &a->will_topic,
 		&a->will_payload, &a->cafile, &a->capath, &a->cert, &a->key, &a->keypass,
 		&a->alpn, &a->ciphers, &a->tls_version, &a->proxy, &a->script, &a->data_dir,
-		&a->fleet_prefix,
+		&a->fleet_prefix, &a->fleet_groups, &a->trusted_dir,
 	};
 	return fields[i];
 }

@@ -17,6 +17,7 @@
 #include "args.h"
 #include "host.h"
 #include "lfleet.h"
+#include "lfleet_bundle.h"
 #include "lmqtt.h"
 #include "lreload.h"
 #include "log.h"
@@ -31,7 +32,9 @@ static struct {
 	struct mqtt_client *c;
 	struct loop_timer *tick;
 	char id[256];
-	char topic_status[400], topic_cmd[400];
+	char prefix[256], topic_status[400], topic_cmd[400];
+	const struct lia_args *a;
+	bool good;
 	char state[32], detail[512];
 	char last_error[512];
 	struct { char file[256]; unsigned n; } errors[FLEET_MAX_FILES];
@@ -78,6 +81,21 @@ static void errors_figures(cJSON *o)
 		cJSON_AddNullToObject(o, "last_error");
 }
 
+/* "groups": [...] of --fleet-group a,b */
+static void groups(cJSON *o)
+{
+	cJSON *g = cJSON_AddArrayToObject(o, "groups");
+	char name[128];
+	for (const char *p = fl.a->fleet_groups; g && p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n && n < sizeof name) {
+			snprintf(name, sizeof name, "%.*s", (int)n, p);
+			cJSON_AddItemToArray(g, cJSON_CreateString(name));
+		}
+		p += n + (p[n] == ',');
+	}
+}
+
 /* The JSON text (malloc'd) of the status; NULL when out of memory. */
 static char *status_json(bool online)
 {
@@ -93,8 +111,11 @@ static char *status_json(bool online)
 		cJSON_AddStringToObject(o, "detail", fl.detail);
 		cJSON_AddNumberToObject(o, "uptime", (double)((now_ns() - fl.started_ns) / 1000000000ull));
 		cJSON_AddNumberToObject(o, "lua_memory", (double)host_memory_used(fl.h));
+		cJSON_AddBoolToObject(o, "good", fl.good);
 		clients_figures(o);
 		errors_figures(o);
+		groups(o);
+		lfleet_deploy_describe(o);
 	}
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -111,6 +132,25 @@ static void publish(const char *topic, const char *text, bool retain, const uint
 	int e = mqtt_client_publish(fl.c, &r, &mid);
 	if (e < 0)
 		log_warn("fleet: cannot publish to %s: %s", topic, mqtt_client_strerror(e));
+}
+
+const char *lfleet_id(void)
+{
+	return fl.id;
+}
+
+const char *lfleet_last_error(void)
+{
+	return fl.last_error;
+}
+
+void lfleet_publish(const char *suffix, const char *text, bool retain)
+{
+	char topic[700];
+	if (!fl.c)
+		return;
+	snprintf(topic, sizeof topic, "%s/%s/%s", fl.prefix, fl.id, suffix);
+	publish(topic, text, retain, NULL, 0);
 }
 
 static void publish_status(void)
@@ -137,8 +177,14 @@ static int64_t tick(struct loop *l, struct loop_timer *t, void *ud)
 static void on_status(const char *state, const char *detail, void *ud)
 {
 	(void)ud;
-	snprintf(fl.state, sizeof fl.state, "%s", state);
-	snprintf(fl.detail, sizeof fl.detail, "%s", detail);
+	if (strcmp(state, "good") == 0) {
+		fl.good = true;
+	} else {
+		snprintf(fl.state, sizeof fl.state, "%s", state);
+		snprintf(fl.detail, sizeof fl.detail, "%s", detail);
+		fl.good = false;
+	}
+	lfleet_deploy_status(state, detail);
 	publish_status();
 }
 
@@ -264,12 +310,50 @@ static void on_command(const struct mqtt_publish *msg)
 
 /* ---- the connection ---- */
 
-static void subscribe_cmd(void)
+static void subscribe_one(const char *topic)
 {
-	struct mqtt_sub_item it = { { (const uint8_t *)fl.topic_cmd, strlen(fl.topic_cmd) }, 1 };
+	struct mqtt_sub_item it = { { (const uint8_t *)topic, strlen(topic) }, 1 };
 	uint32_t mid;
 	if (mqtt_client_subscribe(fl.c, &it, 1, NULL, 0, &mid) < 0)
-		log_warn("fleet: cannot subscribe to %s", fl.topic_cmd);
+		log_warn("fleet: cannot subscribe to %s", topic);
+}
+
+/* The command topic and the deploy topics: lia/<id>/deploy, lia/all/deploy
+ * and lia/group/<g>/deploy for each group. */
+static void subscribe_cmd(void)
+{
+	char t[700], name[128];
+	subscribe_one(fl.topic_cmd);
+	snprintf(t, sizeof t, "%s/%s/deploy", fl.prefix, fl.id);
+	subscribe_one(t);
+	snprintf(t, sizeof t, "%s/all/deploy", fl.prefix);
+	subscribe_one(t);
+	for (const char *p = fl.a->fleet_groups; p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n && n < sizeof name) {
+			snprintf(name, sizeof name, "%.*s", (int)n, p);
+			snprintf(t, sizeof t, "%s/group/%s/deploy", fl.prefix, name);
+			subscribe_one(t);
+		}
+		p += n + (p[n] == ',');
+	}
+}
+
+static bool ends_with(struct mqtt_str s, const char *tail)
+{
+	size_t n = strlen(tail);
+	return s.len >= n && memcmp(s.ptr + s.len - n, tail, n) == 0;
+}
+
+static void on_message(const struct mqtt_publish *msg)
+{
+	char topic[700];
+	if (ends_with(msg->topic, "/deploy")) {
+		snprintf(topic, sizeof topic, "%.*s", (int)msg->topic.len, (const char *)msg->topic.ptr);
+		lfleet_deploy_message(topic, (const char *)msg->payload.ptr, msg->payload.len);
+	} else {
+		on_command(msg);
+	}
 }
 
 static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud)
@@ -284,7 +368,7 @@ static void on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *u
 		log_warn("fleet: %s refused the connection: %s", mqtt_client_uri(fl.c),
 			ev->u.connect.reason_name);
 	} else if (ev->type == MQTT_EV_MESSAGE) {
-		on_command(ev->u.message.msg);
+		on_message(ev->u.message.msg);
 	} else if (ev->type == MQTT_EV_LOG && ev->u.log.level <= LOG_WARN) {
 		log_msg(ev->u.log.level, "fleet: %s", ev->u.log.line);
 	}
@@ -341,7 +425,10 @@ int lfleet_start(struct host *h, const struct lia_args *a, char *err, size_t err
 	if (!a->fleet)
 		return 0;
 	fl.h = h;
+	fl.a = a;
 	fl.l = host_event_loop(h);
+	snprintf(fl.prefix, sizeof fl.prefix, "%s", prefix);
+	lfleet_deploy_init(h, a);
 	fl.started_ns = now_ns();
 	fl.interval_s = a->status_interval_s > 0 ? a->status_interval_s : 60;
 	default_id(a);
@@ -368,6 +455,9 @@ int lfleet_start(struct host *h, const struct lia_args *a, char *err, size_t err
 	o.will_qos = 1;
 	o.will_retain = true;
 	o.reconnect = true;
+	/* larger than a bundle may be, so a too large one is refused with its
+	 * size rather than dropped by the broker without a word */
+	o.max_packet_size = 4 * BUNDLE_MAX_BYTES;
 	o.tls.enabled = a->cafile || a->capath || a->cert || a->insecure;
 	o.tls.ca_file = a->cafile;
 	o.tls.ca_path = a->capath;

@@ -13,6 +13,7 @@
 #ifndef LIA_LFLEET_H
 #define LIA_LFLEET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct host;
@@ -30,5 +31,22 @@ void lfleet_error(const char *line);
 /* After host_loop, before host_free: the client is freed (the drain sent
  * the offline status and DISCONNECT already). */
 void lfleet_free(void);
+
+/* The script lia run starts: the committed bundle's main
+ * (DATA/fleet/current) when --fleet, else a->script. */
+const char *lfleet_deploy_script(const struct lia_args *a);
+
+/* ---- inside the fleet agent (lfleet.c <-> lfleet_deploy.c) ---- */
+
+struct cJSON;
+const char *lfleet_id(void);
+const char *lfleet_last_error(void);
+/* Publish text (QoS 1) on <prefix>/<id>/<suffix>. */
+void lfleet_publish(const char *suffix, const char *text, bool retain);
+void lfleet_deploy_init(struct host *h, const struct lia_args *a);
+void lfleet_deploy_message(const char *topic, const char *json, size_t len);
+void lfleet_deploy_status(const char *state, const char *detail);
+/* Adds "bundle": {id, version, hash, pending} to a status object. */
+void lfleet_deploy_describe(struct cJSON *status);
 
 #endif

@@ -234,6 +234,7 @@ static void save_good(void)
 		log_warn("%s: %s", good, strerror(errno));
 	remove_tree(old);
 	log_info("health: %s is good; a copy is kept in %s", rl.origin, good);
+	status("good", rl.origin);
 }
 
 /* ---- the health window ---- */
@@ -369,6 +370,25 @@ void lreload_request(struct host *h, const char *why, unsigned delay_ms)
 	rl.why = why;
 	rl.asked_ns = now_ns() + (uint64_t)delay_ms * 1000000ull;
 	arm(delay_ms);
+}
+
+void lreload_deploy_restore(const char *main_path)
+{
+	const char *slash = strrchr(main_path, '/');
+	snprintf(rl.origin, sizeof rl.origin, "%s", main_path);
+	snprintf(rl.dir, sizeof rl.dir, "%.*s", slash ? (int)(slash - main_path) + 1 : 2,
+		slash ? main_path : "./");
+}
+
+void lreload_deploy(struct host *h, const char *main_path)
+{
+	lreload_deploy_restore(main_path);
+	lreload_request(h, "deploy", 0);
+}
+
+const char *lreload_origin(void)
+{
+	return rl.origin;
 }
 
 /* ---- inotify on the script folder ---- */
