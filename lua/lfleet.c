@@ -114,9 +114,9 @@ static char *status_json(bool online)
 		cJSON_AddBoolToObject(o, "good", fl.good);
 		clients_figures(o);
 		errors_figures(o);
-		groups(o);
 		lfleet_deploy_describe(o);
 	}
+	groups(o);      /* offline too: lia bundle push counts the group's offline devices */
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return text;
@@ -179,6 +179,9 @@ static void on_status(const char *state, const char *detail, void *ud)
 	(void)ud;
 	if (strcmp(state, "good") == 0) {
 		fl.good = true;
+	} else if (strcmp(state, "reloaded") == 0 && strcmp(fl.state, "rolled_back") == 0 &&
+			strcmp(detail, fl.detail) == 0) {
+		/* the rollback's own switch to the good copy: still rolled back */
 	} else {
 		snprintf(fl.state, sizeof fl.state, "%s", state);
 		snprintf(fl.detail, sizeof fl.detail, "%s", detail);
