@@ -26,6 +26,7 @@ void args_init(struct lia_args *a)
 	a->health_window_s = -1;
 	a->health_errors = -1;
 	a->status_interval_s = -1;
+	a->fleet_log_level = -1;
 	a->max_inflight = -1;
 	a->repeat_delay_ms = -1;
 }

@@ -100,6 +100,7 @@ struct lia_args {
 	int status_interval_s;          /* --status-interval S (default 60; -1: not given) */
 	const char *fleet_groups;       /* --fleet-group G[,G...]: lia/group/G/deploy */
 	const char *trusted_dir;        /* --trusted-dir DIR (default /etc/lia/trusted.d) */
+	int fleet_log_level;            /* --fleet-log-level (LOG_*; -1: not given: warn) */
 	bool tty;                       /* lia fleet: stdout is a terminal */
 };
 

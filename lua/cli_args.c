@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "cli_args.h"
+#include "log.h"
 #include "config.h"
 #include "hw/hw.h"
 #include "lbudget.h"
@@ -89,7 +90,8 @@ static void usage(const char *cmd)
 			"  --status-interval S      seconds between status messages (default 60)\n"
 			"  --fleet-group G[,G..]    groups this device is in (lia/group/G/deploy)\n"
 			"  --trusted-dir DIR        public keys bundles are verified with (default\n"
-			"                           /etc/lia/trusted.d)");
+			"                           /etc/lia/trusted.d)\n"
+			"  --fleet-log-level L      lines sent to lia/<id>/log (default warn)");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -436,11 +438,16 @@ static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv,
 		a->fleet = true;
 		return 1;
 	}
-	if (!is(o, "--fleet-prefix|--status-interval|--fleet-group|--trusted-dir"))
+	if (!is(o, "--fleet-prefix|--status-interval|--fleet-group|--trusted-dir|--fleet-log-level"))
 		return 0;
 	if (!val)
 		return bad(cmd, "option %s needs a value", o);
 	++*i;
+	if (is(o, "--fleet-log-level")) {
+		if ((a->fleet_log_level = log_level_by_name(val)) < 0)
+			return bad(cmd, "--fleet-log-level: '%s' is not error, warn, info or debug", val);
+		return 1;
+	}
 	if (is(o, "--trusted-dir")) {
 		a->trusted_dir = val;
 		return 1;

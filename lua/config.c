@@ -194,11 +194,11 @@ static int set_choice(struct cfg *c, struct lia_args *a, const char *k, const ch
 		if (one_of(c, k, v, formats) < 0)
 			return -1;
 		str(&a->log_format, v);
-	} else if (strcmp(k, "log_level") == 0) {
+	} else if (strcmp(k, "log_level") == 0 || strcmp(k, "fleet_log_level") == 0) {
 		int level = log_level_by_name(v);
 		if (level < 0)
 			return fail(c, "%s: '%s' is not error, warn, info or debug", k, v);
-		num(&a->log_level, level);
+		num(k[0] == 'f' ? &a->fleet_log_level : &a->log_level, level);
 	} else {
 		return 1;
 	}

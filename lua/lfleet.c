@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "args.h"
+#include "db.h"
 #include "host.h"
 #include "lfleet.h"
 #include "lfleet_bundle.h"
@@ -139,6 +141,11 @@ const char *lfleet_id(void)
 	return fl.id;
 }
 
+bool lfleet_online(void)
+{
+	return fl.c && !fl.draining && mqtt_client_connected(fl.c);
+}
+
 const char *lfleet_last_error(void)
 {
 	return fl.last_error;
@@ -220,7 +227,8 @@ void lfleet_error(const char *line)
 /* What a command names: v5 response topic and correlation data, else the
  * payload's reply_to (3.1.1 callers). */
 struct request {
-	char cmd[64], from[128], reply_to[400];
+	char cmd[64], from[128], reply_to[400], key[256];
+	long n;
 	struct mqtt_str correlation;
 };
 
@@ -259,8 +267,18 @@ static void parse_request(const struct mqtt_publish *msg, struct request *rq)
 		copy_field(o, "cmd", rq->cmd, sizeof rq->cmd);
 		copy_field(o, "reply_to", rq->reply_to, sizeof rq->reply_to);
 		copy_field(o, "from", rq->from, sizeof rq->from);
+		copy_field(o, "key", rq->key, sizeof rq->key);
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "n");
+		rq->n = cJSON_IsNumber(n) ? (long)n->valuedouble : 0;
 	} else if (msg->payload.len < sizeof rq->cmd) {
+		/* "log-tail 20", "state-get key" */
+		char *sp;
 		memcpy(rq->cmd, msg->payload.ptr, msg->payload.len);
+		if ((sp = strchr(rq->cmd, ' '))) {
+			*sp++ = '\0';
+			snprintf(rq->key, sizeof rq->key, "%s", sp);
+			rq->n = strtol(sp, NULL, 10);
+		}
 	}
 	cJSON_Delete(o);
 	if (mqtt_props_find(msg->props, MQTT_PROP_RESPONSE_TOPIC, &p) == 1 &&
@@ -272,7 +290,31 @@ static void parse_request(const struct mqtt_publish *msg, struct request *rq)
 		rq->correlation = p.str;
 }
 
-/* Run one command; false for an unknown one. */
+/* state-get KEY: the value lia.state keeps under KEY (the process's
+ * SQLite database, table state). */
+static bool state_get(const char *key, cJSON *answer)
+{
+	struct db *db = db_process();
+	sqlite3_stmt *st = db ? db_stmt(db, "SELECT kind, value FROM state WHERE key = ?1") : NULL;
+	bool found = false;
+	cJSON_AddStringToObject(answer, "key", key);
+	if (!st) {
+		cJSON_AddStringToObject(answer, "error", "no state database (no data directory)");
+		return false;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = true;
+		cJSON_AddStringToObject(answer, "kind", (const char *)sqlite3_column_text(st, 0));
+		cJSON_AddStringToObject(answer, "value", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_reset(st);
+	if (!found)
+		cJSON_AddStringToObject(answer, "error", "no such key");
+	return found;
+}
+
+/* Run one command; false for an unknown one (the error is in answer). */
 static bool run_command(const struct request *rq, cJSON *answer)
 {
 	if (strcmp(rq->cmd, "status") == 0) {
@@ -286,7 +328,17 @@ static bool run_command(const struct request *rq, cJSON *answer)
 		lreload_request(fl.h, "fleet", 0);
 	} else if (strcmp(rq->cmd, "restart") == 0) {
 		host_reexec(fl.h);
+	} else if (strcmp(rq->cmd, "rollback") == 0) {
+		lreload_rollback(fl.h);
+	} else if (strcmp(rq->cmd, "log-tail") == 0) {
+		cJSON *lines = cJSON_AddArrayToObject(answer, "lines");
+		if (lines)
+			lfleet_log_tail(lines, rq->n > 0 && rq->n <= 100 ? (unsigned)rq->n : 20);
+	} else if (strcmp(rq->cmd, "state-get") == 0) {
+		return state_get(rq->key, answer);
 	} else {
+		cJSON_AddStringToObject(answer, "error",
+			"unknown command (status, reload, rollback, restart, log-tail N, state-get KEY)");
 		return false;
 	}
 	return true;
@@ -305,8 +357,6 @@ static void on_command(const struct mqtt_publish *msg)
 	cJSON_AddStringToObject(answer, "cmd", rq.cmd);
 	ok = run_command(&rq, answer);
 	cJSON_AddBoolToObject(answer, "ok", ok);
-	if (!ok)
-		cJSON_AddStringToObject(answer, "error", "unknown command (status, reload, restart)");
 	reply(&rq, answer);
 	cJSON_Delete(answer);
 }
@@ -475,12 +525,14 @@ int lfleet_start(struct host *h, const struct lia_args *a, char *err, size_t err
 	mqtt_client_set_handler(fl.c, on_event, NULL);
 	host_drain_add(h, drain, NULL);
 	fl.tick = loop_timer_start(fl.l, (uint64_t)fl.interval_s * 1000, tick, NULL);
+	lfleet_log_start(a->fleet_log_level >= 0 ? a->fleet_log_level : LOG_WARN);
 	return mqtt_client_connect(fl.c) < 0 ? (snprintf(err, errlen, "fleet: cannot connect to %s",
 		uri), -1) : 0;
 }
 
 void lfleet_free(void)
 {
+	lfleet_log_stop();
 	if (fl.tick)
 		loop_timer_cancel(fl.l, fl.tick);
 	fl.tick = NULL;

@@ -43,6 +43,11 @@ const char *lfleet_id(void);
 const char *lfleet_last_error(void);
 /* Publish text (QoS 1) on <prefix>/<id>/<suffix>. */
 void lfleet_publish(const char *suffix, const char *text, bool retain);
+bool lfleet_online(void);
+/* lfleet_log.c: the remote log and the log-tail ring */
+void lfleet_log_start(int level);
+void lfleet_log_stop(void);
+void lfleet_log_tail(struct cJSON *lines, unsigned n);
 void lfleet_deploy_init(struct host *h, const struct lia_args *a);
 void lfleet_deploy_message(const char *topic, const char *json, size_t len);
 void lfleet_deploy_status(const char *state, const char *detail);

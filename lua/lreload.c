@@ -412,6 +412,14 @@ void lreload_deploy(struct host *h, const char *main_path)
 	lreload_request(h, "deploy", 0);
 }
 
+void lreload_rollback(struct host *h)
+{
+	if (!rl.h || rl.h != h)
+		return;
+	rl.rollback_due = true;
+	arm(0);
+}
+
 const char *lreload_origin(void)
 {
 	return rl.origin;

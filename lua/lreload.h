@@ -47,6 +47,8 @@ void lreload_deploy(struct host *h, const char *main_path);
 /* After a deploy that failed: main_path is the user's script again (no
  * reload: the rollback already runs the last good copy). */
 void lreload_deploy_restore(const char *main_path);
+/* The fleet's rollback command: back to the last good copy now. */
+void lreload_rollback(struct host *h);
 /* The user's main script now (the command line's, or a deployed one). */
 const char *lreload_origin(void);
 

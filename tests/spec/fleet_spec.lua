@@ -115,4 +115,51 @@ timer.after(50, function() error("boom") end)
 		assert.truthy(p:wait_for("fleet: command 'nope' from ops-1", 5, "stderr"), p:output())
 		assert.truthy(p:stderr():find("fleet: command 'status' from", 1, true), p:output())
 	end)
+
+	it("sends warnings and errors to lia/<id>/log, rate-limited, and answers log-tail and state-get", function()
+		local id = H.uniq("dev")
+		local script = H.script([[
+local timer = require "lia.timer"
+print("ready")
+-- one error line, then a burst of 200 that the rate limit must thin out
+timer.after(10, function() error("first failure") end)
+timer.after(300, function()
+	for i = 1, 200 do timer.after(0, function() error("burst " .. i) end) end
+end)
+]], nil, id .. ".lua")
+		local topic = "lia/" .. id .. "/log"
+		local sub = broker:sub("-t " .. H.q(topic))
+		local p = agent(id, script, { "--quarantine", "0", "--health-errors", "1000" })
+		assert.truthy(sub:wait_for("first failure", 10), p:output() .. sub:stdout())
+		local first
+		for l in sub:stdout():gmatch("[^\n]+") do
+			local d = cjson.decode(l)
+			if d.line:find("first failure", 1, true) then first = d end
+		end
+		assert.equal("error", first.level)
+		assert.equal(id, first.id)
+		assert.equal(script .. ":4: first failure", first.line)
+		-- info lines (the connect line) stay home at the default level (warn)
+		assert.falsy(sub:stdout():find("connected", 1, true))
+		-- the burst: all 200 reach the local log, far fewer the broker
+		assert(H.wait(function() return H.count(p:stderr(), "burst ") >= 200 end, 20), p:output())
+		local marker = broker:barrier(sub, topic)
+		assert(marker)
+		local sent = H.count(sub:stdout(), "burst ")
+		assert.truthy(sent >= 10 and sent <= 40, "burst lines sent: " .. sent)
+		-- log-tail: the last lines of the agent's log, any level
+		local r = H.run(string.format("mosquitto_rr -h %s -p %d -t %s -e %s -m %s -W 10",
+			H.host, broker.port, H.q("lia/" .. id .. "/cmd"), H.q("resp/" .. id), H.q("log-tail 5")))
+		assert.equal(0, r.status, r.out .. r.err)
+		local a = cjson.decode(r.out)
+		assert.is_true(a.ok)
+		assert.equal(5, #a.lines)
+		-- state-get: a key nobody set
+		r = H.run(string.format("mosquitto_rr -h %s -p %d -t %s -e %s -m %s -W 10",
+			H.host, broker.port, H.q("lia/" .. id .. "/cmd"), H.q("resp/" .. id),
+			H.q(cjson.encode { cmd = "state-get", key = "nope" })))
+		a = cjson.decode(r.out)
+		assert.is_false(a.ok)
+		assert.equal("no such key", a.error)
+	end)
 end)
