@@ -204,15 +204,13 @@ static int check(struct bundle *b, const char *json, size_t len, char *why, size
 	if (!(c = bundle_canonical(b, &clen)))
 		return snprintf(why, whylen, "out of memory"), -1;
 	free(c);
-	if (strcmp(b->hash, dp.handled) == 0)
-		return 1;       /* seen already (a retained deploy after a reconnect) */
-	snprintf(dp.handled, sizeof dp.handled, "%s", b->hash);
-	if (strcmp(b->hash, dp.hash) == 0)
-		return 1;       /* it runs already */
+	if (strcmp(b->hash, dp.handled) == 0 || strcmp(b->hash, dp.hash) == 0)
+		return 1;       /* handled or running already (a retained deploy again) */
 	if (dp.pending)
 		return snprintf(why, whylen, "bundle %s is still in its health window", dp.p_id), -1;
 	if (bundle_verify(b, dir, key, sizeof key, why, whylen) < 0)
-		return -1;
+		return -1;      /* not remembered: the same files properly signed may follow */
+	snprintf(dp.handled, sizeof dp.handled, "%s", b->hash);
 	if (!dp.data[0])
 		return snprintf(why, whylen, "no data directory to keep bundles in"), -1;
 	log_info("deploy: bundle %s %s (%.12s) signed by %s", b->id, b->version, b->hash, key);

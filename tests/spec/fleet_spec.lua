@@ -162,4 +162,59 @@ end)
 		assert.is_false(a.ok)
 		assert.equal("no such key", a.error)
 	end)
+
+	it("refuses a tampered, unsigned or too large bundle and accepts the same one re-encoded", function()
+		local id = H.uniq("dev")
+		local keys = H.tmp(id .. ".keys")
+		os.execute("mkdir -p " .. H.q(keys .. "/trusted"))
+		assert.equal(0, H.lia_run({ "keygen", keys .. "/ops" }).status)
+		os.execute("cp " .. H.q(keys .. "/ops.pub") .. " " .. H.q(keys .. "/trusted/"))
+		local base = H.tmp(id .. ".base")
+		os.execute("mkdir -p " .. H.q(base))
+		local script = H.write(base .. "/main.lua", "print('base')\n")
+		local p = agent(id, script, { "--trusted-dir", keys .. "/trusted", "--health-window", "1" })
+		local results = broker:sub("-t " .. H.q("lia/" .. id .. "/deploy/result"))
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		local app = H.write(H.tmp(id .. "-app.lua"), "print('app')\n")
+		local out = H.tmp(id .. ".json")
+		local r = H.lia_run { "bundle", "sign", "--key", keys .. "/ops.key", "--id", "t1",
+			"--version", "1", "-o", out, app }
+		assert.equal(0, r.status, r.err)
+		local b = cjson.decode(H.read(out))
+		local topic = "lia/" .. id .. "/deploy"
+		local n = 0
+		local function send(doc)
+			local f = H.write(H.tmp(H.uniq("b") .. ".json"), type(doc) == "string" and doc or cjson.encode(doc))
+			broker:pub("-t " .. H.q(topic) .. " -f " .. H.q(f))
+			n = n + 1
+			assert(H.wait(function() return H.count(results:stdout(), "\n") >= n end, 10), results:stdout())
+			local last
+			for l in results:stdout():gmatch("[^\n]+") do last = l end
+			return cjson.decode(last)
+		end
+		-- a changed file: the signature no longer verifies
+		local tampered = cjson.decode(H.read(out))
+		local name = next(tampered.files)
+		tampered.files[name] = "cHJpbnQoJ2V2aWwnKQo="   -- print('evil')
+		local res = send(tampered)
+		assert.equal("refused", res.result)
+		assert.truthy(res.reason:find("does not verify", 1, true), res.reason)
+		-- no signature at all
+		local unsigned = cjson.decode(H.read(out))
+		unsigned.sig = nil
+		res = send(unsigned)
+		assert.equal("refused", res.result)
+		assert.equal("the bundle has no signature", res.reason)
+		-- more than 1 MiB
+		local big = cjson.decode(H.read(out))
+		big.padding = string.rep("x", 1024 * 1024)
+		res = send(big)
+		assert.equal("refused", res.result)
+		assert.truthy(res.reason:find("more than the limit of 1048576 (1 MiB)", 1, true), res.reason)
+		-- the same bundle re-encoded by another JSON writer (other key order)
+		res = send(b)
+		assert.equal("committed", res.result, cjson.encode(res))
+		assert.equal("t1", res.bundle)
+		assert.truthy(p:wait_for("app\n", 5), p:output())
+	end)
 end)
