@@ -111,6 +111,13 @@ describe("a fleet of ten agents", function()
 			assert.truthy(line, r.out)
 			assert.truthy(line:find(" online ", 1, true), line)
 		end
+		-- on a terminal (script(1) gives it one): a table with a header, redrawn in place
+		r = H.run(string.format("script -qec %s /dev/null", H.q(string.format(
+			"%s fleet -h %s -p %d --timeout 2", H.q(H.lia), H.host, broker.port))), { timeout = 20 })
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.truthy(r.out:find("\27[H\27[2J", 1, true), r.out)
+		assert.truthy(r.out:find("ID%s+ONLINE%s+VERSION%s+LIA%s+UPTIME%s+ERRORS%s+LAST SEEN"), r.out)
+		for _, id in ipairs(ids) do assert.truthy(r.out:find(id, 1, true), r.out) end
 	end)
 
 	it("refuses a bundle signed by an unknown key, on all ten", function()

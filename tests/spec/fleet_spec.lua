@@ -217,4 +217,22 @@ end)
 		assert.equal("t1", res.bundle)
 		assert.truthy(p:wait_for("app\n", 5), p:output())
 	end)
+
+	it("is turned on by the configuration file too (fleet = true, fleet_prefix, fleet_group)", function()
+		local id = H.uniq("dev")
+		local conf = H.write(H.tmp(id .. ".conf"), table.concat({
+			"host = " .. H.host, "port = " .. broker.port, "client_id = " .. id,
+			"fleet = true", "fleet_prefix = cfg/lia", "fleet_group = a,b", "status_interval = 5",
+			"fleet_log_level = error", "" }, "\n"))
+		local script = H.script("print('up')\n", nil, id .. ".lua")
+		local topic = "cfg/lia/" .. id .. "/status"
+		local sub = broker:sub("-v -t " .. H.q(topic))
+		local p = H.lia_spawn { "run", "--config", conf, "--data-dir", H.tmp(id .. ".data"), script }
+		local d = wait_doc(sub, topic, function(x) return x.online end)
+		assert.truthy(d, p:output() .. sub:stdout())
+		assert.same({ "a", "b" }, d.groups)
+		local r = H.lia_run { "run", "--fleet-log-level", "loud", script }
+		assert.equal(1, r.status)
+		assert.truthy(r.err:find("--fleet-log-level: 'loud' is not error, warn, info or debug", 1, true), r.err)
+	end)
 end)
