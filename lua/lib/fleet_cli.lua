@@ -182,8 +182,8 @@ local function push(a)
 	local all_topic = o.group and (o.prefix .. "/group/" .. o.group .. "/deploy")
 		or (o.prefix .. "/all/deploy")
 	if #o.ids > 0 then
-		for _, id in ipairs(ids) do
-			c:publish(o.prefix .. "/" .. id .. "/deploy", bundle.text, { qos = 1, retain = true })
+		for i = 2, #ids do
+			c:publish(o.prefix .. "/" .. ids[i] .. "/deploy", bundle.text, { qos = 1, retain = true })
 		end
 		deploy(c, o, o.prefix .. "/" .. ids[1] .. "/deploy", bundle, ids, results)
 		local failed = report(ids, results)
