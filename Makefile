@@ -195,7 +195,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 FUZZ_TIME  ?= 20
 FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client build-fuzz/fuzz_uri \
               build-fuzz/fuzz_ws_frame build-fuzz/fuzz_config build-fuzz/fuzz_cli \
-              build-fuzz/fuzz_scram build-fuzz/fuzz_alias
+              build-fuzz/fuzz_scram build-fuzz/fuzz_alias build-fuzz/fuzz_bundle
 # the configuration and command-line parsers are plain C in lua/ that need
 # args_init (lua/args.c, which links Lua) and, for --hw, the hw backends
 FUZZ_LUA   := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null) -I.
@@ -217,6 +217,11 @@ build-fuzz/fuzz_cli: tests/fuzz/fuzz_cli.c lua/cli_args.c lua/args.c lua/args_ch
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Icore $(FUZZ_LUA) -o $@ $< lua/cli_args.c lua/args.c lua/args_check.c \
 		$(HW_SRC) $(CORE_SRC) $(FUZZ_SYSLIBS) $(FUZZ_LUALIBS)
+
+# the fleet's bundle parser (lua/lfleet_bundle.c: libcjson, OpenSSL; no Lua)
+build-fuzz/fuzz_bundle: tests/fuzz/fuzz_bundle.c lua/lfleet_bundle.c lua/lfleet_bundle.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Ilua -o $@ $< lua/lfleet_bundle.c -lcjson -lcrypto
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds

@@ -23,6 +23,8 @@
 #include "loop.h"
 #include "datadir.h"
 #include "db.h"
+#include "lua/lfleet.h"
+#include "lua/cli_bundle.h"
 #include "xalloc.h"
 
 /* lia run: the data directory made to exist. One that was asked for and
@@ -171,15 +173,20 @@ static int run(const char *cmd, const struct lia_args *a)
 		log_set_journal(1);
 	if (run)
 		db_process_open(a->data_dir, l);    /* the process's, kept across script reloads */
-	r = run ? host_run_script(h, a->script, a, err, sizeof err)
+	if (run && a->fleet)
+		lfleet_watch();
+	r = run ? host_run_script(h, lfleet_deploy_script(a), a, err, sizeof err)
 		: host_run_cli(h, cmd, a, err, sizeof err);
 	if (r < 0) {
 		if (err[0])
 			fprintf(stderr, "%s\n", err);
+	} else if (run && lfleet_start(h, a, err, sizeof err) < 0) {
+		fprintf(stderr, "lia: %s\n", err);
 	} else {
 		status = host_loop(h);
 		reload = host_reload_requested(h);
 	}
+	lfleet_free();  /* the fleet client goes before the host and the loop */
 	host_free(h);
 	db_process_close();     /* after every client's store is gone */
 	loop_free(l);
@@ -211,6 +218,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "--help") == 0) {
 		cli_args_usage(NULL);
 		return 0;
+	}
+	if (cli_bundle_is(cmd)) {
+		/* lia keygen, lia bundle sign|push, lia fleet (docs/fleet.md) */
+		const char *fn;
+		int br = cli_bundle_main(argc - 1, argv + 1, &a, &fn);
+		signal(SIGPIPE, SIG_IGN);
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		return fn ? run(fn, &a) : br;
 	}
 	bool known = false;
 	for (int i = 0; cmds[i]; i++)

@@ -23,6 +23,9 @@ static int timestamps = 1;
 static int journal;
 static log_sink_fn *sink;
 static void *sink_ud;
+static log_sink_fn *tap;
+static void *tap_ud;
+static int in_tap;
 
 void log_set_level(int level)
 {
@@ -38,6 +41,12 @@ void log_set_sink(log_sink_fn *fn, void *ud)
 {
 	sink = fn;
 	sink_ud = ud;
+}
+
+void log_set_tap(log_sink_fn *fn, void *ud)
+{
+	tap = fn;
+	tap_ud = ud;
 }
 
 void log_set_timestamps(int on)
@@ -161,4 +170,9 @@ void log_msg(int level, const char *fmt, ...)
 		sink(level, line, sink_ud);
 	else
 		sink_stderr(line);
+	if (tap && !in_tap) {
+		in_tap = 1;
+		tap(level, line + msg_at, tap_ud);
+		in_tap = 0;
+	}
 }

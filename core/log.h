@@ -13,6 +13,10 @@ typedef void log_sink_fn(int level, const char *line, void *ud);
 void log_set_level(int level);
 int log_get_level(void);
 void log_set_sink(log_sink_fn *fn, void *ud);  /* NULL: stderr */
+/* A tap sees every line that is logged, besides the sink: the message
+ * only (no timestamp, no level word). The fleet agent's remote log. A
+ * line logged from inside the tap is not tapped again. */
+void log_set_tap(log_sink_fn *fn, void *ud);
 /* Prefix lines with a local "YYYY-mm-ddTHH:MM:SS.mmm" timestamp (default on);
  * off when a journal adds its own. */
 void log_set_timestamps(int on);

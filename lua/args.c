@@ -26,6 +26,8 @@ void args_init(struct lia_args *a)
 	a->health_window_s = -1;
 	a->health_errors = -1;
 	a->safe_mode_after = -1;
+	a->status_interval_s = -1;
+	a->fleet_log_level = -1;
 	a->max_inflight = -1;
 	a->repeat_delay_ms = -1;
 }
@@ -44,6 +46,7 @@ void args_field_defaults(struct lia_args *a)
 	or_default(&a->health_window_s, 30);
 	or_default(&a->health_errors, 3);
 	or_default(&a->safe_mode_after, 3);
+	or_default(&a->status_interval_s, 60);
 }
 
 bool args_broker_given(const struct lia_args *a)
@@ -165,6 +168,9 @@ void args_push(lua_State *L, const struct lia_args *a)
 	set_str(L, "data_dir", a->data_dir);
 	set_list(L, "topics", a->topics, a->ntopics);
 	push_tool(L, a);
+	/* lia bundle push / lia fleet parse their own options (lua/lib/fleet_cli.lua) */
+	set_list(L, "argv", (const char *const *)a->script_argv, a->script_argc);
+	set_bool(L, "tty", a->tty);
 }
 
 void args_set_script_arg(lua_State *L, const struct lia_args *a)

@@ -95,6 +95,14 @@ struct lia_args {
 	int safe_mode_after;            /* --safe-mode-after N (default 3, 0: never) */
 	bool no_watch;                  /* --no-watch: no reload on a changed .lua file */
 	bool compile_only;              /* lia check --compile */
+	/* run: the fleet agent (lua/lfleet.h, docs/fleet.md) */
+	bool fleet;                     /* --fleet, config fleet = true */
+	const char *fleet_prefix;       /* --fleet-prefix P (default "lia") */
+	int status_interval_s;          /* --status-interval S (default 60; -1: not given) */
+	const char *fleet_groups;       /* --fleet-group G[,G...]: lia/group/G/deploy */
+	const char *trusted_dir;        /* --trusted-dir DIR (default /etc/lia/trusted.d) */
+	int fleet_log_level;            /* --fleet-log-level (LOG_*; -1: not given: warn) */
+	bool tty;                       /* lia fleet: stdout is a terminal */
 };
 
 /* Defaults: everything "not given". */

@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "cli_args.h"
+#include "log.h"
 #include "config.h"
 #include "hw/hw.h"
 #include "lbudget.h"
@@ -85,7 +86,14 @@ static void usage(const char *cmd)
 			"  --health-errors N        errors in the window that roll back (default 3)\n"
 			"  --safe-mode-after N      start-ups in a row that did not last the health\n"
 			"                           window before safe mode (default 3, 0: never)\n"
-			"  --no-watch               reload on SIGHUP only, not on a changed .lua file");
+			"  --no-watch               reload on SIGHUP only, not on a changed .lua file\n"
+			"  --fleet                  the fleet agent: lia/<id>/status, cmd (docs/fleet.md)\n"
+			"  --fleet-prefix P         topic root of the fleet agent (default lia)\n"
+			"  --status-interval S      seconds between status messages (default 60)\n"
+			"  --fleet-group G[,G..]    groups this device is in (lia/group/G/deploy)\n"
+			"  --trusted-dir DIR        public keys bundles are verified with (default\n"
+			"                           /etc/lia/trusted.d)\n"
+			"  --fleet-log-level L      lines sent to lia/<id>/log (default warn)");
 	else if (strcmp(cmd, "pub") == 0)
 		puts("usage: lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 			"  -t, --topic T            topic to publish to\n"
@@ -423,6 +431,44 @@ static int tool_opt(const char *cmd, struct lia_args *a, int argc, char **argv, 
 	return 1;
 }
 
+/* lia run's fleet options (docs/fleet.md); same results as common_opt. */
+static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
+{
+	const char *o = argv[*i];
+	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+	long v;
+	if (is(o, "--fleet")) {
+		a->fleet = true;
+		return 1;
+	}
+	if (!is(o, "--fleet-prefix|--status-interval|--fleet-group|--trusted-dir|--fleet-log-level"))
+		return 0;
+	if (!val)
+		return bad(cmd, "option %s needs a value", o);
+	++*i;
+	if (is(o, "--fleet-log-level")) {
+		if ((a->fleet_log_level = log_level_by_name(val)) < 0)
+			return bad(cmd, "--fleet-log-level: '%s' is not error, warn, info or debug", val);
+		return 1;
+	}
+	if (is(o, "--trusted-dir")) {
+		a->trusted_dir = val;
+		return 1;
+	}
+	if (is(o, "--fleet-group")) {
+		if (!val[0] || strpbrk(val, "+#/ "))
+			return bad(cmd, "--fleet-group: '%s' is not a list of group names", val);
+		a->fleet_groups = val;
+		return 1;
+	}
+	if (is(o, "--status-interval"))
+		return number(cmd, o, val, 1, 86400, &v) < 0 ? -1 : (a->status_interval_s = (int)v, 1);
+	if (!val[0] || strpbrk(val, "+#"))
+		return bad(cmd, "--fleet-prefix: '%s' is not a topic root (no + or #, not empty)", val);
+	a->fleet_prefix = val;
+	return 1;
+}
+
 /* Options of one command; same results as common_opt. */
 static int command_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
 {
@@ -497,7 +543,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 			return bad(cmd, "--log-format: '%s' is not text or journal", val);
 		a->log_format = val;
 	} else {
-		return 0;
+		return runs ? fleet_opt(cmd, a, argc, argv, i) : 0;
 	}
 	return 1;
 }

@@ -112,7 +112,7 @@ static void num(int *field, long v)
 static const char *const string_keys[] = {
 	"broker", "host", "client_id", "username", "password", "will.topic", "will.payload",
 	"tls.cafile", "tls.capath", "tls.cert", "tls.key", "tls.keypass", "tls.alpn",
-	"tls.ciphers", "tls.version", "proxy", "script", "data_dir", NULL,
+	"tls.ciphers", "tls.version", "proxy", "script", "data_dir", "fleet_prefix", "fleet_group", "trusted_dir", NULL,
 };
 
 static const char **string_field(struct lia_args *a, int i)
@@ -121,6 +121,7 @@ static const char **string_field(struct lia_args *a, int i)
 		&a->uri, &a->host, &a->id, &a->username, &a->password, &a->will_topic,
 		&a->will_payload, &a->cafile, &a->capath, &a->cert, &a->key, &a->keypass,
 		&a->alpn, &a->ciphers, &a->tls_version, &a->proxy, &a->script, &a->data_dir,
+		&a->fleet_prefix, &a->fleet_groups, &a->trusted_dir,
 	};
 	return fields[i];
 }
@@ -164,6 +165,8 @@ static int set_number(struct cfg *c, struct lia_args *a, const char *k, const ch
 		return number(c, k, v, 0, 1000, &n) < 0 ? -1 : (num(&a->safe_mode_after, n), 0);
 	if (strcmp(k, "health_errors") == 0)
 		return number(c, k, v, 1, 1000000, &n) < 0 ? -1 : (num(&a->health_errors, n), 0);
+	if (strcmp(k, "status_interval") == 0)
+		return number(c, k, v, 1, 86400, &n) < 0 ? -1 : (num(&a->status_interval_s, n), 0);
 	if (strcmp(k, "session_expiry") == 0) {
 		if (number(c, k, v, 0, 4294967295L, &n) < 0)
 			return -1;
@@ -193,11 +196,11 @@ static int set_choice(struct cfg *c, struct lia_args *a, const char *k, const ch
 		if (one_of(c, k, v, formats) < 0)
 			return -1;
 		str(&a->log_format, v);
-	} else if (strcmp(k, "log_level") == 0) {
+	} else if (strcmp(k, "log_level") == 0 || strcmp(k, "fleet_log_level") == 0) {
 		int level = log_level_by_name(v);
 		if (level < 0)
 			return fail(c, "%s: '%s' is not error, warn, info or debug", k, v);
-		num(&a->log_level, level);
+		num(k[0] == 'f' ? &a->fleet_log_level : &a->log_level, level);
 	} else {
 		return 1;
 	}
@@ -209,12 +212,14 @@ static int set_bool(struct cfg *c, struct lia_args *a, const char *k, const char
 	bool b = false;
 	bool *field = strcmp(k, "will.retain") == 0 ? &a->will_retain :
 		strcmp(k, "tls.insecure") == 0 ? &a->insecure : NULL;
-	bool watch = strcmp(k, "watch") == 0;
-	if (!field && !watch && strcmp(k, "clean") != 0)
+	bool watch = strcmp(k, "watch") == 0, fleet = strcmp(k, "fleet") == 0;
+	if (!field && !watch && !fleet && strcmp(k, "clean") != 0)
 		return 1;
 	if (boolean(c, k, v, &b) < 0)
 		return -1;
-	if (watch)
+	if (fleet)
+		a->fleet = a->fleet || b;
+	else if (watch)
 		a->no_watch = a->no_watch || !b;
 	else if (!field)
 		a->no_clean = a->no_clean || !b;

@@ -19,6 +19,7 @@
 #include "args.h"
 #include "host.h"
 #include "lalloc.h"
+#include "lfleet.h"
 #include "lbudget.h"
 #include "lchunk.h"
 #include "lreload.h"
@@ -208,8 +209,10 @@ static void report(lua_State *L, lua_State *co, int status)
 	lua_pushinteger(L, (lua_Integer)limit);
 	if (lua_pcall(L, 3, 1, 0) != LUA_OK)
 		log_error("lia: cannot report an error: out of memory");
-	else if (!h->capture)
+	else if (!h->capture) {
 		log_error("%s", lua_tostring(L, -1));
+		lfleet_error(lua_tostring(L, -1));
+	}
 	if (!h->capture)
 		lreload_error();
 	lua_pop(L, 1);
@@ -596,6 +599,11 @@ struct host *host_new(struct loop *l, bool verbose)
 void host_set_memory_limit(struct host *h, size_t bytes)
 {
 	h->mem.limit = bytes;
+}
+
+size_t host_memory_used(const struct host *h)
+{
+	return h->mem.used;
 }
 
 void host_free(struct host *h)

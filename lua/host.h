@@ -113,6 +113,8 @@ typedef int host_push_fn(struct lua_State *L, void *ud);
 int host_spawn(struct host *h, host_push_fn *push, void *ud);
 /* True while Lua code of this host runs (host_spawn or host_wake). */
 bool host_busy(const struct host *h);
+/* Bytes the scripts' lua_State holds now (the fleet status). */
+size_t host_memory_used(const struct host *h);
 
 /* A waiter parks the running coroutine until C code wakes it.
  * From a lua_CFunction: w = host_waiter_new(L, timeout_ms, on_timeout, ud);

@@ -140,11 +140,35 @@ static void resolve_state(const char *data_dir, const char *path)
 static const char *good_main(void)
 {
 	static char p[PATH_MAX / 2 + PATH_MAX + 16];
+	char name[NAME_MAX + 1] = "";
 	const char *base = strrchr(rl.origin, '/');
+	FILE *f;
 	if (!rl.state[0])
 		return NULL;
-	snprintf(p, sizeof p, "%s/good/%s", rl.state, base ? base + 1 : rl.origin);
+	/* the good copy's own main (a deployed bundle's main may have another
+	 * name than the script now running), else the origin's name */
+	path_in(p, sizeof p, "good-main");
+	if ((f = fopen(p, "r"))) {
+		if (!fgets(name, sizeof name, f))
+			name[0] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(p, sizeof p, "%s/good/%s", rl.state, name[0] ? name : base ? base + 1 : rl.origin);
 	return access(p, R_OK) == 0 ? p : NULL;
+}
+
+/* good-main: the basename of the main script of the good copy. */
+static void write_good_main(void)
+{
+	char p[PATH_MAX], tmp[PATH_MAX + 8];
+	const char *base = strrchr(rl.origin, '/');
+	FILE *f;
+	path_in(p, sizeof p, "good-main");
+	snprintf(tmp, sizeof tmp, "%s.tmp", p);
+	if (!(f = fopen(tmp, "w")) || fprintf(f, "%s\n", base ? base + 1 : rl.origin) < 0 ||
+			fclose(f) != 0 || rename(tmp, p) < 0)
+		log_warn("%s: %s", p, strerror(errno));
 }
 
 /* ---- saving the good copy: the folder's .lua files, subfolders too ---- */
@@ -232,8 +256,11 @@ static void save_good(void)
 	}
 	if (rename(copy_to, good) < 0)
 		log_warn("%s: %s", good, strerror(errno));
+	else
+		write_good_main();
 	remove_tree(old);
 	log_info("health: %s is good; a copy is kept in %s", rl.origin, good);
+	status("good", rl.origin);
 }
 
 /* ---- the health window ---- */
@@ -370,6 +397,33 @@ void lreload_request(struct host *h, const char *why, unsigned delay_ms)
 	rl.why = why;
 	rl.asked_ns = now_ns() + (uint64_t)delay_ms * 1000000ull;
 	arm(delay_ms);
+}
+
+void lreload_deploy_restore(const char *main_path)
+{
+	const char *slash = strrchr(main_path, '/');
+	snprintf(rl.origin, sizeof rl.origin, "%s", main_path);
+	snprintf(rl.dir, sizeof rl.dir, "%.*s", slash ? (int)(slash - main_path) + 1 : 2,
+		slash ? main_path : "./");
+}
+
+void lreload_deploy(struct host *h, const char *main_path)
+{
+	lreload_deploy_restore(main_path);
+	lreload_request(h, "deploy", 0);
+}
+
+void lreload_rollback(struct host *h)
+{
+	if (!rl.h || rl.h != h)
+		return;
+	rl.rollback_due = true;
+	arm(0);
+}
+
+const char *lreload_origin(void)
+{
+	return rl.origin;
 }
 
 /* ---- inotify on the script folder ---- */

@@ -40,9 +40,22 @@ void lreload_error(void);
 /* lia run ended by a stop it asked for (signal, lia.stop): not a crash. */
 void lreload_stopped(void);
 
+/* The fleet's deploy (lua/lfleet_deploy.c): from now on main_path (a
+ * bundle's main file) is the user's script, reloaded at once like an
+ * edit; its health window decides (status "good" or "rolled_back"). */
+void lreload_deploy(struct host *h, const char *main_path);
+/* After a deploy that failed: main_path is the user's script again (no
+ * reload: the rollback already runs the last good copy). */
+void lreload_deploy_restore(const char *main_path);
+/* The fleet's rollback command: back to the last good copy now. */
+void lreload_rollback(struct host *h);
+/* The user's main script now (the command line's, or a deployed one). */
+const char *lreload_origin(void);
+
 /* A hook for the status topic (issue #11): called with "running",
  * "reloaded", "refused", "rolled_back" or "safe_mode" and one line that
- * says why. */
+ * says why; "good" with the script when a health window ended well and
+ * its copy was kept. */
 typedef void lreload_status_fn(const char *state, const char *detail, void *ud);
 void lreload_on_status(lreload_status_fn *fn, void *ud);
 

@@ -165,7 +165,7 @@ if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
 		end_tier "faults (cuts, half-open links, broker restarts, soak)"
 	fi
 	fuzzers=
-	for f in decode client uri ws_frame config cli scram alias; do
+	for f in decode client uri ws_frame config cli scram alias bundle; do
 		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
 	done
 	if [ -n "$fuzzers" ]; then

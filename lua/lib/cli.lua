@@ -348,4 +348,8 @@ function M.sub(a)
 	end
 end
 
+-- lia bundle push, lia fleet (docs/fleet.md)
+function M.bundle_push(a) return require("lia.fleet.cli").push(a) end
+function M.fleet(a) return require("lia.fleet.cli").fleet(a) end
+
 return M
