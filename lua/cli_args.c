@@ -47,6 +47,7 @@ static const char main_help[] =
 	"       lia pub [options] -t topic (-m msg | -l | -n | -s | -f file)\n"
 	"       lia sub [options] -t filter [-t filter ...] [-C n] [-W s] [-v] [-N] [-R]\n"
 	"       lia check [--config FILE] [script.lua]          load as a reload would\n"
+	"       lia keygen | lia bundle sign|push | lia fleet   the fleet (docs/fleet.md)\n"
 	"       lia --version | --help | lia <command> --help\n";
 
 static void usage(const char *cmd)

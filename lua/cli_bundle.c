@@ -148,6 +148,11 @@ int cli_bundle_main(int argc, char **argv, struct lia_args *a, const char **fn)
 {
 	char why[600];
 	*fn = NULL;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help")) {
+			usage();
+			return 0;
+		}
 	if (!strcmp(argv[0], "keygen")) {
 		if (argc != 2 || argv[1][0] == '-')
 			return usage();
