@@ -131,8 +131,12 @@ struct loop *loop_new(void)
 	return l;
 }
 
+/* A watched signal still pending (a second SIGTERM while the agent was
+ * already stopping) is taken first: unblocked, its default action would
+ * kill the process on its way out, with status 143 instead of its own. */
 static void unblock_signals(struct loop *l)
 {
+	const struct timespec now = { 0, 0 };
 	int s;
 
 	for (s = 1; s < NSIG; s++) {
@@ -141,6 +145,8 @@ static void unblock_signals(struct loop *l)
 
 			sigemptyset(&one);
 			sigaddset(&one, s);
+			while (sigtimedwait(&one, NULL, &now) == s)
+				;
 			sigprocmask(SIG_UNBLOCK, &one, NULL);
 		}
 	}

@@ -676,6 +676,23 @@ static void test_signal(void)
 	CHECK_EQ_INT(xalloc_live(), live);
 }
 
+/* A watched signal still pending when the loop is freed (SIGTERM again
+ * while stopping) is taken, not delivered with its default action: this
+ * process would die here with SIGUSR1's (termination) otherwise. */
+static void test_pending_signal_at_free(void)
+{
+	struct loop *l = loop_new();
+	int got = 0;
+	sigset_t set;
+
+	CHECK_EQ_INT(loop_signal(l, SIGUSR1, signal_cb, &got), 0);
+	raise(SIGUSR1);
+	loop_free(l);
+	CHECK_EQ_INT(got, 0);
+	sigpending(&set);
+	CHECK(!sigismember(&set, SIGUSR1));
+}
+
 /* A stop asked for before the run is not lost, and is spent by it. */
 static void test_stop_before_run(void)
 {
@@ -752,6 +769,7 @@ int main(void)
 	RUN(test_loop_stop);
 	RUN(test_stop_before_run);
 	RUN(test_signal);
+	RUN(test_pending_signal_at_free);
 	RUN(test_unref);
 	return test_report("loop");
 }
