@@ -21,8 +21,8 @@
 #include "log.h"
 
 #define PERIOD_MS 250              /* SIGTERM/SIGINT seen within this while stuck */
-#define GAP_NS 20000000ull         /* no instruction for this long: a C call ran */
-#define CONFIRM_NS 20000000ull     /* instructions back to back this long: a runaway */
+#define GAP_NS 20000000ull         /* CPU time with no instruction: a C call ran */
+#define CONFIRM_NS 20000000ull     /* CPU time of instructions back to back: a runaway */
 
 /* The hook is installed only when a run is over its budget (or a stop
  * signal waits): any hook at all makes Lua 5.4 trap every instruction
@@ -34,8 +34,8 @@ static struct {
 	unsigned ms, quarantine;
 	lua_State *volatile running;        /* the coroutine resumed now */
 	volatile uint64_t started;          /* ns */
-	volatile uint64_t hooked;           /* ns: when the alarm installed the hook */
-	uint64_t confirm, last;             /* ns: runaway() watching since, last hook */
+	volatile uint64_t hooked;           /* CPU ns: when the alarm installed the hook */
+	uint64_t confirm, last;             /* CPU ns: runaway() watching since, last hook */
 	bool confirmed;                     /* a runaway: every instruction raises */
 	volatile sig_atomic_t armed;
 	bool installed;
@@ -48,6 +48,16 @@ static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The CPU time of this thread: what tells a C call (it burns CPU between
+ * two instructions) from the process being descheduled on a busy machine
+ * (no CPU passes), which wall-clock gaps cannot. Async-signal-safe. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -110,7 +120,7 @@ static void on_alarm(int sig)
 	(void)sig;
 	budget.armed = 0;
 	if (L && (over_budget(now) || stop_signal())) {
-		budget.hooked = now;
+		budget.hooked = cpu_ns();
 		lua_sethook(L, hook, LUA_MASKCOUNT, 1);
 	}
 	else if (L)
@@ -126,20 +136,21 @@ static void on_alarm(int sig)
  * CONFIRM_NS past the budget are a runaway. */
 static bool runaway(uint64_t now)
 {
+	uint64_t cpu = cpu_ns();
 	if (budget.confirmed)
 		return true;
 	if (!budget.confirm) {
-		bool late = now - budget.hooked > GAP_NS;
-		budget.confirm = budget.last = now;
+		bool late = cpu - budget.hooked > GAP_NS;
+		budget.confirm = budget.last = cpu;
 		return late ? (budget.confirm = 0, budget.started = now, false) : false;
 	}
-	if (now - budget.last > GAP_NS) {
+	if (cpu - budget.last > GAP_NS) {
 		budget.confirm = 0;
 		budget.started = now;
 		return false;
 	}
-	budget.last = now;
-	budget.confirmed = now - budget.confirm >= CONFIRM_NS;
+	budget.last = cpu;
+	budget.confirmed = cpu - budget.confirm >= CONFIRM_NS;
 	return budget.confirmed;
 }
 
