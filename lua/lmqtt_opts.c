@@ -21,19 +21,6 @@ static const char *const opt_names[] = { "uri", "host", "port", "client_id", "pr
 	"topic_aliases", "auth", "follow_redirect", "bind_address",
 	"max_queued_bytes", "max_age", "drain_rate", "drop", NULL };
 
-static void check_opt_names(lua_State *L, int t)
-{
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		bool known = false;
-		if (lua_type(L, -2) == LUA_TSTRING)
-			for (int i = 0; opt_names[i]; i++)
-				known = known || strcmp(opt_names[i], lua_tostring(L, -2)) == 0;
-		if (!known)
-			luaL_error(L, "mqtt.client: unknown option '%s'", luaL_tolstring(L, -2, NULL));
-		lua_pop(L, 1);
-	}
-}
 
 void lmqtt_check_keys(lua_State *L, int t, const char *const *names, const char *what)
 {
@@ -348,7 +335,7 @@ static void opt_auth(lua_State *L, int t, struct mqtt_client_opts *o)
 void lmqtt_read_opts(lua_State *L, int t, struct mqtt_client_opts *o)
 {
 	size_t len = 0;
-	check_opt_names(L, t);
+	lmqtt_check_keys(L, t, opt_names, "mqtt.client");
 	o->uri = opt_uri(L, t, o);
 	o->follow_redirect = opt_bool(L, t, "follow_redirect", false);
 	o->client_id = opt_str(L, t, "client_id", NULL);
