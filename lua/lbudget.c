@@ -181,9 +181,8 @@ static void hook(lua_State *L, lua_Debug *ar)
 		lua_pushfstring(L, "handler exceeded its %d ms budget", (int)budget.ms);
 	}
 	lua_concat(L, 2);
-	/* an enclosing coroutine gets the hook too once this one is gone */
-	if (!budget.armed)
-		arm(50);
+	/* the coroutine that resumed this one gets the hook when the error
+	 * reaches it (follow_hook) */
 	lua_error(L);
 }
 
@@ -223,6 +222,17 @@ void lbudget_install(lua_State *L)
  * resumed coroutine is the running one for the budget: a handler stuck in
  * a coroutine it made itself is stopped there. */
 
+/* The alarm puts the hook on the coroutine running when it fires; control
+ * may leave that one before its next instruction (it returns, yields, or
+ * is a dead one being resumed in vain), and then nothing would check the
+ * budget again: the alarm is spent and the hook is on a thread that does
+ * not run. So the hook follows control from thread to thread. */
+static void follow_hook(lua_State *from, lua_State *to)
+{
+	if (lua_gethook(from) == hook && lua_gethook(to) != hook)
+		lua_sethook(to, hook, LUA_MASKCOUNT, 1);
+}
+
 static int auxresume(lua_State *L, lua_State *co, int narg)
 {
 	int status, nres;
@@ -234,8 +244,10 @@ static int auxresume(lua_State *L, lua_State *co, int narg)
 	lua_xmove(L, co, narg);
 	if (prev)
 		budget.running = co;
+	follow_hook(L, co);
 	status = lua_resume(co, L, narg, &nres);
 	budget.running = prev;
+	follow_hook(co, L);
 	if (status == LUA_OK || status == LUA_YIELD) {
 		if (!lua_checkstack(L, nres + 1)) {
 			lua_pop(co, nres);
