@@ -27,10 +27,20 @@
 #include "lua/cli_bundle.h"
 #include "xalloc.h"
 
+/* lia run keeps its state in the data directory, and so do lia pub and
+ * lia sub with -c: a persistent session is resumed only with lia's half
+ * of it (the store), else the core discards it (mqtt_client_impl.h's
+ * FRESH_*) and what the broker kept for -c -i X would be lost. */
+static bool keeps_state(const char *cmd, const struct lia_args *a)
+{
+	bool tool = strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0;
+	return strcmp(cmd, "run") == 0 || (tool && a->no_clean);
+}
+
 /* lia run: the data directory made to exist. One that was asked for and
  * cannot be had is an error; when the default cannot be had, lia runs
  * without one (what needs it says so). 0, or -1 with the error reported. */
-static int data_dir(struct lia_args *a)
+static int data_dir(const char *cmd, struct lia_args *a)
 {
 	static char dir[4096];
 	char err[4200];
@@ -39,7 +49,7 @@ static int data_dir(struct lia_args *a)
 		return 0;
 	}
 	if (a->data_dir) {
-		fprintf(stderr, "lia run: %s\n", err);
+		fprintf(stderr, "lia %s: %s\n", cmd, err);
 		return -1;
 	}
 	log_warn("%s; nothing is kept across restarts", err);
@@ -73,20 +83,19 @@ static void take_connection(struct lia_args *a, const struct lia_args *f)
 
 /* lia pub / lia sub: --config, else config_user_path(). 0, or -1 with the
  * error reported. */
-static int configure_tool(struct lia_args *a, char **storage)
+static int configure_tool(const char *cmd, struct lia_args *a, char **storage)
 {
 	char err[1024];
 	struct lia_args f;
 	const char *path = a->config ? a->config : config_user_path();
 	args_init(&f);
-	if (!path)
-		return 0;
-	if (config_load(path, &f, storage, err, sizeof err) < 0) {
+	if (path && config_load(path, &f, storage, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	take_connection(a, &f);
-	return 0;
+	if (path)
+		take_connection(a, &f);
+	return keeps_state(cmd, a) ? data_dir(cmd, a) : 0;
 }
 
 /* The configuration file under the command line: --config, else for lia run
@@ -118,7 +127,7 @@ static int configure(const char *cmd, struct lia_args *a, char **storage)
 	if (a->hw)
 		hw_select(a->hw);
 	args_field_defaults(a);
-	return strcmp(cmd, "run") == 0 ? data_dir(a) : 0;
+	return keeps_state(cmd, a) ? data_dir(cmd, a) : 0;
 }
 
 static int check(const struct lia_args *a)
@@ -171,7 +180,7 @@ static int run(const char *cmd, const struct lia_args *a)
 		log_set_level(a->log_level);
 	if (run && (a->log_format ? strcmp(a->log_format, "journal") == 0 : log_stderr_is_journal()))
 		log_set_journal(1);
-	if (run)
+	if (keeps_state(cmd, a))
 		db_process_open(a->data_dir, l);    /* the process's, kept across script reloads */
 	if (run && a->fleet)
 		lfleet_watch();
@@ -243,7 +252,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r < 0 ? 1 : 0;
 	char *config = NULL;
-	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0 ? configure_tool(&a, &config) < 0 :
+	if (strcmp(cmd, "pub") == 0 || strcmp(cmd, "sub") == 0 ? configure_tool(cmd, &a, &config) < 0 :
 			configure(cmd, &a, &config) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

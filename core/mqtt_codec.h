@@ -115,6 +115,8 @@ uint8_t mqtt_prop_id_by_name(const char *name);
  */
 #define MQTT_PROPS_WILL 0x100
 int mqtt_props_validate(int packet_type, const uint8_t *p, size_t len);
+/* May property id appear in this packet type (or MQTT_PROPS_WILL)? */
+bool mqtt_prop_allowed(int packet_type, uint8_t id);
 
 /* Iterate over a validated block: *off starts at 0; returns 1 and fills *out
  * while there is a property, 0 at the end, MQTT_MALFORMED on bad bytes. */

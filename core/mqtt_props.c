@@ -181,6 +181,11 @@ static uint32_t type_bit(int packet_type)
 	return packet_type >= MQTT_CONNECT && packet_type <= MQTT_AUTH ? IN(packet_type) : 0;
 }
 
+bool mqtt_prop_allowed(int packet_type, uint8_t id)
+{
+	return id <= MAX_PROP_ID && (props_info[id].allowed & type_bit(packet_type));
+}
+
 int mqtt_props_validate(int packet_type, const uint8_t *p, size_t len)
 {
 	struct mqtt_str block = { p, len };

@@ -62,7 +62,7 @@ static void set_str(lua_State *L, const char *k, const char *v)
 	}
 }
 
-static void set_int(lua_State *L, const char *k, long v)
+static void set_int(lua_State *L, const char *k, long long v)
 {
 	if (v >= 0) {
 		lua_pushinteger(L, v);

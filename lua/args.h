@@ -26,7 +26,7 @@ struct lia_args {
 	int protocol;                   /* 3, 4, 5 */
 	int qos;
 	bool no_clean;                  /* -c */
-	long session_expiry;            /* -x */
+	long long session_expiry;       /* -x: up to 2^32-1, past a 32-bit long */
 	const char *will_topic;
 	const char *will_payload;
 	int will_qos;
@@ -129,6 +129,10 @@ int args_check_file(const char *v, char *err, size_t errlen);
 int args_check_dir(const char *v, char *err, size_t errlen);
 int args_check_tls_version(const char *v, char *err, size_t errlen);
 int args_check_proxy(const char *v, char *err, size_t errlen);
+/* A whole number in the range of the option whose configuration key is
+ * key ("port", "will.qos", "handler_budget"; the command-line options use
+ * the same keys). 0 and *out, or -1 and the reason. */
+int args_check_number(const char *key, const char *v, long long *out, char *err, size_t errlen);
 /* Options that contradict each other, once everything is merged; the
  * reason names the options both ways (-c / clean). */
 int args_check_combination(const struct lia_args *a, char *err, size_t errlen);

@@ -5,8 +5,10 @@
  * accepts exactly what `lia run` does. Plain C: no Lua.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -92,6 +94,36 @@ int args_check_proxy(const char *v, char *err, size_t errlen)
 		return 0;
 	return fail(err, errlen, "unsupported proxy scheme '%.*s' (http, socks5, socks5h or none)",
 		(int)(n > 32 ? 32 : n), v);
+}
+
+/* Every numeric option's range, once: lia run's command line, lia
+ * pub/sub's and the configuration file take it from here. */
+static const struct range { const char *key; long long min, max; } ranges[] = {
+	{ "port", 1, 65535 }, { "keepalive", 0, 65535 }, { "qos", 0, 2 }, { "will.qos", 0, 2 },
+	{ "session_expiry", 0, 4294967295LL }, { "max_inflight", 1, 65535 },
+	{ "handler_budget", 0, 3600000 }, { "memory_limit", 0, 65536 },
+	{ "quarantine", 0, 1000000 }, { "health_window", 0, 86400 },
+	{ "safe_mode_after", 0, 1000 }, { "health_errors", 1, 1000000 },
+	{ "status_interval", 1, 86400 },
+	/* lia pub --repeat, lia sub -C and -W: command line only */
+	{ "repeat", 1, INT_MAX }, { "count", 1, INT_MAX }, { "timeout", 1, 86400 * 365 },
+};
+
+int args_check_number(const char *key, const char *v, long long *out, char *err, size_t errlen)
+{
+	const struct range *r = NULL;
+	char *end;
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0] && !r; i++)
+		if (strcmp(ranges[i].key, key) == 0)
+			r = &ranges[i];
+	if (!r)
+		return fail(err, errlen, "'%s' is not a numeric option", key);
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < r->min || n > r->max)
+		return fail(err, errlen, "'%s' is not a number in %lld..%lld", v, r->min, r->max);
+	*out = n;
+	return 0;
 }
 
 int args_check_combination(const struct lia_args *a, char *err, size_t errlen)

@@ -145,16 +145,14 @@ static int bad(const char *cmd, const char *fmt, const char *what)
 	return -1;
 }
 
-static int number(const char *cmd, const char *opt, const char *s, long min, long max, long *out)
+/* A numeric option; its range is the configuration key's (args_check.c). */
+static int number(const char *cmd, const char *opt, const char *key, const char *s, long long *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "lia %s: %s: '%s' is not a number in %ld..%ld\n", cmd, opt, s, min, max);
+	char why[128];
+	if (args_check_number(key, s, out, why, sizeof why) < 0) {
+		fprintf(stderr, "lia %s: %s: %s\n", cmd, opt, why);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -259,7 +257,7 @@ static int broker_url(const char *cmd, struct lia_args *a, char *val)
 static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
 {
 	const char *o = argv[*i];
-	long v;
+	long long v;
 	static const char *const valued = "-h|--host|-p|--port|-L|--broker|-i|--id|-u|--username|"
 		"-P|--pw|-k|--keepalive|-V|--protocol-version|-q|--qos|-x|--session-expiry|"
 		"--will-topic|--will-payload|--will-qos|--cafile|--capath|--cert|--key|--keypass|"
@@ -275,7 +273,7 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 	if (is(o, "-h|--host"))
 		a->host = val;
 	else if (is(o, "-p|--port"))
-		return number(cmd, o, val, 1, 65535, &v) < 0 ? -1 : (a->port = (int)v, 1);
+		return number(cmd, o, "port", val, &v) < 0 ? -1 : (a->port = (int)v, 1);
 	else if (is(o, "-L|--broker"))
 		return broker_url(cmd, a, argv[*i]);
 	else if (is(o, "-i|--id"))
@@ -285,19 +283,19 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 	else if (is(o, "-P|--pw"))
 		a->password = val;
 	else if (is(o, "-k|--keepalive"))
-		return number(cmd, o, val, 0, 65535, &v) < 0 ? -1 : (a->keepalive = (int)v, 1);
+		return number(cmd, o, "keepalive", val, &v) < 0 ? -1 : (a->keepalive = (int)v, 1);
 	else if (is(o, "-V|--protocol-version"))
 		return protocol(cmd, val, &a->protocol) < 0 ? -1 : 1;
 	else if (is(o, "-q|--qos"))
-		return number(cmd, o, val, 0, 2, &v) < 0 ? -1 : (a->qos = (int)v, 1);
+		return number(cmd, o, "qos", val, &v) < 0 ? -1 : (a->qos = (int)v, 1);
 	else if (is(o, "-x|--session-expiry"))
-		return number(cmd, o, val, 0, 4294967295L, &v) < 0 ? -1 : (a->session_expiry = v, 1);
+		return number(cmd, o, "session_expiry", val, &v) < 0 ? -1 : (a->session_expiry = v, 1);
 	else if (is(o, "--will-topic"))
 		a->will_topic = val;
 	else if (is(o, "--will-payload"))
 		a->will_payload = val;
 	else if (is(o, "--will-qos"))
-		return number(cmd, o, val, 0, 2, &v) < 0 ? -1 : (a->will_qos = (int)v, 1);
+		return number(cmd, o, "will.qos", val, &v) < 0 ? -1 : (a->will_qos = (int)v, 1);
 	else if (is(o, "--will-retain"))
 		a->will_retain = true;
 	else if (tls_opt(a, o, val))
@@ -327,13 +325,70 @@ static int add_topic(const char *cmd, struct lia_args *a, const char *t)
 	return 1;
 }
 
+/* The packets -D can name, and the type each stands for. */
+static const struct { const char *name; int type; } prop_packets[] = {
+	{ "connect", MQTT_CONNECT }, { "publish", MQTT_PUBLISH }, { "subscribe", MQTT_SUBSCRIBE },
+	{ "unsubscribe", MQTT_UNSUBSCRIBE }, { "disconnect", MQTT_DISCONNECT },
+	{ "will", MQTT_PROPS_WILL }, { "auth", MQTT_AUTH },
+};
+
+/* The packet type of -D's first word for this command, or 0 after saying
+ * why not: lia pub sends no SUBSCRIBE, lia sub no PUBLISH. */
+static int prop_packet(const char *cmd, const char *word)
+{
+	bool pub = strcmp(cmd, "pub") == 0;
+	for (size_t i = 0; i < sizeof prop_packets / sizeof prop_packets[0]; i++) {
+		int t = prop_packets[i].type;
+		if (strcmp(word, prop_packets[i].name) != 0)
+			continue;
+		if ((pub && (t == MQTT_SUBSCRIBE || t == MQTT_UNSUBSCRIBE)) || (!pub && t == MQTT_PUBLISH))
+			break;
+		return t;
+	}
+	fprintf(stderr, "lia %s: -D: '%s' is not %s\n", cmd, word, pub
+		? "connect, publish, disconnect, will or auth (the packets lia pub sends)"
+		: "connect, subscribe, unsubscribe, disconnect, will or auth (the packets lia sub sends)");
+	return 0;
+}
+
+/* A property's value as far as the command line can tell: numbers in the
+ * range of their kind; AUTH carries only what enhanced authentication
+ * takes (the method and its first data go into the `auth` option). */
+static int prop_value(const char *cmd, const struct args_prop *p, int type, uint8_t id)
+{
+	static const unsigned long long max[] = { [MQTT_PK_BYTE] = 0xFF, [MQTT_PK_U16] = 0xFFFF,
+		[MQTT_PK_U32] = 0xFFFFFFFFull, [MQTT_PK_VARINT] = 268435455 };
+	int kind = mqtt_prop_kind(id);
+	if (type == MQTT_AUTH && id != MQTT_PROP_AUTHENTICATION_METHOD &&
+			id != MQTT_PROP_AUTHENTICATION_DATA) {
+		fprintf(stderr, "lia %s: -D auth %s: lia sends AUTH only in an enhanced "
+			"authentication exchange; -D auth takes authentication-method and "
+			"authentication-data\n", cmd, p->name);
+		return -1;
+	}
+	if (kind >= MQTT_PK_BYTE && kind <= MQTT_PK_VARINT) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(p->value, &end, 10);
+		if (errno || end == p->value || *end || p->value[0] == '-' || v > max[kind]) {
+			fprintf(stderr, "lia %s: -D %s %s: '%s' is not a number in 0..%llu\n",
+				cmd, p->cmd, p->name, p->value, max[kind]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* -D command identifier value [value]: the names as mosquitto spells them
- * (-D connect session-expiry-interval 60, -D publish user-property k v). */
+ * (-D connect session-expiry-interval 60, -D publish user-property k v),
+ * checked as mosquitto does: a packet this command sends, a property that
+ * belongs in it, a value of its kind. */
 static int prop_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
 {
-	static const char *const packets = "connect|publish|subscribe|unsubscribe|disconnect|will|auth";
 	char name[64];
 	struct args_prop *p;
+	int type;
+	uint8_t id;
 	if (*i + 3 >= argc)
 		return bad(cmd, "%s", "-D needs a command, a property name and a value");
 	if (a->nprops == ARGS_MAX_PROPS)
@@ -342,15 +397,23 @@ static int prop_opt(const char *cmd, struct lia_args *a, int argc, char **argv, 
 	p->cmd = argv[*i + 1];
 	p->name = argv[*i + 2];
 	p->value = argv[*i + 3];
-	if (!is(p->cmd, packets))
-		return bad(cmd, "-D: '%s' is not connect, publish, subscribe, unsubscribe, disconnect, will or auth", p->cmd);
+	p->value2 = NULL;
+	if (!(type = prop_packet(cmd, p->cmd)))
+		return -1;
 	snprintf(name, sizeof name, "%s", p->name);
 	for (char *c = name; *c; c++)
 		*c = *c == '-' ? '_' : *c;
-	if (strlen(p->name) >= sizeof name || !mqtt_prop_id_by_name(name))
+	if (strlen(p->name) >= sizeof name || !(id = mqtt_prop_id_by_name(name)))
 		return bad(cmd, "-D: '%s' is not an MQTT 5 property", p->name);
+	if (!mqtt_prop_allowed(type, id)) {
+		fprintf(stderr, "lia %s: -D %s %s: that property is not allowed in %s\n",
+			cmd, p->cmd, p->name, p->cmd);
+		return -1;
+	}
+	if (prop_value(cmd, p, type, id) < 0)
+		return -1;
 	*i += 3;
-	if (strcmp(name, "user_property") == 0) {
+	if (id == MQTT_PROP_USER_PROPERTY) {
 		if (*i + 1 >= argc)
 			return bad(cmd, "%s", "-D ... user-property needs a name and a value");
 		p->value2 = argv[++*i];
@@ -386,7 +449,7 @@ static int add_to(const char *cmd, const char *opt, const char **list, int *n, c
 static int tool_opt(const char *cmd, struct lia_args *a, int argc, char **argv, int *i)
 {
 	const char *o = argv[*i];
-	long v;
+	long long v;
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
 	bool valued = ((pub || sub) && is(o, "-I|--id-prefix|-A|--unix")) ||
 		(pub && is(o, "-M|--repeat-delay")) || (sub && is(o, "-F|-T|-U"));
@@ -410,7 +473,7 @@ static int tool_opt(const char *cmd, struct lia_args *a, int argc, char **argv, 
 	else if (is(o, "--unix"))
 		a->unix_path = val;
 	else if (pub && is(o, "-M"))
-		return number(cmd, o, val, 1, 65535, &v) < 0 ? -1 : (a->max_inflight = (int)v, 1);
+		return number(cmd, o, "max_inflight", val, &v) < 0 ? -1 : (a->max_inflight = (int)v, 1);
 	else if (pub && is(o, "--repeat-delay"))
 		return seconds(cmd, o, val, &a->repeat_delay_ms) < 0 ? -1 : 1;
 	else if (sub && is(o, "-F"))
@@ -437,7 +500,7 @@ static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv,
 {
 	const char *o = argv[*i];
 	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
-	long v;
+	long long v;
 	if (is(o, "--fleet")) {
 		a->fleet = true;
 		return 1;
@@ -463,7 +526,7 @@ static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv,
 		return 1;
 	}
 	if (is(o, "--status-interval"))
-		return number(cmd, o, val, 1, 86400, &v) < 0 ? -1 : (a->status_interval_s = (int)v, 1);
+		return number(cmd, o, "status_interval", val, &v) < 0 ? -1 : (a->status_interval_s = (int)v, 1);
 	if (!val[0] || strpbrk(val, "+#"))
 		return bad(cmd, "--fleet-prefix: '%s' is not a topic root (no + or #, not empty)", val);
 	a->fleet_prefix = val;
@@ -475,7 +538,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 {
 	const char *o = argv[*i];
 	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
-	long v;
+	long long v;
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
 	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
@@ -506,13 +569,13 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	} else if (pub && is(o, "-r|--retain")) {
 		a->retain = true;
 	} else if (pub && is(o, "--repeat")) {
-		return number(cmd, o, val, 1, INT_MAX, &v) < 0 ? -1 : (a->repeat = (int)v, 1);
+		return number(cmd, o, "repeat", val, &v) < 0 ? -1 : (a->repeat = (int)v, 1);
 	} else if (sub && is(o, "-t|--topic")) {
 		return add_topic(cmd, a, val);
 	} else if (sub && is(o, "-C|--count")) {
-		return number(cmd, o, val, 1, INT_MAX, &v) < 0 ? -1 : (a->count = (int)v, 1);
+		return number(cmd, o, "count", val, &v) < 0 ? -1 : (a->count = (int)v, 1);
 	} else if (sub && is(o, "-W|--timeout")) {
-		return number(cmd, o, val, 1, 86400 * 365, &v) < 0 ? -1 : (a->timeout = (int)v, 1);
+		return number(cmd, o, "timeout", val, &v) < 0 ? -1 : (a->timeout = (int)v, 1);
 	} else if (sub && is(o, "-N")) {
 		a->no_newline = true;
 	} else if (sub && is(o, "-R")) {
@@ -524,17 +587,17 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	} else if (runs && is(o, "--data-dir")) {
 		a->data_dir = val;
 	} else if (runs && is(o, "--handler-budget")) {
-		return number(cmd, o, val, 0, 3600000, &v) < 0 ? -1 : (a->handler_budget_ms = (int)v, 1);
+		return number(cmd, o, "handler_budget", val, &v) < 0 ? -1 : (a->handler_budget_ms = (int)v, 1);
 	} else if (runs && is(o, "--memory-limit")) {
-		return number(cmd, o, val, 0, 65536, &v) < 0 ? -1 : (a->memory_limit_mb = (int)v, 1);
+		return number(cmd, o, "memory_limit", val, &v) < 0 ? -1 : (a->memory_limit_mb = (int)v, 1);
 	} else if (runs && is(o, "--quarantine")) {
-		return number(cmd, o, val, 0, 1000000, &v) < 0 ? -1 : (a->quarantine = (int)v, 1);
+		return number(cmd, o, "quarantine", val, &v) < 0 ? -1 : (a->quarantine = (int)v, 1);
 	} else if (runs && is(o, "--health-window")) {
-		return number(cmd, o, val, 0, 86400, &v) < 0 ? -1 : (a->health_window_s = (int)v, 1);
+		return number(cmd, o, "health_window", val, &v) < 0 ? -1 : (a->health_window_s = (int)v, 1);
 	} else if (runs && is(o, "--safe-mode-after")) {
-		return number(cmd, o, val, 0, 1000, &v) < 0 ? -1 : (a->safe_mode_after = (int)v, 1);
+		return number(cmd, o, "safe_mode_after", val, &v) < 0 ? -1 : (a->safe_mode_after = (int)v, 1);
 	} else if (runs && is(o, "--health-errors")) {
-		return number(cmd, o, val, 1, 1000000, &v) < 0 ? -1 : (a->health_errors = (int)v, 1);
+		return number(cmd, o, "health_errors", val, &v) < 0 ? -1 : (a->health_errors = (int)v, 1);
 	} else if (runs && is(o, "--no-watch")) {
 		a->no_watch = true;
 	} else if (runs && is(o, "--sim")) {

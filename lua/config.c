@@ -66,14 +66,11 @@ const char *config_user_path(void)
 	return access(CONFIG_DEFAULT_PATH, R_OK) == 0 ? CONFIG_DEFAULT_PATH : NULL;
 }
 
-static int number(struct cfg *c, const char *key, const char *v, long min, long max, long *out)
+static int number(struct cfg *c, const char *key, const char *v, long long *out)
 {
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max)
-		return fail(c, "%s: '%s' is not a number in %ld..%ld", key, v, min, max);
-	*out = n;
+	char why[128];
+	if (args_check_number(key, v, out, why, sizeof why) < 0)
+		return fail(c, "%s: %s", key, why);
 	return 0;
 }
 
@@ -103,7 +100,7 @@ static void str(const char **field, const char *v)
 		*field = v;
 }
 
-static void num(int *field, long v)
+static void num(int *field, long long v)
 {
 	if (*field < 0)
 		*field = (int)v;
@@ -142,33 +139,27 @@ static int check_string(struct cfg *c, const char *k, const char *v)
 	return 0;
 }
 
+/* The numeric keys and where each goes; ranges: args_check_number. */
 static int set_number(struct cfg *c, struct lia_args *a, const char *k, const char *v)
 {
-	long n;
-	if (strcmp(k, "port") == 0)
-		return number(c, k, v, 1, 65535, &n) < 0 ? -1 : (num(&a->port, n), 0);
-	if (strcmp(k, "keepalive") == 0)
-		return number(c, k, v, 0, 65535, &n) < 0 ? -1 : (num(&a->keepalive, n), 0);
-	if (strcmp(k, "qos") == 0)
-		return number(c, k, v, 0, 2, &n) < 0 ? -1 : (num(&a->qos, n), 0);
-	if (strcmp(k, "will.qos") == 0)
-		return number(c, k, v, 0, 2, &n) < 0 ? -1 : (num(&a->will_qos, n), 0);
-	if (strcmp(k, "handler_budget") == 0)
-		return number(c, k, v, 0, 3600000, &n) < 0 ? -1 : (num(&a->handler_budget_ms, n), 0);
-	if (strcmp(k, "memory_limit") == 0)
-		return number(c, k, v, 0, 65536, &n) < 0 ? -1 : (num(&a->memory_limit_mb, n), 0);
-	if (strcmp(k, "quarantine") == 0)
-		return number(c, k, v, 0, 1000000, &n) < 0 ? -1 : (num(&a->quarantine, n), 0);
-	if (strcmp(k, "health_window") == 0)
-		return number(c, k, v, 0, 86400, &n) < 0 ? -1 : (num(&a->health_window_s, n), 0);
-	if (strcmp(k, "safe_mode_after") == 0)
-		return number(c, k, v, 0, 1000, &n) < 0 ? -1 : (num(&a->safe_mode_after, n), 0);
-	if (strcmp(k, "health_errors") == 0)
-		return number(c, k, v, 1, 1000000, &n) < 0 ? -1 : (num(&a->health_errors, n), 0);
-	if (strcmp(k, "status_interval") == 0)
-		return number(c, k, v, 1, 86400, &n) < 0 ? -1 : (num(&a->status_interval_s, n), 0);
+	const struct { const char *key; int *field; } ints[] = {
+		{ "port", &a->port }, { "keepalive", &a->keepalive }, { "qos", &a->qos },
+		{ "will.qos", &a->will_qos }, { "handler_budget", &a->handler_budget_ms },
+		{ "memory_limit", &a->memory_limit_mb }, { "quarantine", &a->quarantine },
+		{ "health_window", &a->health_window_s }, { "safe_mode_after", &a->safe_mode_after },
+		{ "health_errors", &a->health_errors }, { "status_interval", &a->status_interval_s },
+	};
+	long long n;
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		if (strcmp(k, ints[i].key) != 0)
+			continue;
+		if (number(c, k, v, &n) < 0)
+			return -1;
+		num(ints[i].field, n);
+		return 0;
+	}
 	if (strcmp(k, "session_expiry") == 0) {
-		if (number(c, k, v, 0, 4294967295L, &n) < 0)
+		if (number(c, k, v, &n) < 0)
 			return -1;
 		if (a->session_expiry < 0)
 			a->session_expiry = n;

@@ -86,6 +86,9 @@ struct lclient *lmqtt_first(void)
 void lmqtt_detach(struct lclient *lc)
 {
 	lc->c = NULL;
+	xfree(lc->farewell);
+	lc->farewell = NULL;
+	lc->farewell_len = 0;
 	topic_tree_free(lc->filters);
 	lc->filters = NULL;
 	lmqtt_free_live(lc);
@@ -193,6 +196,31 @@ static struct mqtt_store *client_store(lua_State *L, const struct mqtt_client_op
 }
 
 /* mqtt.client(opts) */
+/* opts.disconnect_properties (v5): what the DISCONNECTs lia sends by
+ * itself carry (at exit, c:disconnect() without properties, mqtt.close),
+ * as mosquitto_sub -D disconnect does on ^C. Encoded (and so checked)
+ * before the client exists: a bad table raises with nothing to undo.
+ * Pushes the encoded block or nil; returns its index. */
+static int push_farewell(lua_State *L, int version)
+{
+	if (lua_getfield(L, 1, "disconnect_properties") != LUA_TNIL && version == MQTT_V5)
+		lmqtt_encode_props(L, -1, MQTT_DISCONNECT, "disconnect_properties");
+	else
+		lua_pushnil(L);
+	lua_remove(L, -2);
+	return lua_gettop(L);
+}
+
+static void keep_farewell(lua_State *L, struct lclient *lc, int idx)
+{
+	size_t n = 0;
+	const char *p = lua_tolstring(L, idx, &n);
+	if (p && n) {
+		lc->farewell = xmemdup(p, n);
+		lc->farewell_len = n;
+	}
+}
+
 static int l_client(lua_State *L)
 {
 	struct mqtt_client_opts o = { 0 };
@@ -215,6 +243,7 @@ static int l_client(lua_State *L)
 	lmqtt_read_opts(L, 1, &o);
 	push_fingerprint(L, 1);
 	int fp = lua_gettop(L);
+	int fw = push_farewell(L, o.version);
 	lc->h = host_of(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
 	lc->L = lua_tothread(L, -1);
@@ -232,6 +261,7 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "mqtt.client: %s", err);
 	}
 	mqtt_client_set_handler(lc->c, lmqtt_on_event, lc);
+	keep_farewell(L, lc, fw);
 	if (lua_getfield(L, 1, "auth") == LUA_TTABLE) {
 		lmqtt_push_uv(L, ud, UV_HANDLERS);
 		lua_getfield(L, -2, "on_challenge");
@@ -304,6 +334,9 @@ static int l_disconnect(lua_State *L)
 	if (!lua_isnoneornil(L, 3) && mqtt_client_version(lc->c) == MQTT_V5) {
 		lmqtt_encode_props(L, 3, MQTT_DISCONNECT, "properties");
 		props = lua_tolstring(L, -1, &plen);
+	} else if (lua_isnoneornil(L, 3)) {
+		props = (const char *)lc->farewell;
+		plen = lc->farewell_len;
 	}
 	lc->touched = true;
 	int r = mqtt_client_disconnect(lc->c, (uint8_t)reason, (const uint8_t *)props, plen);
@@ -794,7 +827,7 @@ static bool drain(void *ud, bool first)
 	(void)ud;
 	for (struct lclient *lc = open_clients; lc; lc = lc->next) {
 		if (first)
-			mqtt_client_disconnect(lc->c, 0, NULL, 0);
+			mqtt_client_disconnect(lc->c, 0, lc->farewell, lc->farewell_len);
 		idle = idle && mqtt_client_idle(lc->c);
 	}
 	return idle;

@@ -59,6 +59,8 @@ struct lclient {
 	struct lmqtt_live *live;    /* the adopted client's subscriptions */
 	size_t nlive;
 	char uri[256];
+	uint8_t *farewell;          /* v5 DISCONNECT properties lia sends by itself */
+	size_t farewell_len;
 	struct lclient *prev, *next;
 };
 

@@ -19,7 +19,7 @@ static const char *const opt_names[] = { "uri", "host", "port", "client_id", "pr
 	"max_inflight", "max_queued", "properties", "manual_ack", "connect_timeout",
 	"max_packet_size", "tls", "ws", "proxy", "persist", "trace",
 	"topic_aliases", "auth", "follow_redirect", "bind_address",
-	"max_queued_bytes", "max_age", "drain_rate", "drop", NULL };
+	"max_queued_bytes", "max_age", "drain_rate", "drop", "disconnect_properties", NULL };
 
 
 void lmqtt_check_keys(lua_State *L, int t, const char *const *names, const char *what)

@@ -9,8 +9,10 @@ local M = {}
 
 local E_QUEUE_FULL = mqtt.E_QUEUE_FULL
 
--- -D command name value [value]: { connect = {...}, publish = {...}, will = {...} }
--- as lia.mqtt takes properties (names in snake case, numbers as numbers).
+-- -D command name value [value]: { connect = {...}, publish = {...}, will = {...},
+-- subscribe, unsubscribe, disconnect, auth } as lia.mqtt takes properties
+-- (names in snake case, numbers as numbers). main.c checked that each
+-- belongs in its packet and that numbers are numbers.
 local string_props = { content_type = true, response_topic = true, correlation_data = true,
 	reason_string = true, authentication_method = true, authentication_data = true,
 	response_information = true, server_reference = true, assigned_client_identifier = true }
@@ -33,6 +35,25 @@ function M.properties(a)
 	return by
 end
 
+-- Enhanced authentication from -D connect|auth authentication-method M
+-- [-D ... authentication-data D]: lia.mqtt's auth option, which runs the
+-- exchange (SCRAM-SHA-256 built in, with -u / -P: the password is then
+-- never sent); the method leaves the CONNECT properties, where the auth
+-- option puts it itself.
+function M.auth(a, props)
+	local method, data
+	for _, t in ipairs { props.connect or {}, props.auth or {} } do
+		method = t.authentication_method or method
+		data = t.authentication_data or data
+		t.authentication_method, t.authentication_data = nil, nil
+	end
+	if not method then return nil end
+	if method == "SCRAM-SHA-256" and a.username and a.password then
+		return { method = method, username = a.username, password = a.password }
+	end
+	return { method = method, data = data }
+end
+
 -- Client options from the command line.
 function M.client_opts(a)
 	local o = {
@@ -43,6 +64,9 @@ function M.client_opts(a)
 	}
 	local props = M.properties(a)
 	o.properties = props.connect
+	o.disconnect_properties = props.disconnect
+	o.auth = M.auth(a, props)
+	if o.auth and o.auth.password then o.username, o.password = nil, nil end
 	if a.cafile or a.capath or a.cert or a.key or a.keypass or a.alpn or a.ciphers
 			or a.tls_version or a.insecure then
 		-- any TLS option turns TLS on, as in mosquitto_pub
@@ -67,11 +91,6 @@ end
 -- The client of lia pub / lia sub, created inside a protected call so that
 -- a bad option ends in one line, not a traceback.
 local function new_client(cmd, a, reconnect)
-	for _, p in ipairs(a.props or {}) do
-		if p[1] ~= "connect" and p[1] ~= "will" and not (cmd == "pub" and p[1] == "publish") then
-			return nil, "-D " .. p[1] .. " is not supported by lia " .. cmd
-		end
-	end
 	local o = M.client_opts(a)
 	o.reconnect = reconnect
 	o.trace = a.debug
@@ -298,11 +317,15 @@ local function on_message(a, c, st)
 end
 
 local function subscribe(a, c, st)
-	local list = {}
+	local list, props = {}, M.properties(a)
 	for i, f in ipairs(a.topics) do list[i] = { f, a.qos or 0 } end
+	-- -D subscribe / unsubscribe: the properties of the one SUBSCRIBE and UNSUBSCRIBE
+	if props.subscribe and list[1] then
+		list[1][2] = { qos = a.qos or 0, properties = props.subscribe }
+	end
 	local tok, err = c:subscribe(list)
 	if not tok then return nil, err end
-	if #a.unsub > 0 then c:unsubscribe(a.unsub) end
+	if #a.unsub > 0 then c:unsubscribe(a.unsub, props.unsubscribe and { properties = props.unsubscribe }) end
 	c:on("subscribe", function(_, mid, codes)
 		if mid ~= tok.mid then return end
 		if a.debug and not a.quiet then

@@ -579,6 +579,90 @@ describe("lia pub and lia sub as mosquitto_pub and mosquitto_sub", function()
 		end
 	end)
 
+	it("-D subscribe, unsubscribe and disconnect reach their packets; -D is checked as mosquitto does", function()
+		local t = H.uniq("dsub")
+		-- subscription-identifier: mosquitto sends it back with each message
+		local sid = H.uniq("dsubid")
+		local sub = H.lia_spawn { "sub", "-V", "5", "-h", "127.0.0.1", "-p", broker.port, "-i", sid,
+			"-t", t, "-U", t .. "/gone", "-D", "unsubscribe", "user-property", "k", "v",
+			"-D", "subscribe", "subscription-identifier", "7", "-F", "%S %p", "-C", "1" }
+		assert.truthy(broker:subscribed(sid, 10), H.dump(sub, broker))
+		broker:pub("-t " .. t .. " -m hello")
+		assert.equal(0, sub:wait(10), H.dump(sub, broker))
+		assert.equal("7 hello\n", sub:stdout())
+		-- -D disconnect session-expiry-interval 0 ends the session -c kept:
+		-- the message published meanwhile is gone; without it, it arrives
+		for _, farewell in ipairs { false, true } do
+			local id = H.uniq("dx")
+			local first = { "sub", "-V", "5", "-h", "127.0.0.1", "-p", broker.port, "-c", "-i", id,
+				"-x", "60", "-q", "1", "-t", t .. "/" .. id, "-E" }
+			if farewell then
+				for _, x in ipairs { "-D", "disconnect", "session-expiry-interval", "0" } do first[#first + 1] = x end
+			end
+			local r = H.lia_run(first)
+			assert.equal(0, r.status, r.err)
+			broker:pub("-q 1 -t " .. t .. "/" .. id .. " -m queued")
+			r = H.lia_run { "sub", "-V", "5", "-h", "127.0.0.1", "-p", broker.port, "-c", "-i", id,
+				"-x", "60", "-q", "1", "-t", t .. "/" .. id, "-C", "1", "-W", farewell and "2" or "20" }
+			if farewell then
+				assert.equal(27, r.status, r.out .. r.err)
+				assert.equal("", r.out)
+			else
+				assert.equal(0, r.status, r.err)
+				assert.equal("queued\n", r.out)
+			end
+		end
+		-- refused before connecting, naming -D, as mosquitto_pub/_sub refuse them
+		for _, bad in ipairs {
+			{ "pub", "-D", "subscribe", "subscription-identifier", "1", "could not be sent" },
+			{ "sub", "-D", "publish", "content-type", "x", "could not be sent" },
+			{ "pub", "-D", "publish", "session-expiry-interval", "1", "not allowed in publish" },
+			{ "pub", "-D", "publish", "message-expiry-interval", "-1", "not a number in 0..4294967295" },
+			{ "sub", "-D", "subscribe", "subscription-identifier", "x", "not a number" },
+			{ "sub", "-D", "auth", "reason-string", "r", "-D auth takes authentication-method" },
+		} do
+			local args = { bad[1], "-p", "1", "-t", t }
+			if bad[1] == "pub" then args[#args + 1] = "-m"; args[#args + 1] = "x" end
+			for i = 2, 5 do args[#args + 1] = bad[i] end
+			r = H.lia_run(args)
+			assert.equal(1, r.status, table.concat(args, " "))
+			local want = bad[6] == "could not be sent" and "(the packets lia " .. bad[1] .. " sends)" or bad[6]
+			assert.truthy(r.err:find(want, 1, true) and r.err:find("-D", 1, true), r.err)
+			assert.equal(1, #H.lines(r.err), r.err)
+		end
+	end)
+
+	it("-D connect authentication-method SCRAM-SHA-256 with -u / -P authenticates; the password stays home", function()
+		local p = H.spawn("python3 " .. H.q(H.root .. "/tests/tools/v5_server.py") .. " scram alice s3cret")
+		assert.truthy(p:wait_for("LISTEN ", 5), H.dump(p))
+		local port = p:stdout():match("LISTEN (%d+)")
+		local r = H.lia_run { "pub", "-V", "5", "-h", "127.0.0.1", "-p", port, "-u", "alice", "-P", "s3cret",
+			"-D", "connect", "authentication-method", "SCRAM-SHA-256", "-t", "x", "-m", "y" }
+		assert.equal(0, r.status, r.err .. H.dump(p))
+		assert.truthy(p:wait_for("GOT DISCONNECT 0x00", 5), H.dump(p))
+		assert.truthy(p:stdout():find("METHOD SCRAM-SHA-256\nSCRAM OK\n", 1, true), p:stdout())
+		-- a wrong password: refused, mosquitto's exit status (the reason code), one line
+		r = H.lia_run { "sub", "-V", "5", "-h", "127.0.0.1", "-p", port, "-u", "alice", "-P", "nope",
+			"-D", "auth", "authentication-method", "SCRAM-SHA-256", "-t", "x" }
+		assert.equal(0x86, r.status, r.err)
+		assert.truthy(r.err:find("bad_user_name_or_password (0x86)", 1, true), r.err)
+		assert.truthy(p:wait_for("SCRAM BAD PROOF", 5), H.dump(p))
+	end)
+
+	it("lia sub -c resumes the session the broker kept, as mosquitto_sub does (3.1.1 and 5)", function()
+		for _, v in ipairs { "311", "5" } do
+			local id, t = H.uniq("resume" .. v), H.uniq("resumed")
+			local r = H.lia_run { "sub", "-V", v, "-h", "127.0.0.1", "-p", broker.port, "-c", "-i", id,
+				"-x", "60", "-q", "1", "-t", t, "-E" }
+			assert.equal(0, r.status, r.err)
+			broker:pub("-q 1 -t " .. t .. " -m while-away")
+			r = H.lia_run { "sub", "-V", v, "-h", "127.0.0.1", "-p", broker.port, "-c", "-i", id,
+				"-x", "60", "-q", "1", "-t", t, "-C", "1", "-W", "20" }
+			assert.equal(0, r.status, v .. ": " .. r.err)
+			assert.equal("while-away\n", r.out)
+		end
+	end)
+
 	it("--repeat with --repeat-delay, -M, --tls-alpn and --unix are taken", function()
 		local t = H.uniq("rep")
 		local sub = broker:sub(string.format("-t '%s' -C 3 -F '%%p'", t))
