@@ -219,6 +219,33 @@ static void resume_session(struct mqtt_client *c)
 static int queue_subscribe(struct mqtt_client *c, const struct mqtt_sub_item *items, size_t n,
 	const uint8_t *props, size_t props_len, uint32_t mid);
 
+/* Does SUBSCRIBE k carry filter f (or, with prefix, one starting with f)? */
+static bool ctl_has_filter(struct mqtt_client *c, const struct ctl *k, const char *f, size_t n,
+	bool prefix)
+{
+	struct mqtt_packet p;
+	struct mqtt_sub_item it;
+	size_t used, off = 0;
+	if (k->type != MQTT_SUBSCRIBE || mqtt_decode(k->data, k->len, c->o.version, 0, &p, &used) != MQTT_OK)
+		return false;
+	while (mqtt_sub_next(p.u.subscribe.list, &off, &it) == 1)
+		if ((prefix ? it.filter.len >= n : it.filter.len == n) && memcmp(it.filter.ptr, f, n) == 0)
+			return true;
+	return false;
+}
+
+/* A script's SUBSCRIBE for filter waits to go out (made before CONNACK):
+ * re-subscribing it as well would send the filter twice (a broker without
+ * $share support then disconnects twice). */
+static bool user_subscribing(struct mqtt_client *c, const char *filter)
+{
+	size_t n = strlen(filter);
+	for (const struct ctl *k = c->ctls; k; k = k->next)
+		if (k->mid && ctl_has_filter(c, k, filter, n, false))
+			return true;
+	return false;
+}
+
 /* Broker has no session: what was in flight goes out again as new
  * messages with new ids; QoS 2 messages already PUBRECed were received by
  * the broker, so they complete. Subscriptions are sent again. */
@@ -257,6 +284,8 @@ static void restart_session(struct mqtt_client *c)
 	}
 	for (struct sub *sb = c->subs; sb; sb = sb->next) {
 		struct mqtt_sub_item it = { { (const uint8_t *)sb->filter, strlen(sb->filter) }, sb->options };
+		if (user_subscribing(c, sb->filter))
+			continue;       /* the script's own SUBSCRIBE still goes out */
 		if (queue_subscribe(c, &it, 1, sb->props, sb->props_len, 0) < 0)
 			client_log(c, LOG_ERROR, "cannot re-subscribe to %s: out of memory", sb->filter);
 	}
@@ -484,15 +513,7 @@ static void handle_suback(struct mqtt_client *c, const struct mqtt_packet *p)
  * they are forgotten, each with one line. */
 static bool ctl_has_shared(struct mqtt_client *c, const struct ctl *k)
 {
-	struct mqtt_packet p;
-	struct mqtt_sub_item it;
-	size_t used, off = 0;
-	if (k->type != MQTT_SUBSCRIBE || mqtt_decode(k->data, k->len, c->o.version, 0, &p, &used) != MQTT_OK)
-		return false;
-	while (mqtt_sub_next(p.u.subscribe.list, &off, &it) == 1)
-		if (it.filter.len >= 7 && memcmp(it.filter.ptr, "$share/", 7) == 0)
-			return true;
-	return false;
+	return ctl_has_filter(c, k, "$share/", 7, true);
 }
 
 /* A SUBSCRIBE with a $share filter the broker answered by DISCONNECT
@@ -529,6 +550,9 @@ static void forget_shared(struct mqtt_client *c)
 		if (strncmp(s->filter, "$share/", 7) == 0) {
 			client_log(c, LOG_ERROR, "subscription to %s dropped: the broker does not support "
 				"shared subscriptions (0x9e)", s->filter);
+			/* from the store too, or the next start would send it again */
+			if (c->store->ops->sub_forget)
+				c->store->ops->sub_forget(c->store, s->filter);
 			*pp = s->next;
 			sub_free(s);
 		} else {

@@ -269,14 +269,6 @@ c:on("message", function(c, m) print("GOT", m.payload) end)
 c:connect()
 ]], { ID = v.ID, T = v.T, W = w })
 			end
-			if b.share_disconnects and not os.getenv("LIA_EJABBERD_SHARE") then
-				-- Known failure, left pending on purpose: since the #9/#10/#16
-				-- merge, in a run of the whole tier, lia sends the $share
-				-- SUBSCRIBE a second time after ejabberd's first DISCONNECT
-				-- 0x9E (the test alone passes). LIA_EJABBERD_SHARE=1 runs it.
-				reap_mine()
-				return pending("ejabberd $share: a second SUBSCRIBE after 0x9E in full-tier runs (see the note)")
-			end
 			if b.share_disconnects then
 				-- ejabberd: DISCONNECT 0x9E; lia drops the $share filter (one
 				-- line) instead of sending it again after every reconnect

@@ -238,4 +238,47 @@ c:connect()
 			assert.falsy(p:stdout():find("MSG", 1, true), p:stdout())
 		end)
 	end)
+
+	it("a broker without shared subscriptions (0x9E): the $share filter is dropped, also from the store", function()
+		local srv, port = v5_server("no-share")
+		local dir = H.tmp(H.uniq("noshare"))
+		local id = H.uniq("noshare")
+		local function start(subs)
+			return H.lia_spawn({ "run", "--data-dir", dir, H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${P}", protocol = 5, client_id = "${ID}",
+	clean = false, session_expiry = 600, reconnect = { min = 0.05, max = 0.2 } }
+for f in ("${SUBS}"):gmatch("%S+") do c:subscribe(f, 1) end
+c:on("subscribe", function(c, mid, codes) print("SUBACK", codes[1]) end)
+c:connect()
+]], { P = port, ID = id, SUBS = subs }) })
+		end
+		local p = start("$share/g/x plain/x")
+		-- $share/g/x: DISCONNECT 0x9E (as ejabberd does), its token fails with
+		-- 0x9E; after the reconnect only plain/x goes out, and is granted
+		assert.truthy(p:wait_for("SUBACK\t158\n", 15), H.dump(p) .. H.dump(srv))
+		assert.truthy(p:wait_for("SUBACK\t0\n", 15), H.dump(p) .. H.dump(srv))
+		assert.truthy(p:stderr():find("subscription to $share/g/x dropped", 1, true), p:stderr())
+		assert.equal(0, p:stop())
+		-- the next start (same id, same data directory) does not send it again
+		local q = start("plain/y")
+		assert.truthy(q:wait_for("SUBACK\t0\n", 15), H.dump(q) .. H.dump(srv))
+		assert.equal(0, q:stop())
+		local subs = {}
+		for line in srv:stdout():gmatch("SUBSCRIBE ([^\n]*)") do subs[#subs + 1] = line end
+		assert.equal(1, H.count(srv:stdout(), "$share/g/x"), srv:stdout())
+		assert.truthy(subs[1]:find("$share/g/x", 1, true), srv:stdout())
+		for i = 2, #subs do assert.falsy(subs[i]:find("$share", 1, true), srv:stdout()) end
+		assert.truthy(srv:stdout():find("SUBSCRIBE plain/y\n", 1, true), srv:stdout())
+		-- and no filter went out twice on one connection
+		local seen = {}
+		for line in srv:stdout():gmatch("[^\n]+") do
+			if line:find("^CONNECT ") then seen = {} end
+			local f = line:match("^SUBSCRIBE (.*)")
+			if f then
+				assert.falsy(seen[f], "sent twice: " .. f .. "\n" .. srv:stdout())
+				seen[f] = true
+			end
+		end
+	end)
 end)

@@ -311,7 +311,41 @@ def sc_dup_alias(conn, buf, cid, pr, args):
         else:
             conn.sendall(packet(4, 0, struct.pack(">H", pid)))
 
-SCENARIOS = { "multi-id": sc_multi_id, "dup-alias": sc_dup_alias, "alias": sc_alias, "alias-unknown": sc_alias_unknown, "scram": sc_scram,
+def sub_filters(body):
+    i = 2
+    _, i = parse_props(body, i)
+    res = []
+    while i < len(body):
+        l = struct.unpack(">H", body[i:i+2])[0]
+        res.append(body[i+2:i+2+l].decode())
+        i += 2 + l + 1
+    return res
+
+def sc_no_share(conn, buf, cid, pr, args):
+    """a broker without shared subscriptions: DISCONNECT 0x9E for a
+    SUBSCRIBE with a $share filter, SUBACK for the others; each SUBSCRIBE
+    printed with its filters"""
+    conn.sendall(connack(0))
+    while True:
+        t, f, body = recv_packet(conn, buf)
+        if t is None:
+            out("CLOSED")
+            return
+        if t == 8:
+            filters = sub_filters(body)
+            out("SUBSCRIBE " + " ".join(filters))
+            if any(x.startswith("$share/") for x in filters):
+                conn.sendall(packet(14, 0, b"\x9e\x00"))
+                conn.close()
+                return
+            conn.sendall(packet(9, 0, body[:2] + props() + bytes(len(filters))))
+        elif t == 12:
+            conn.sendall(packet(13, 0, b""))
+        elif t == 14:
+            out("GOT DISCONNECT 0x%02x" % (body[0] if body else 0))
+            return
+
+SCENARIOS = { "no-share": sc_no_share, "multi-id": sc_multi_id, "dup-alias": sc_dup_alias, "alias": sc_alias, "alias-unknown": sc_alias_unknown, "scram": sc_scram,
     "challenge": sc_challenge, "redirect": sc_redirect,
     "disconnect-redirect": sc_disconnect_redirect }
 
