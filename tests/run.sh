@@ -49,16 +49,20 @@ TOOL_TIMEOUT=${TOOL_TIMEOUT:-600}
 FUZZ_TIME=${FUZZ_TIME:-15}
 CONFORMANCE_DIR=${CONFORMANCE_DIR:-$root/../shared/conformance/mosquitto-client-sequences}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lia-run.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
+trap '[ -n "${lane_pid:-}" ] && kill "$lane_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 total_pass=0 total_fail=0
 tier_pass=0 tier_fail=0
+out=$tmp/out        # the last command's output; one per lane
 
 add() { tier_pass=$((tier_pass + $1)); tier_fail=$((tier_fail + $2)); }
 
+tier_t0=$(date +%s)
 end_tier() {
-	echo "== $1: $tier_pass passed, $tier_fail failed"
+	now=$(date +%s)
+	echo "== $1: $tier_pass passed, $tier_fail failed ($((now - tier_t0)) s)"
+	tier_t0=$now
 	total_pass=$((total_pass + tier_pass))
 	total_fail=$((total_fail + tier_fail))
 	tier_pass=0 tier_fail=0
@@ -69,9 +73,9 @@ end_tier() {
 counted() {
 	label=$1
 	shift
-	timeout -k 5 "$TOOL_TIMEOUT" "$@" >"$tmp/out" 2>&1
+	timeout -k 5 "$TOOL_TIMEOUT" "$@" >"$out" 2>&1
 	rc=$?
-	line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$tmp/out" | tail -n 1)
+	line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
 	if [ -z "$line" ]; then
 		p=0 f=1 why="no result line (exit status $rc)"
 	else
@@ -83,7 +87,7 @@ counted() {
 	fi
 	if [ "$f" -ne 0 ]; then
 		echo "--- $label FAILED ($why):"
-		sed 's/^/    /' "$tmp/out"
+		sed 's/^/    /' "$out"
 	fi
 	echo "$label: $p passed, $f failed"
 	add "$p" "$f"
@@ -118,10 +122,10 @@ run_specs() {
 		# nothing leaks between files or from an earlier run into this one
 		rm -rf "$tmp/state-$name"
 		STATE_DIRECTORY="$tmp/state-$name" LIA="$lia" timeout -k 10 "$SPEC_TIMEOUT" \
-			"$lua" "$busted" -o TAP "$s" >"$tmp/out" 2>&1
+			"$lua" "$busted" -o TAP "$s" >"$out" 2>&1
 		rc=$?
-		p=$(grep -c '^ok ' "$tmp/out")
-		f=$(grep -c '^not ok ' "$tmp/out")
+		p=$(grep -c '^ok ' "$out")
+		f=$(grep -c '^not ok ' "$out")
 		why="exit status $rc"
 		[ "$rc" -eq 124 ] && why="timed out after ${SPEC_TIMEOUT}s"
 		if [ "$rc" -ne 0 ] && { [ "$f" -eq 0 ] || [ "$rc" -ge 124 ]; }; then
@@ -130,11 +134,11 @@ run_specs() {
 		if [ "$f" -ne 0 ]; then
 			echo "--- $name FAILED ($why):"
 			# The TAP lines that failed and their diagnostics, not the passes.
-			awk '/^not ok /{show=1} /^ok /{show=0} show' "$tmp/out" | sed 's/^/    /'
-			grep -q '^not ok ' "$tmp/out" || sed 's/^/    /' "$tmp/out"
+			awk '/^not ok /{show=1} /^ok /{show=0} show' "$out" | sed 's/^/    /'
+			grep -q '^not ok ' "$out" || sed 's/^/    /' "$out"
 		fi
 		# figures a spec measured (TAP comments "# measured: ...")
-		grep '^# measured: ' "$tmp/out" | sed 's/^# //'
+		grep '^# measured: ' "$out" | sed 's/^# //'
 		echo "spec $name: $p passed, $f failed"
 		add "$p" "$f"
 	done
@@ -147,31 +151,27 @@ run_conformance() {
 		return
 	fi
 	counted "conformance" "$1/tools/conformance" "$CONFORMANCE_DIR"
-	grep -E '^(MISMATCH|STALE WAIVER)' "$tmp/out" | head -n 50
+	grep -E '^(MISMATCH|STALE WAIVER)' "$out" | head -n 50
 }
 
-if [ -z "$only_asan" ]; then
-	run_unit "$build";             end_tier "unit tests"
-	run_specs "$build";            end_tier "busted specs"
-	run_conformance "$build";      end_tier "conformance"
-fi
-if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
+# Two lanes share the two cores: the suite's own tiers (unit, specs,
+# conformance, valgrind, fuzz, then again under ASan) in this shell, and
+# beside them the tiers that run lia inside something else (the fault
+# proxy, the kernel VM, other brokers, qemu-user), each with its own
+# brokers, ports, VM and temporary files: none shares state with another.
+# The second lane's report is printed after the first's; LIA_SERIAL=1 runs
+# them one after the other.
+lane_others() {
+	out=$tmp/out.others
+	total_pass=0 total_fail=0
+	tier_t0=$(date +%s)
 	counted "valgrind" sh tests/valgrind.sh "$build"
 	end_tier "valgrind"
 	if [ -z "${LIA_NO_FAULTS:-}" ]; then
 		python=$(command -v /usr/bin/python3 || command -v python3)
 		counted "faults" "$python" tests/faults/faults.py "$build/lia"
-		grep -E '^(ok|FAILED) +faults ' "$tmp/out"
+		grep -E '^(ok|FAILED) +faults ' "$out"
 		end_tier "faults (cuts, half-open links, broker restarts, soak)"
-	fi
-	fuzzers=
-	for f in decode client uri ws_frame config cli scram alias bundle; do
-		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
-	done
-	if [ -n "$fuzzers" ]; then
-		# shellcheck disable=SC2086 # one word per target
-		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" $fuzzers
-		end_tier "fuzz (${FUZZ_TIME}s a target)"
 	fi
 	# the Linux GPIO and I2C backends against gpio-sim and i2c-stub in a VM
 	if [ -z "${LIA_NO_KERNEL:-}" ] && [ -f tests/kernel/run.sh ]; then
@@ -190,6 +190,33 @@ if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
 			end_tier "cross $arch (emulated)"
 		fi
 	done
+	echo "lane: $total_pass $total_fail"
+}
+
+lane_pid=
+if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
+	if [ -n "${LIA_SERIAL:-}" ]; then
+		lane_others >"$tmp/lane" 2>&1
+	else
+		lane_others >"$tmp/lane" 2>&1 &
+		lane_pid=$!
+	fi
+fi
+if [ -z "$only_asan" ]; then
+	run_unit "$build";             end_tier "unit tests"
+	run_specs "$build";            end_tier "busted specs"
+	run_conformance "$build";      end_tier "conformance"
+fi
+if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
+	fuzzers=
+	for f in decode client uri ws_frame config cli scram alias bundle; do
+		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
+	done
+	if [ -n "$fuzzers" ]; then
+		# shellcheck disable=SC2086 # one word per target
+		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" $fuzzers
+		end_tier "fuzz (${FUZZ_TIME}s a target)"
+	fi
 fi
 if [ -n "$asan" ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -197,6 +224,20 @@ if [ -n "$asan" ]; then
 	run_unit "$asan";              end_tier "unit tests (ASan+UBSan)"
 	run_specs "$asan";             end_tier "busted specs (ASan+UBSan)"
 	run_conformance "$asan";       end_tier "conformance (ASan+UBSan)"
+fi
+if [ -f "$tmp/lane" ]; then
+	[ -n "$lane_pid" ] && wait "$lane_pid"
+	grep -v '^lane: ' "$tmp/lane"
+	line=$(grep '^lane: ' "$tmp/lane" | tail -n 1)
+	if [ -n "$line" ]; then
+		# shellcheck disable=SC2086 # "lane: P F" into $1 $2 $3
+		set -- $line
+		total_pass=$((total_pass + $2))
+		total_fail=$((total_fail + $3))
+	else
+		echo "--- the second lane (valgrind ... cross) ended without its result: counts as 1 failed"
+		total_fail=$((total_fail + 1))
+	fi
 fi
 
 echo "$total_pass passed, $total_fail failed"
