@@ -133,6 +133,9 @@ int args_check_proxy(const char *v, char *err, size_t errlen);
  * key ("port", "will.qos", "handler_budget"; the command-line options use
  * the same keys). 0 and *out, or -1 and the reason. */
 int args_check_number(const char *key, const char *v, long long *out, char *err, size_t errlen);
+/* One of an option's named values (key "protocol": 31|311|5|mqttv311...,
+ * "hw", "log_format", "log_level"): 0 and the value it stands for, or -1. */
+int args_check_choice(const char *key, const char *v, int *out, char *err, size_t errlen);
 /* Options that contradict each other, once everything is merged; the
  * reason names the options both ways (-c / clean). */
 int args_check_combination(const struct lia_args *a, char *err, size_t errlen);

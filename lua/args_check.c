@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "log.h"
 #include "mqtt_codec.h"
 #include "uri.h"
 
@@ -124,6 +125,39 @@ int args_check_number(const char *key, const char *v, long long *out, char *err,
 		return fail(err, errlen, "'%s' is not a number in %lld..%lld", v, r->min, r->max);
 	*out = n;
 	return 0;
+}
+
+/* Every option with named values, once: the names each takes and the
+ * number each stands for (-V 311 and protocol = 311 are both 4). */
+struct choice { const char *name; int v; };
+static const struct choice protocols[] = { { "31", 3 }, { "mqttv31", 3 }, { "3", 3 },
+	{ "311", 4 }, { "mqttv311", 4 }, { "4", 4 }, { "5", 5 }, { "mqttv5", 5 }, { NULL, 0 } };
+static const struct choice hws[] = { { "linux", 0 }, { "sim", 1 }, { NULL, 0 } };
+static const struct choice formats[] = { { "text", 0 }, { "journal", 1 }, { NULL, 0 } };
+static const struct { const char *key; const struct choice *names; const char *say; } choices[] = {
+	{ "protocol", protocols, "31, 311 or 5" }, { "hw", hws, "linux or sim" },
+	{ "log_format", formats, "text or journal" },
+};
+
+int args_check_choice(const char *key, const char *v, int *out, char *err, size_t errlen)
+{
+	if (strcmp(key, "log_level") == 0 || strcmp(key, "fleet_log_level") == 0) {
+		if ((*out = log_level_by_name(v)) < 0)
+			return fail(err, errlen, "'%s' is not error, warn, info or debug", v);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++) {
+		if (strcmp(choices[i].key, key) != 0)
+			continue;
+		for (const struct choice *c = choices[i].names; c->name; c++) {
+			if (strcmp(c->name, v) == 0) {
+				*out = c->v;
+				return 0;
+			}
+		}
+		return fail(err, errlen, "'%s' is not %s", v, choices[i].say);
+	}
+	return fail(err, errlen, "'%s' is not an option with named values", key);
 }
 
 int args_check_combination(const struct lia_args *a, char *err, size_t errlen)

@@ -156,20 +156,16 @@ static int number(const char *cmd, const char *opt, const char *key, const char 
 	return 0;
 }
 
-static int protocol(const char *cmd, const char *s, int *out)
+/* An option with named values (-V, --hw, --log-format, --fleet-log-level);
+ * the names are the configuration key's (args_check.c). */
+static int choice(const char *cmd, const char *opt, const char *key, const char *s, int *out)
 {
-	static const struct { const char *name; int v; } names[] = {
-		{ "31", 3 }, { "mqttv31", 3 }, { "3", 3 }, { "311", 4 }, { "mqttv311", 4 },
-		{ "4", 4 }, { "5", 5 }, { "mqttv5", 5 },
-	};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(names[i].name, s) == 0) {
-			*out = names[i].v;
-			return 0;
-		}
+	char why[128];
+	if (args_check_choice(key, s, out, why, sizeof why) < 0) {
+		fprintf(stderr, "lia %s: %s: %s\n", cmd, opt, why);
+		return -1;
 	}
-	fprintf(stderr, "lia %s: -V: '%s' is not 31, 311 or 5\n", cmd, s);
-	return -1;
+	return 0;
 }
 
 /* Is arg one of the spellings in names ("-h|--host")? */
@@ -285,7 +281,7 @@ static int common_opt(const char *cmd, struct lia_args *a, int argc, char **argv
 	else if (is(o, "-k|--keepalive"))
 		return number(cmd, o, "keepalive", val, &v) < 0 ? -1 : (a->keepalive = (int)v, 1);
 	else if (is(o, "-V|--protocol-version"))
-		return protocol(cmd, val, &a->protocol) < 0 ? -1 : 1;
+		return choice(cmd, o, "protocol", val, &a->protocol) < 0 ? -1 : 1;
 	else if (is(o, "-q|--qos"))
 		return number(cmd, o, "qos", val, &v) < 0 ? -1 : (a->qos = (int)v, 1);
 	else if (is(o, "-x|--session-expiry"))
@@ -511,9 +507,7 @@ static int fleet_opt(const char *cmd, struct lia_args *a, int argc, char **argv,
 		return bad(cmd, "option %s needs a value", o);
 	++*i;
 	if (is(o, "--fleet-log-level")) {
-		if ((a->fleet_log_level = log_level_by_name(val)) < 0)
-			return bad(cmd, "--fleet-log-level: '%s' is not error, warn, info or debug", val);
-		return 1;
+		return choice(cmd, o, "fleet_log_level", val, &a->fleet_log_level) < 0 ? -1 : 1;
 	}
 	if (is(o, "--trusted-dir")) {
 		a->trusted_dir = val;
@@ -539,6 +533,7 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	const char *o = argv[*i];
 	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
 	long long v;
+	int n;
 	bool pub = strcmp(cmd, "pub") == 0, sub = strcmp(cmd, "sub") == 0;
 	bool runs = strcmp(cmd, "run") == 0;
 	bool valued = (pub && is(o, "-t|--topic|-m|--message|-f|--file|--repeat")) ||
@@ -581,8 +576,8 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	} else if (sub && is(o, "-R")) {
 		a->skip_retained = true;
 	} else if (runs && is(o, "--hw")) {
-		if (strcmp(val, "linux") != 0 && strcmp(val, "sim") != 0)
-			return bad(cmd, "--hw: '%s' is not linux or sim", val);
+		if (choice(cmd, o, "hw", val, &n) < 0)
+			return -1;
 		a->hw = val;
 	} else if (runs && is(o, "--data-dir")) {
 		a->data_dir = val;
@@ -603,8 +598,8 @@ static int command_opt(const char *cmd, struct lia_args *a, int argc, char **arg
 	} else if (runs && is(o, "--sim")) {
 		a->sim_models = val;
 	} else if (runs && is(o, "--log-format")) {
-		if (strcmp(val, "text") != 0 && strcmp(val, "journal") != 0)
-			return bad(cmd, "--log-format: '%s' is not text or journal", val);
+		if (choice(cmd, o, "log_format", val, &n) < 0)
+			return -1;
 		a->log_format = val;
 	} else {
 		return runs ? fleet_opt(cmd, a, argc, argv, i) : 0;

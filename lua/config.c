@@ -85,14 +85,6 @@ static int boolean(struct cfg *c, const char *key, const char *v, bool *out)
 	return 0;
 }
 
-static int one_of(struct cfg *c, const char *key, const char *v, const char *const *names)
-{
-	for (int i = 1; names[i]; i++)   /* names[0] says what is expected */
-		if (strcmp(v, names[i]) == 0)
-			return i;
-	return fail(c, "%s: '%s' is not one of %s", key, v, names[0]);
-}
-
 /* Fields that only the file can set, filled when the command line did not. */
 static void str(const char **field, const char *v)
 {
@@ -168,33 +160,24 @@ static int set_number(struct cfg *c, struct lia_args *a, const char *k, const ch
 	return 1;
 }
 
+/* Options with named values; the names: args_check_choice. */
 static int set_choice(struct cfg *c, struct lia_args *a, const char *k, const char *v)
 {
-	static const char *const protocols[] = { "31, 311 or 5", "31", "311", "5", NULL };
-	static const int protocol_v[] = { 0, 3, 4, 5 };
-	static const char *const hws[] = { "linux or sim", "linux", "sim", NULL };
-	static const char *const formats[] = { "text or journal", "text", "journal", NULL };
-	int i;
-	if (strcmp(k, "protocol") == 0) {
-		if ((i = one_of(c, k, v, protocols)) < 0)
-			return -1;
-		num(&a->protocol, protocol_v[i]);
-	} else if (strcmp(k, "hw") == 0) {
-		if (one_of(c, k, v, hws) < 0)
-			return -1;
-		str(&a->hw, v);
-	} else if (strcmp(k, "log_format") == 0) {
-		if (one_of(c, k, v, formats) < 0)
-			return -1;
-		str(&a->log_format, v);
-	} else if (strcmp(k, "log_level") == 0 || strcmp(k, "fleet_log_level") == 0) {
-		int level = log_level_by_name(v);
-		if (level < 0)
-			return fail(c, "%s: '%s' is not error, warn, info or debug", k, v);
-		num(k[0] == 'f' ? &a->fleet_log_level : &a->log_level, level);
-	} else {
+	char why[128];
+	int n;
+	bool level = strcmp(k, "log_level") == 0 || strcmp(k, "fleet_log_level") == 0;
+	if (!level && strcmp(k, "protocol") != 0 && strcmp(k, "hw") != 0 && strcmp(k, "log_format") != 0)
 		return 1;
-	}
+	if (args_check_choice(k, v, &n, why, sizeof why) < 0)
+		return fail(c, "%s: %s", k, why);
+	if (strcmp(k, "protocol") == 0)
+		num(&a->protocol, n);
+	else if (strcmp(k, "hw") == 0)
+		str(&a->hw, v);
+	else if (strcmp(k, "log_format") == 0)
+		str(&a->log_format, v);
+	else
+		num(k[0] == 'f' ? &a->fleet_log_level : &a->log_level, n);
 	return 0;
 }
 

@@ -35,10 +35,10 @@ describe("deployment", function()
 			{ "broker = mqtt://x\nport = 70000\n", ":2: port: '70000' is not a number in 1..65535" },
 			{ "# c\n\ncolour = blue\n", ":3: unknown key 'colour'" },
 			{ "broker mqtt://x\n", ":1: expected key = value, got 'broker mqtt://x'" },
-			{ "protocol = 6\n", ":1: protocol: '6' is not one of 31, 311 or 5" },
+			{ "protocol = 6\n", ":1: protocol: '6' is not 31, 311 or 5" },
 			{ "will.retain = maybe\n", ":1: will.retain: 'maybe' is not true or false" },
 			{ "log_level = loud\n", ":1: log_level: 'loud' is not error, warn, info or debug" },
-			{ "hw = gpio\n", ":1: hw: 'gpio' is not one of linux or sim" },
+			{ "hw = gpio\n", ":1: hw: 'gpio' is not linux or sim" },
 			{ "password = \"abc\n", ":1: password: unterminated \"" },
 			{ "username =\n", ":1: username: missing value (use \"\" for an empty one)" },
 		}
@@ -51,6 +51,37 @@ describe("deployment", function()
 		local r = H.lia_run { "check", "--config", H.tmp("missing.conf") }
 		assert.equal(1, r.status)
 		assert.truthy(r.err:find("missing.conf: No such file or directory", 1, true), r.err)
+	end)
+
+	it("the configuration and the command line take the same values, with the same reasons", function()
+		-- { key = value, the same on the command line, the reason both give }
+		local cases = {
+			{ "port = 70000", { "-p", "70000" }, "'70000' is not a number in 1..65535" },
+			{ "keepalive = -1", { "-k", "-1" }, "'-1' is not a number in 0..65535" },
+			{ "session_expiry = 4294967296", { "-x", "4294967296" }, "'4294967296' is not a number in 0..4294967295" },
+			{ "protocol = 6", { "-V", "6" }, "'6' is not 31, 311 or 5" },
+			{ "handler_budget = x", { "--handler-budget", "x" }, "'x' is not a number in 0..3600000" },
+			{ "log_format = xml", { "--log-format", "xml" }, "'xml' is not text or journal" },
+			{ "hw = gpio", { "--hw", "gpio" }, "'gpio' is not linux or sim" },
+		}
+		local script = H.script("-- nothing\n")
+		for _, c in ipairs(cases) do
+			local path = conf(c[1] .. "\n")
+			local r = H.lia_run { "check", "--config", path }
+			assert.equal(1, r.status, c[1])
+			assert.truthy(r.err:find(c[3], 1, true), c[1] .. ": " .. r.err)
+			local args = { "run" }
+			for _, x in ipairs(c[2]) do args[#args + 1] = x end
+			args[#args + 1] = script
+			r = H.lia_run(args)
+			assert.equal(1, r.status, table.concat(args, " "))
+			assert.truthy(r.err:find(c[2][1] .. ": " .. c[3], 1, true), table.concat(args, " ") .. ": " .. r.err)
+		end
+		-- and what one takes, the other takes: mqttv311 and 4 are 3.1.1 both ways
+		for _, v in ipairs { "mqttv311", "4", "5", "31" } do
+			local r = H.lia_run { "check", "--config", conf("protocol = " .. v .. "\n") }
+			assert.equal(0, r.status, v .. ": " .. r.err)
+		end
 	end)
 
 	it("lia check --config checks the configuration's script too", function()
