@@ -50,7 +50,7 @@ FUZZ_TIME=${FUZZ_TIME:-15}
 CONFORMANCE_DIR=${CONFORMANCE_DIR:-$root/../shared/conformance/mosquitto-client-sequences}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lia-run.XXXXXX") || exit 1
 trap 'exit 130' INT TERM
-trap '[ -n "${lane_pid:-}" ] && kill "$lane_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "${lane_pids:-}" ] && kill $lane_pids 2>/dev/null; rm -rf "$tmp"' EXIT
 
 total_pass=0 total_fail=0
 tier_pass=0 tier_fail=0
@@ -154,13 +154,13 @@ run_conformance() {
 	grep -E '^(MISMATCH|STALE WAIVER)' "$out" | head -n 50
 }
 
-# Two lanes share the two cores: the suite's own tiers (unit, specs,
-# conformance, valgrind, fuzz, then again under ASan) in this shell, and
-# beside them the tiers that run lia inside something else (the fault
-# proxy, the kernel VM, other brokers, qemu-user), each with its own
-# brokers, ports, VM and temporary files: none shares state with another.
-# The second lane's report is printed after the first's; LIA_SERIAL=1 runs
-# them one after the other.
+# Three lanes share the two cores: the suite's own tiers (unit, specs,
+# conformance, fuzz, then again under ASan) in this shell, and beside them
+# the tiers that run lia inside something else (the fault proxy, the
+# kernel VM, other brokers, qemu-user: one lane for armhf after the
+# others, one for arm64), each with its own brokers, ports, VM and
+# temporary files: none shares state with another. The lanes' reports are
+# printed after this shell's; LIA_SERIAL=1 runs them one after the other.
 lane_others() {
 	out=$tmp/out.others
 	total_pass=0 total_fail=0
@@ -183,24 +183,57 @@ lane_others() {
 		counted "brokers" sh tests/brokers/run.sh "$build/lia"
 		end_tier "other brokers (RabbitMQ, ejabberd, cluster)"
 	fi
-	# the cross builds (build-arm64/, build-armhf/) under qemu-user
-	for arch in arm64 armhf; do
-		if [ -x "build-$arch/lia" ]; then
-			counted "cross $arch" sh tests/cross/run.sh "$arch"
-			end_tier "cross $arch (emulated)"
-		fi
-	done
+	lane_cross armhf
+}
+
+# the cross builds (build-arm64/, build-armhf/) under qemu-user
+lane_cross() {
+	out=$tmp/out.$1
+	[ "$1" = arm64 ] && total_pass=0 total_fail=0 && tier_t0=$(date +%s)
+	if [ -x "build-$1/lia" ]; then
+		counted "cross $1" sh tests/cross/run.sh "$1"
+		end_tier "cross $1 (emulated)"
+	fi
 	echo "lane: $total_pass $total_fail"
 }
 
-lane_pid=
-if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
+# start_lane NAME CMD...: CMD's report into $tmp/lane.NAME, in the
+# background unless LIA_SERIAL is set
+lanes=
+start_lane() {
+	name=$1
+	shift
+	lanes="$lanes $name"
 	if [ -n "${LIA_SERIAL:-}" ]; then
-		lane_others >"$tmp/lane" 2>&1
+		"$@" >"$tmp/lane.$name" 2>&1
 	else
-		lane_others >"$tmp/lane" 2>&1 &
-		lane_pid=$!
+		"$@" >"$tmp/lane.$name" 2>&1 &
+		eval "lane_pid_$name=$!"
+		lane_pids="${lane_pids:-} $!"
 	fi
+}
+
+# end_lane NAME: wait for it, print its report, add its "lane: P F" line
+# (a lane that ended without one counts as 1 failed)
+end_lane() {
+	eval "pid=\${lane_pid_$1:-}"
+	[ -n "$pid" ] && wait "$pid"
+	grep -v '^lane: ' "$tmp/lane.$1"
+	line=$(grep '^lane: ' "$tmp/lane.$1" | tail -n 1)
+	if [ -n "$line" ]; then
+		# shellcheck disable=SC2086 # "lane: P F" into $1 $2 $3
+		set -- $line
+		total_pass=$((total_pass + $2))
+		total_fail=$((total_fail + $3))
+	else
+		echo "--- lane $1 ended without its result: counts as 1 failed"
+		total_fail=$((total_fail + 1))
+	fi
+}
+
+if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
+	start_lane others lane_others
+	start_lane arm64 lane_cross arm64
 fi
 if [ -z "$only_asan" ]; then
 	run_unit "$build";             end_tier "unit tests"
@@ -225,20 +258,9 @@ if [ -n "$asan" ]; then
 	run_specs "$asan";             end_tier "busted specs (ASan+UBSan)"
 	run_conformance "$asan";       end_tier "conformance (ASan+UBSan)"
 fi
-if [ -f "$tmp/lane" ]; then
-	[ -n "$lane_pid" ] && wait "$lane_pid"
-	grep -v '^lane: ' "$tmp/lane"
-	line=$(grep '^lane: ' "$tmp/lane" | tail -n 1)
-	if [ -n "$line" ]; then
-		# shellcheck disable=SC2086 # "lane: P F" into $1 $2 $3
-		set -- $line
-		total_pass=$((total_pass + $2))
-		total_fail=$((total_fail + $3))
-	else
-		echo "--- the second lane (valgrind ... cross) ended without its result: counts as 1 failed"
-		total_fail=$((total_fail + 1))
-	fi
-fi
+for name in $lanes; do
+	end_lane "$name"
+done
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
