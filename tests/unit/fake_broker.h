@@ -239,7 +239,7 @@ static inline void handshake(struct mqtt_client *c, bool session_present, const 
 {
 	mqtt_client_connect(c);
 	CHECK(fake_accept(2000));
-	CHECK_EQ_INT(fake_expect(2000), MQTT_CONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_CONNECT);
 	fake_connack(session_present, props, plen);
 	for (int i = 0; i < 200 && !mqtt_client_connected(c); i++)
 		loop_run_once(L, 5);

@@ -15,7 +15,7 @@ static void expect_closed_and_reconnect(void)
 	TURN_UNTIL(E.disconnects >= 1, 5000);
 	CHECK_EQ_INT(E.disconnects, 1);
 	CHECK(fake_accept(2000));                   /* and comes back */
-	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_CONNECT);
 }
 
 /* Bytes may arrive one at a time. */
@@ -24,7 +24,7 @@ static void test_trickle(void)
 	struct mqtt_client *c = new_client(MQTT_V5, NULL);
 	mqtt_client_connect(c);
 	CHECK(fake_accept(2000));
-	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_CONNECT);
 	static const uint8_t stream[] = {
 		0x20, 0x03, 0x00, 0x00, 0x00,                           /* CONNACK */
 		0x32, 0x0b, 0x00, 0x03, 't', '/', '1', 0x00, 0x05, 0x00, 'a', 'b', 'c' /* PUBLISH q1 */
@@ -33,7 +33,7 @@ static void test_trickle(void)
 		fake_send(stream + i, 1);
 		turn(2);
 	}
-	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBACK);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBACK);
 	CHECK_EQ_INT(F.p.u.ack.packet_id, 5);
 	CHECK_EQ_INT(E.connects, 1);
 	CHECK_EQ_INT(E.messages, 1);
@@ -107,12 +107,12 @@ static void test_unsuback_wrong_count_v5(void)
 	uint32_t mid;
 	handshake(c, false, NULL, 0);
 	CHECK_EQ_INT(mqtt_client_unsubscribe(c, f, 2, NULL, 0, &mid), 0);
-	CHECK_EQ_INT(fake_expect(500), MQTT_UNSUBSCRIBE);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_UNSUBSCRIBE);
 	uint8_t unsuback[] = { 0xb0, 0x04, 0, 0, 0x00, 0x00 };     /* one code for two filters */
 	unsuback[2] = (uint8_t)(F.p.u.unsubscribe.packet_id >> 8);
 	unsuback[3] = (uint8_t)F.p.u.unsubscribe.packet_id;
 	fake_send(unsuback, sizeof unsuback);
-	CHECK_EQ_INT(fake_expect(1000), MQTT_DISCONNECT);   /* v5 says why first */
+	CHECK_EQ_INT(fake_expect(5000), MQTT_DISCONNECT);   /* v5 says why first */
 	CHECK_EQ_INT(F.p.u.disconnect.reason, 0x82);
 	expect_closed_and_reconnect();
 	mqtt_client_free(c);
@@ -133,7 +133,7 @@ static void test_pubrel_unknown_id(void)
 	struct mqtt_client *c = new_client(MQTT_V5, NULL);
 	handshake(c, false, NULL, 0);
 	fake_ack(MQTT_PUBREL, 4242);
-	CHECK_EQ_INT(fake_expect(1000), MQTT_PUBCOMP);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBCOMP);
 	CHECK_EQ_INT(F.p.u.ack.packet_id, 4242);
 	CHECK_EQ_INT(F.p.u.ack.reason, 0x92);       /* packet identifier not found */
 	turn(20);
@@ -154,14 +154,14 @@ static void test_max_packet_inbound(void)
 	struct mqtt_prop pr;
 	mqtt_client_connect(c);
 	CHECK(fake_accept(2000));
-	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_CONNECT);
 	CHECK_EQ_INT(mqtt_props_find(F.p.u.connect.props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &pr), 1);
 	CHECK_EQ_INT(pr.num, 64);
 	fake_connack(false, NULL, 0);
 	turn(20);
 	uint8_t big[80] = { 0x30, 78, 0x00, 0x01, 't', 0x00 };
 	fake_send(big, sizeof big);
-	CHECK_EQ_INT(fake_expect(1000), MQTT_DISCONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_DISCONNECT);
 	CHECK_EQ_INT(F.p.u.disconnect.reason, 0x95);
 	expect_closed_and_reconnect();
 	CHECK_EQ_INT(E.messages, 0);
@@ -185,7 +185,7 @@ static void test_max_packet_outbound(void)
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_TOO_BIG);
 	r.payload_len = 10;
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);
-	CHECK_EQ_INT(fake_expect(500), MQTT_PUBLISH);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
 	mqtt_client_free(c);
 }
 
@@ -226,14 +226,14 @@ static void test_refused_then_backoff(void)
 	struct mqtt_client *c = new_client(MQTT_V311, NULL);
 	mqtt_client_connect(c);
 	CHECK(fake_accept(2000));
-	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_CONNECT);
 	fake_send("\x20\x02\x00\x05", 4);          /* not authorized */
 	TURN_UNTIL(E.connects >= 1, 5000);
 	CHECK_EQ_INT(E.connects, 1);
 	CHECK_EQ_INT(E.last_reason, 5);
 	CHECK(!mqtt_client_connected(c));
 	CHECK(fake_accept(2000));                   /* retried after a backoff */
-	CHECK_EQ_INT(fake_expect(1000), MQTT_CONNECT);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_CONNECT);
 	mqtt_client_free(c);
 }
 
