@@ -352,8 +352,28 @@ static bool alias_ok(lua_State *L, int idx)
 	return ok;
 }
 
-/* c:publish(topic, payload [, opts | qos [, retain]]) -> token | nil, msg, code
- * payload: a string, a number, or a table (sent as JSON). */
+/* The publish just made: its token (tracked until the event completes
+ * it), or true for one made without a token. */
+static int push_published(lua_State *L, struct lclient *lc, bool token, uint8_t qos, uint32_t mid)
+{
+	if (!token) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lmqtt_new_token(L, TOK_PUBLISH, mid);
+	if (qos == 0)
+		lmqtt_token_not_stored(L, "not stored: QoS 0 messages are kept in memory only");
+	else if (!mqtt_client_persistent(lc->c))
+		lmqtt_token_not_stored(L, "not stored: this client has no store (persist = false, "
+			"no client_id or no data directory)");
+	lmqtt_track_token(L, 1, UV_PUBS, mid);
+	return 1;
+}
+
+/* c:publish(topic, payload [, opts | qos [, retain]]) -> token | true | nil, msg, code
+ * payload: a string, a number, or a table (sent as JSON). opts.token:
+ * return a token (default: QoS 1 and 2); without one the publish costs no
+ * Lua object and no completion call, and returns true. */
 static int l_publish(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
@@ -361,6 +381,7 @@ static int l_publish(lua_State *L)
 	size_t plen = 0;
 	uint32_t mid = 0;
 	lua_Integer qos = 0;
+	int token = -1;             /* -1: the default for the QoS */
 	r.topic = luaL_checklstring(L, 2, &r.topic_len);
 	if (lua_istable(L, 3))
 		json_payload(L, 3);
@@ -372,7 +393,7 @@ static int l_publish(lua_State *L)
 	}
 	lua_settop(L, 5);
 	if (lua_istable(L, 4)) {
-		static const char *const keys[] = { "qos", "retain", "properties", NULL };
+		static const char *const keys[] = { "qos", "retain", "properties", "token", NULL };
 		lmqtt_check_keys(L, 4, keys, "c:publish");
 		if (lmqtt_field(L, 4, "qos", LUA_TNUMBER, "c:publish") != LUA_TNIL) {
 			luaL_argcheck(L, lua_isinteger(L, -1), 4, "qos must be 0, 1 or 2");
@@ -380,6 +401,8 @@ static int l_publish(lua_State *L)
 		}
 		r.retain = lmqtt_field(L, 4, "retain", LUA_TBOOLEAN, "c:publish") != LUA_TNIL &&
 			lua_toboolean(L, -1);
+		if (lmqtt_field(L, 4, "token", LUA_TBOOLEAN, "c:publish") != LUA_TNIL)
+			token = lua_toboolean(L, -1);
 		if (lmqtt_field(L, 4, "properties", LUA_TTABLE, "c:publish") != LUA_TNIL &&
 				mqtt_client_version(lc->c) == MQTT_V5) {
 			if (!alias_ok(L, -1)) {
@@ -397,18 +420,21 @@ static int l_publish(lua_State *L)
 	}
 	luaL_argcheck(L, qos >= 0 && qos <= 2, 4, "qos must be 0, 1 or 2");
 	r.qos = (uint8_t)qos;
+	if (token < 0)
+		token = qos > 0;
+	/* no token and no "publish" handler: nobody to tell, no event at all */
+	r.quiet = !token && !(lc->handlers & (1u << EV_PUBLISH));
 	touch(L, lc, 1);
 	int err = mqtt_client_publish(lc->c, &r, &mid);
 	if (err < 0)
 		return fail(L, err);
-	lmqtt_new_token(L, TOK_PUBLISH, mid);
-	if (r.qos == 0)
-		lmqtt_token_not_stored(L, "not stored: QoS 0 messages are kept in memory only");
-	else if (!mqtt_client_persistent(lc->c))
-		lmqtt_token_not_stored(L, "not stored: this client has no store (persist = false, "
-			"no client_id or no data directory)");
-	lmqtt_track_token(L, 1, UV_PUBS, mid);
-	return 1;
+	return push_published(L, lc, token, r.qos, mid);
+}
+
+/* c:drain([timeout_ms]) -> true | nil, reason */
+static int l_drain(lua_State *L)
+{
+	return lmqtt_drain(L, check_open(L, 1));
 }
 
 /* Subscription options: qos, or { qos, no_local, retain_as_published, retain_handling } */
@@ -809,6 +835,7 @@ int luaopen_lia_mqtt(lua_State *L)
 		{ "close", l_close },
 		{ "is_connected", l_is_connected },
 		{ "publish", l_publish },
+		{ "drain", l_drain },
 		{ "subscribe", l_subscribe },
 		{ "unsubscribe", l_unsubscribe },
 		{ "ack", l_ack },

@@ -130,7 +130,8 @@ local function read_file(path)
 	return s
 end
 
--- pub -l: every stdin line is a message, read through the loop.
+-- pub -l: every stdin line is a message, read through the loop. QoS 0
+-- publishes have no token (true): c:drain() is the back-pressure.
 local function pub_lines(a, c, topic, opts)
 	local stdin = require "lia.stdin"
 	local last
@@ -138,16 +139,15 @@ local function pub_lines(a, c, topic, opts)
 		local tok, err, code = c:publish(topic, line, opts)
 		while not tok and code == E_QUEUE_FULL do
 			-- the offline queue is full: let the broker catch up
-			if last then last:wait(1000) else lia.sleep(10) end
+			c:drain(1000)
 			tok, err, code = c:publish(topic, line, opts)
 		end
 		if not tok then return nil, err end
 		last = tok
 	end
-	if last then
-		local ok, err = last:wait(30000)
-		if not ok then return nil, "publish failed: " .. tostring(err) end
-	end
+	local ok, err = c:drain(30000)  -- QoS 0: written, so the DISCONNECT follows it
+	if ok and last ~= true and last then ok, err = last:wait(30000) end
+	if not ok then return nil, "publish failed: " .. tostring(err) end
 	return true
 end
 
@@ -177,7 +177,9 @@ end
 function M.pub(a)
 	local topic = a.topics[1]
 	local props = M.properties(a)
-	local opts = { qos = a.qos or 0, retain = a.retain, properties = props.publish }
+	-- --repeat waits for each token (QoS 0: written); -l has none at QoS 0
+	local opts = { qos = a.qos or 0, retain = a.retain, properties = props.publish,
+		token = a.mode ~= "l" or nil }
 	local say = a.quiet and function(_, _, st) lia.stop(st or 1) end or die
 	local payload, err = payload_of(a)
 	if not payload and a.mode ~= "l" then return say("pub", err) end
