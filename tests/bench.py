@@ -132,7 +132,10 @@ def uri():
 # ---- the publishers -------------------------------------------------------
 LUA_PUB = r"""
 local mqtt = require "lia.mqtt"
-local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false, persist = false }
+-- drop = "new": a full queue refuses the publish (the loop waits), it does
+-- not drop the oldest message; every one of the N messages is sent
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false, persist = false,
+	drop = "new" }
 c:on("connect", function(c)
 	local payload, last = string.rep("x", %(size)d), nil
 	for i = 1, %(n)d do
@@ -146,6 +149,8 @@ c:on("connect", function(c)
 	end
 	assert(c:drain(60000))
 	if last ~= true then assert(last:wait(60000)) end
+	local st = c:stats()
+	assert(st.dropped == 0 and st.queued == 0, "messages dropped or left")
 	c:disconnect()
 	lia.stop(0)
 end)

@@ -75,6 +75,9 @@ local function new_client(cmd, a, reconnect)
 	local o = M.client_opts(a)
 	o.reconnect = reconnect
 	o.trace = a.debug
+	-- a full queue refuses the new message and pub -l waits in c:drain():
+	-- the default, dropping the oldest, lost lines mosquitto_pub -l never loses
+	if cmd == "pub" then o.drop = "new" end
 	local ok, c = pcall(mqtt.client, o)
 	if not ok then
 		return nil, (tostring(c):gsub("^[^:]*:%d+: ", ""):gsub("^mqtt%.client: ", ""))
