@@ -663,7 +663,9 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 	mqtt_encode(&p, c->o.version, m->data, size);
 	m->qos = r->qos;
 	m->state = MQTT_MSG_QUEUED;
-	m->created = queue_wall_ms();
+	/* the age only matters for max_age and for what a store keeps:
+	 * a QoS 0 message without max_age saves the clock read */
+	m->created = r->qos || c->o.max_age_ms ? queue_wall_ms() : 0;
 	m->id_offset = (uint32_t)(header_len(m->data, size) + 2 + r->topic_len);
 	return m;
 }
