@@ -370,6 +370,55 @@ static int push_published(lua_State *L, struct lclient *lc, bool token, uint8_t 
 	return 1;
 }
 
+static bool key_is(const char *k, size_t n, const char *name, size_t len)
+{
+	return n == len && memcmp(k, name, len) == 0;
+}
+
+/* The value on top is t[k]: misuse unless of type (the lmqtt_field message). */
+static void want_type(lua_State *L, const char *k, int type)
+{
+	if (lua_type(L, -1) == type)
+		return;
+	luaL_where(L, 1);
+	lua_pushfstring(L, "c:publish: %s must be a %s, got %s", k, lua_typename(L, type),
+		luaL_typename(L, -2));
+	lua_concat(L, 2);
+	lua_error(L);
+}
+
+/* c:publish's opts table (at 4) in one pass: a publishing loop calls this
+ * per message, and lookups by C string (lua_getfield, lmqtt_check_keys)
+ * cost a string-cache probe and a strcmp each. Same checks and messages
+ * as lmqtt_check_keys and lmqtt_field. True when opts.properties is set. */
+static bool read_pub_opts(lua_State *L, lua_Integer *qos, bool *retain, int *token)
+{
+	bool props = false;
+	lua_pushnil(L);
+	while (lua_next(L, 4)) {
+		size_t n = 0;
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : "";
+		if (key_is(k, n, "qos", 3)) {
+			want_type(L, "qos", LUA_TNUMBER);
+			luaL_argcheck(L, lua_isinteger(L, -1), 4, "qos must be 0, 1 or 2");
+			*qos = lua_tointeger(L, -1);
+		} else if (key_is(k, n, "retain", 6)) {
+			want_type(L, "retain", LUA_TBOOLEAN);
+			*retain = lua_toboolean(L, -1);
+		} else if (key_is(k, n, "token", 5)) {
+			want_type(L, "token", LUA_TBOOLEAN);
+			*token = lua_toboolean(L, -1);
+		} else if (key_is(k, n, "properties", 10)) {
+			want_type(L, "properties", LUA_TTABLE);
+			props = true;
+		} else {
+			luaL_error(L, "c:publish: unknown option '%s'", luaL_tolstring(L, -2, NULL));
+		}
+		lua_pop(L, 1);
+	}
+	return props;
+}
+
 /* c:publish(topic, payload [, opts | qos [, retain]]) -> token | true | nil, msg, code
  * payload: a string, a number, or a table (sent as JSON). opts.token:
  * return a token (default: QoS 1 and 2); without one the publish costs no
@@ -393,18 +442,9 @@ static int l_publish(lua_State *L)
 	}
 	lua_settop(L, 5);
 	if (lua_istable(L, 4)) {
-		static const char *const keys[] = { "qos", "retain", "properties", "token", NULL };
-		lmqtt_check_keys(L, 4, keys, "c:publish");
-		if (lmqtt_field(L, 4, "qos", LUA_TNUMBER, "c:publish") != LUA_TNIL) {
-			luaL_argcheck(L, lua_isinteger(L, -1), 4, "qos must be 0, 1 or 2");
-			qos = lua_tointeger(L, -1);
-		}
-		r.retain = lmqtt_field(L, 4, "retain", LUA_TBOOLEAN, "c:publish") != LUA_TNIL &&
-			lua_toboolean(L, -1);
-		if (lmqtt_field(L, 4, "token", LUA_TBOOLEAN, "c:publish") != LUA_TNIL)
-			token = lua_toboolean(L, -1);
-		if (lmqtt_field(L, 4, "properties", LUA_TTABLE, "c:publish") != LUA_TNIL &&
-				mqtt_client_version(lc->c) == MQTT_V5) {
+		bool props = read_pub_opts(L, &qos, &r.retain, &token);
+		if (props && mqtt_client_version(lc->c) == MQTT_V5) {
+			lua_getfield(L, 4, "properties");
 			if (!alias_ok(L, -1)) {
 				lua_pushnil(L);
 				lua_pushliteral(L, "topic_alias must be an integer 1..65535");
