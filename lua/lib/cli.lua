@@ -141,8 +141,11 @@ local function pub_lines(a, c, topic, opts)
 	for line in stdin.lines() do
 		local tok, err, code = c:publish(topic, line, opts)
 		while not tok and code == E_QUEUE_FULL do
-			-- the offline queue is full: let the broker catch up
-			c:drain(1000)
+			-- the offline queue is full: let the broker catch up; a lost
+			-- connection without --retry never drains it
+			if not c:drain(1000) and not a.retry and not c:is_connected() then
+				return nil, "connection lost with " .. c:stats().queued .. " messages unsent"
+			end
 			tok, err, code = c:publish(topic, line, opts)
 		end
 		if not tok then return nil, err end
