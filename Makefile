@@ -256,8 +256,11 @@ bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho
 	@python3 tests/bench_readme.py $(BUILD)/bench.json README.md
 	@sh tests/bench.sh $(BUILD)
 
+# A node and npm already on PATH (e.g. NodeSource's nodejs, which bundles npm
+# and conflicts with Debian's npm package) are used as they are.
+BENCH_NPM := $(shell command -v npm 2>/dev/null)
 bench-deps: deps
-	@sh tests/deps.sh $(DEB_BENCH)
+	@sh tests/deps.sh $(if $(BENCH_NPM),$(filter-out nodejs npm,$(DEB_BENCH)),$(DEB_BENCH))
 	@[ -d $(BUILD)/bench-node/node_modules/mqtt ] || { mkdir -p $(BUILD)/bench-node && \
 		npm install --prefix $(BUILD)/bench-node --no-audit --no-fund --silent mqtt@$(MQTTJS_VERSION) || \
 		echo "bench: npm install mqtt failed: MQTT.js will be reported as missing" >&2; }

@@ -124,7 +124,8 @@ enum mqtt_event_type {
 	MQTT_EV_UNSUBSCRIBED, /* UNSUBACK for mid */
 	MQTT_EV_LOG,          /* a log line about this client */
 	MQTT_EV_STORED,       /* a QoS 1/2 publish is durable in the store, or cannot be */
-	MQTT_EV_AUTH          /* v5 AUTH: a challenge to answer, or re-auth done */
+	MQTT_EV_AUTH,         /* v5 AUTH: a challenge to answer, or re-auth done */
+	MQTT_EV_DRAINED       /* the offline queue is empty (mqtt_client_want_drained) */
 };
 
 struct mqtt_event {
@@ -231,11 +232,20 @@ struct mqtt_pub_req {
 	bool retain;
 	const uint8_t *props;       /* encoded v5 PUBLISH properties */
 	size_t props_len;
+	/* no MQTT_EV_PUBLISHED (nor MQTT_EV_STORED) for this message, and *mid
+	 * is 0: fire and forget (lia's QoS 0 publish without a token). A
+	 * refusal or a drop is still logged. */
+	bool quiet;
 };
 /* Queue a publish; *mid identifies it in MQTT_EV_PUBLISHED. QoS 0 completes
  * once written to the socket. Errors: MQTT_E_TOPIC, MQTT_E_QOS,
  * MQTT_E_TOO_BIG, MQTT_E_QUEUE_FULL (never silently dropped), MQTT_E_NOMEM. */
 int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *r, uint32_t *mid);
+/* Ask for one MQTT_EV_DRAINED when the offline queue is next empty (every
+ * queued message written to the socket or dropped); posted at once when it
+ * is empty now. Back-pressure without a token per message: a loop that got
+ * MQTT_E_QUEUE_FULL waits for it. Asking again while one is due is a no-op. */
+void mqtt_client_want_drained(struct mqtt_client *c);
 
 /* Subscribe to filters (remembered and re-sent after a reconnect without
  * session). Sent now when connected, else on connect. */

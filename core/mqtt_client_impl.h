@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "buf.h"
+#include "idmap.h"
 #include "loop.h"
 #include "mqtt_alias.h"
 #include "mqtt_client.h"
@@ -110,6 +111,14 @@ struct mqtt_client {
 	struct client_auth *auth;       /* enhanced authentication, NULL: none */
 	struct client_uris *uris;       /* failover list and redirection */
 	uint32_t inflight, queued, next_mid;
+	/* The store keeps publish order: the messages in flight first, then
+	 * the queued ones (sent strictly in order). qhead is the first queued
+	 * one (NULL: none), where the pump starts; inflight_ids finds a message
+	 * in flight by its packet id. Both keep acks and publishes O(1) in the
+	 * window. */
+	struct mqtt_msg *qhead;
+	struct idmap inflight_ids;
+	bool want_drained;              /* post MQTT_EV_DRAINED when queued drops to 0 */
 	uint64_t queued_bytes, dropped, expired;
 	uint32_t queue_logged;          /* depth last logged (mqtt_queue.c) */
 	uint64_t drain_next_ms;         /* drain_rate: earliest next send */
@@ -203,6 +212,8 @@ int64_t queue_wall_ms(void);
 
 /* mqtt_session.c */
 void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why);
+/* Remove m from the store (every removal goes through here: qhead). */
+void session_remove(struct mqtt_client *c, struct mqtt_msg *m);
 void session_handle(struct mqtt_client *c, const struct mqtt_packet *p);
 void session_on_connack(struct mqtt_client *c, bool session_present);
 void session_pump(struct mqtt_client *c);

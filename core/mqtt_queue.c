@@ -32,6 +32,23 @@ static void log_depth(struct mqtt_client *c)
 	}
 }
 
+/* One MQTT_EV_DRAINED for mqtt_client_want_drained, posted: the queue
+ * empties inside API calls too (a publish written at once). */
+static void check_drained(struct mqtt_client *c)
+{
+	if (c->queued || !c->want_drained)
+		return;
+	c->want_drained = false;
+	struct mqtt_event ev = { .type = MQTT_EV_DRAINED };
+	client_post(c, &ev);
+}
+
+void mqtt_client_want_drained(struct mqtt_client *c)
+{
+	c->want_drained = true;
+	check_drained(c);
+}
+
 /* m joins (delta 1) or leaves (-1) the queued, unsent part of the store */
 void queue_count(struct mqtt_client *c, const struct mqtt_msg *m, int delta)
 {
@@ -41,6 +58,7 @@ void queue_count(struct mqtt_client *c, const struct mqtt_msg *m, int delta)
 	} else {
 		c->queued--;
 		c->queued_bytes -= m->len <= c->queued_bytes ? m->len : c->queued_bytes;
+		check_drained(c);
 	}
 	log_depth(c);
 }
@@ -53,11 +71,7 @@ static bool full(const struct mqtt_client *c, size_t len)
 
 static struct mqtt_msg *oldest_queued(struct mqtt_client *c)
 {
-	struct mqtt_store *s = c->store;
-	for (struct mqtt_msg *m = s->ops->first(s); m; m = s->ops->next(s, m))
-		if (m->state == MQTT_MSG_QUEUED)
-			return m;
-	return NULL;
+	return c->qhead;
 }
 
 /* Room for a new message of len bytes: 0, or MQTT_E_QUEUE_FULL. */

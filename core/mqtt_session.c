@@ -64,18 +64,28 @@ static void post_published(struct mqtt_client *c, uint32_t mid, bool ok, uint8_t
 	client_post(c, &ev);
 }
 
-/* Finish an in-flight message: event, id released, window slot freed. */
+void session_remove(struct mqtt_client *c, struct mqtt_msg *m)
+{
+	if (m == c->qhead)
+		c->qhead = c->store->ops->next(c->store, m);
+	c->store->ops->remove(c->store, m);
+}
+
+/* Finish an in-flight message: event, id released, window slot freed.
+ * mid 0 (mqtt_pub_req.quiet) asked for no event. */
 static void complete(struct mqtt_client *c, struct mqtt_msg *m, bool ok, uint8_t reason,
 	int type, struct mqtt_str props)
 {
-	post_published(c, m->mid, ok, reason, type, props);
+	if (m->mid)
+		post_published(c, m->mid, ok, reason, type, props);
 	if (m->state != MQTT_MSG_QUEUED) {
+		idmap_del(&c->inflight_ids, m->packet_id);
 		session_free_id(c, m->packet_id);
 		c->inflight--;
 	} else {
 		queue_count(c, m, -1);
 	}
-	c->store->ops->remove(c->store, m);
+	session_remove(c, m);
 }
 
 void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why)
@@ -84,20 +94,15 @@ void session_drop(struct mqtt_client *c, struct mqtt_msg *m, const char *why)
 	ev.u.published.mid = m->mid;
 	ev.u.published.reason = 0x80;
 	ev.u.published.reason_name = why;
-	client_post(c, &ev);
+	if (m->mid)
+		client_post(c, &ev);
 	queue_count(c, m, -1);
-	c->store->ops->remove(c->store, m);
+	session_remove(c, m);
 }
 
-/* In-flight messages sit before every queued one (they are sent in order
- * and requeued in order), so the search stops at the first queued one. */
 static struct mqtt_msg *find_inflight(struct mqtt_client *c, uint16_t id)
 {
-	struct mqtt_store *s = c->store;
-	for (struct mqtt_msg *m = s->ops->first(s); m && m->state != MQTT_MSG_QUEUED; m = s->ops->next(s, m))
-		if (m->packet_id == id)
-			return m;
-	return NULL;
+	return idmap_get(&c->inflight_ids, id);
 }
 
 static void send_ack(struct mqtt_client *c, int type, uint16_t id, uint8_t reason)
@@ -140,10 +145,17 @@ static bool send_one(struct mqtt_client *c, struct mqtt_msg *m)
 	}
 	if (session_alloc_id(c, &m->packet_id) < 0)
 		return false;
+	if (idmap_put(&c->inflight_ids, m->packet_id, m) < 0) {
+		/* out of memory: it stays queued, the next pump tries again */
+		session_free_id(c, m->packet_id);
+		m->packet_id = 0;
+		return false;
+	}
 	put_id(m->data + m->id_offset, m->packet_id);
 	m->data[0] &= (uint8_t)~0x08;       /* first transmission: DUP = 0 */
 	m->state = MQTT_MSG_SENT;
 	c->store->ops->update(c->store, m);
+	c->qhead = c->store->ops->next(c->store, m);
 	queue_count(c, m, -1);
 	c->inflight++;
 	return client_alias_send(c, m->data, m->len, false) == 0;
@@ -169,7 +181,7 @@ void session_pump(struct mqtt_client *c)
 		return;
 	pump_ctls(c);
 	uint16_t window = session_window(c);
-	for (m = s->ops->first(s); m; m = next) {
+	for (m = c->qhead; m; m = next) {
 		next = s->ops->next(s, m);
 		if (buf_len(&c->out) > CLIENT_OUT_HIGH_WATER)
 			break;      /* resumes when the socket drains */
@@ -267,6 +279,9 @@ static void restart_session(struct mqtt_client *c)
 		c->inflight--;
 		queue_count(c, m, 1);
 	}
+	/* everything left is queued again, in publish order */
+	idmap_clear(&c->inflight_ids);
+	c->qhead = s->ops->first(s);
 	s->ops->in_clear_all(s);
 	memset(c->manual_pending, 0, sizeof c->manual_pending);
 	/* user requests go out again; internal re-subscribes are rebuilt below */
@@ -672,7 +687,9 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 	mqtt_encode(&p, c->o.version, m->data, size);
 	m->qos = r->qos;
 	m->state = MQTT_MSG_QUEUED;
-	m->created = queue_wall_ms();
+	/* the age only matters for max_age and for what a store keeps:
+	 * a QoS 0 message without max_age saves the clock read */
+	m->created = r->qos || c->o.max_age_ms ? queue_wall_ms() : 0;
 	m->id_offset = (uint32_t)(header_len(m->data, size) + 2 + r->topic_len);
 	return m;
 }
@@ -700,11 +717,13 @@ int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *req, u
 		mqtt_msg_free(m);
 		return err;
 	}
-	m->mid = next_mid(c);
+	m->mid = r->quiet ? 0 : next_mid(c);
 	if (c->store->ops->add(c->store, m) < 0) {
 		mqtt_msg_free(m);
 		return MQTT_E_NOMEM;
 	}
+	if (!c->qhead)
+		c->qhead = m;   /* added last, and everything after qhead is queued */
 	queue_count(c, m, 1);
 	if (mid)
 		*mid = m->mid;
@@ -857,6 +876,8 @@ int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id)
 
 void session_free_all(struct mqtt_client *c)
 {
+	idmap_free(&c->inflight_ids);
+	c->qhead = NULL;
 	while (c->subs) {
 		struct sub *s = c->subs;
 		c->subs = s->next;
@@ -875,6 +896,8 @@ static void on_stored(void *ud, uint32_t mid, bool ok, const char *why)
 {
 	struct mqtt_client *c = ud;
 	struct mqtt_event ev = { .type = MQTT_EV_STORED };
+	if (!mid)
+		return;     /* a quiet publish: nobody asked */
 	ev.u.stored.mid = mid;
 	ev.u.stored.ok = ok;
 	ev.u.stored.why = why;
@@ -904,10 +927,15 @@ void session_adopt_store(struct mqtt_client *c)
 	for (struct mqtt_msg *m = s->ops->first(s); m; m = s->ops->next(s, m), n++) {
 		m->mid = next_mid(c);
 		if (m->state == MQTT_MSG_QUEUED) {
+			if (!c->qhead)
+				c->qhead = m;
 			queue_count(c, m, 1);
 		} else {
 			c->inflight++;
 			bit_set(c->ids_used, m->packet_id, true);
+			if (idmap_put(&c->inflight_ids, m->packet_id, m) < 0)
+				client_log(c, LOG_ERROR, "store: out of memory for in-flight message %u",
+					(unsigned)m->packet_id);
 		}
 	}
 	if (s->ops->sub_each)

@@ -45,7 +45,7 @@ struct mqtt_msg {
 	int64_t created;        /* wall clock ms when published (max_age) */
 	uint64_t key;           /* store-private: the row */
 	size_t len;
-	uint8_t *data;          /* the encoded PUBLISH */
+	uint8_t *data;          /* the encoded PUBLISH, in the same allocation (mqtt_msg_new) */
 	struct mqtt_msg *prev, *next;   /* store-private */
 };
 

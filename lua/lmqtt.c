@@ -385,8 +385,77 @@ static bool alias_ok(lua_State *L, int idx)
 	return ok;
 }
 
-/* c:publish(topic, payload [, opts | qos [, retain]]) -> token | nil, msg, code
- * payload: a string, a number, or a table (sent as JSON). */
+/* The publish just made: its token (tracked until the event completes
+ * it), or true for one made without a token. */
+static int push_published(lua_State *L, struct lclient *lc, bool token, uint8_t qos, uint32_t mid)
+{
+	if (!token) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lmqtt_new_token(L, TOK_PUBLISH, mid);
+	if (qos == 0)
+		lmqtt_token_not_stored(L, "not stored: QoS 0 messages are kept in memory only");
+	else if (!mqtt_client_persistent(lc->c))
+		lmqtt_token_not_stored(L, "not stored: this client has no store (persist = false, "
+			"no client_id or no data directory)");
+	lmqtt_track_token(L, 1, UV_PUBS, mid);
+	return 1;
+}
+
+static bool key_is(const char *k, size_t n, const char *name, size_t len)
+{
+	return n == len && memcmp(k, name, len) == 0;
+}
+
+/* The value on top is t[k]: misuse unless of type (the lmqtt_field message). */
+static void want_type(lua_State *L, const char *k, int type)
+{
+	if (lua_type(L, -1) == type)
+		return;
+	luaL_where(L, 1);
+	lua_pushfstring(L, "c:publish: %s must be a %s, got %s", k, lua_typename(L, type),
+		luaL_typename(L, -2));
+	lua_concat(L, 2);
+	lua_error(L);
+}
+
+/* c:publish's opts table (at 4) in one pass: a publishing loop calls this
+ * per message, and lookups by C string (lua_getfield, lmqtt_check_keys)
+ * cost a string-cache probe and a strcmp each. Same checks and messages
+ * as lmqtt_check_keys and lmqtt_field. True when opts.properties is set. */
+static bool read_pub_opts(lua_State *L, lua_Integer *qos, bool *retain, int *token)
+{
+	bool props = false;
+	lua_pushnil(L);
+	while (lua_next(L, 4)) {
+		size_t n = 0;
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : "";
+		if (key_is(k, n, "qos", 3)) {
+			want_type(L, "qos", LUA_TNUMBER);
+			luaL_argcheck(L, lua_isinteger(L, -1), 4, "qos must be 0, 1 or 2");
+			*qos = lua_tointeger(L, -1);
+		} else if (key_is(k, n, "retain", 6)) {
+			want_type(L, "retain", LUA_TBOOLEAN);
+			*retain = lua_toboolean(L, -1);
+		} else if (key_is(k, n, "token", 5)) {
+			want_type(L, "token", LUA_TBOOLEAN);
+			*token = lua_toboolean(L, -1);
+		} else if (key_is(k, n, "properties", 10)) {
+			want_type(L, "properties", LUA_TTABLE);
+			props = true;
+		} else {
+			luaL_error(L, "c:publish: unknown option '%s'", luaL_tolstring(L, -2, NULL));
+		}
+		lua_pop(L, 1);
+	}
+	return props;
+}
+
+/* c:publish(topic, payload [, opts | qos [, retain]]) -> token | true | nil, msg, code
+ * payload: a string, a number, or a table (sent as JSON). opts.token:
+ * return a token (default: QoS 1 and 2); without one the publish costs no
+ * Lua object and no completion call, and returns true. */
 static int l_publish(lua_State *L)
 {
 	struct lclient *lc = check_open(L, 1);
@@ -394,6 +463,7 @@ static int l_publish(lua_State *L)
 	size_t plen = 0;
 	uint32_t mid = 0;
 	lua_Integer qos = 0;
+	int token = -1;             /* -1: the default for the QoS */
 	r.topic = luaL_checklstring(L, 2, &r.topic_len);
 	if (lua_istable(L, 3))
 		json_payload(L, 3);
@@ -405,16 +475,9 @@ static int l_publish(lua_State *L)
 	}
 	lua_settop(L, 5);
 	if (lua_istable(L, 4)) {
-		static const char *const keys[] = { "qos", "retain", "properties", NULL };
-		lmqtt_check_keys(L, 4, keys, "c:publish");
-		if (lmqtt_field(L, 4, "qos", LUA_TNUMBER, "c:publish") != LUA_TNIL) {
-			luaL_argcheck(L, lua_isinteger(L, -1), 4, "qos must be 0, 1 or 2");
-			qos = lua_tointeger(L, -1);
-		}
-		r.retain = lmqtt_field(L, 4, "retain", LUA_TBOOLEAN, "c:publish") != LUA_TNIL &&
-			lua_toboolean(L, -1);
-		if (lmqtt_field(L, 4, "properties", LUA_TTABLE, "c:publish") != LUA_TNIL &&
-				mqtt_client_version(lc->c) == MQTT_V5) {
+		bool props = read_pub_opts(L, &qos, &r.retain, &token);
+		if (props && mqtt_client_version(lc->c) == MQTT_V5) {
+			lua_getfield(L, 4, "properties");
 			if (!alias_ok(L, -1)) {
 				lua_pushnil(L);
 				lua_pushliteral(L, "topic_alias must be an integer 1..65535");
@@ -430,18 +493,21 @@ static int l_publish(lua_State *L)
 	}
 	luaL_argcheck(L, qos >= 0 && qos <= 2, 4, "qos must be 0, 1 or 2");
 	r.qos = (uint8_t)qos;
+	if (token < 0)
+		token = qos > 0;
+	/* no token and no "publish" handler: nobody to tell, no event at all */
+	r.quiet = !token && !(lc->handlers & (1u << EV_PUBLISH));
 	touch(L, lc, 1);
 	int err = mqtt_client_publish(lc->c, &r, &mid);
 	if (err < 0)
 		return fail(L, err);
-	lmqtt_new_token(L, TOK_PUBLISH, mid);
-	if (r.qos == 0)
-		lmqtt_token_not_stored(L, "not stored: QoS 0 messages are kept in memory only");
-	else if (!mqtt_client_persistent(lc->c))
-		lmqtt_token_not_stored(L, "not stored: this client has no store (persist = false, "
-			"no client_id or no data directory)");
-	lmqtt_track_token(L, 1, UV_PUBS, mid);
-	return 1;
+	return push_published(L, lc, token, r.qos, mid);
+}
+
+/* c:drain([timeout_ms]) -> true | nil, reason */
+static int l_drain(lua_State *L)
+{
+	return lmqtt_drain(L, check_open(L, 1));
 }
 
 /* Subscription options: qos, or { qos, no_local, retain_as_published, retain_handling } */
@@ -842,6 +908,7 @@ int luaopen_lia_mqtt(lua_State *L)
 		{ "close", l_close },
 		{ "is_connected", l_is_connected },
 		{ "publish", l_publish },
+		{ "drain", l_drain },
 		{ "subscribe", l_subscribe },
 		{ "unsubscribe", l_unsubscribe },
 		{ "ack", l_ack },

@@ -56,6 +56,7 @@ struct lclient {
 	bool is_default, touched, started;
 	bool adopted;               /* took over a live client at a reload */
 	bool reloading;             /* subscribe() is diffed against live[] */
+	struct host_waiter *drain_w;    /* c:drain() waiting for MQTT_EV_DRAINED */
 	struct lmqtt_live *live;    /* the adopted client's subscriptions */
 	size_t nlive;
 	char uri[256];
@@ -159,7 +160,11 @@ void lmqtt_sub_outcome(struct lmqtt_complete *r, uint8_t version, int type);
 void lmqtt_token_not_stored(struct lua_State *L, const char *why);
 /* The store reported on pending[mid] (UV_PUBS); wakes :wait("stored"). */
 void lmqtt_stored(struct lclient *lc, uint32_t mid, bool ok, const char *why);
-/* A client closes: every waiting token returns nil, "closed". */
+/* c:drain([ms]) for the open client lc at index 1 (lmqtt_token.c). */
+int lmqtt_drain(struct lua_State *L, struct lclient *lc);
+/* MQTT_EV_DRAINED: wake c:drain(). */
+void lmqtt_drained(struct lclient *lc);
+/* A client closes: every waiting token (and c:drain) returns nil, "closed". */
 void lmqtt_fail_pending(struct lua_State *L, int idx);
 /* The options table at t; strings stay valid while what it pushes stays. */
 void lmqtt_read_opts(struct lua_State *L, int t, struct mqtt_client_opts *o);

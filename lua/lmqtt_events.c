@@ -419,6 +419,9 @@ void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud
 	case MQTT_EV_STORED:
 		lmqtt_stored(lc, ev->u.stored.mid, ev->u.stored.ok, ev->u.stored.why);
 		break;
+	case MQTT_EV_DRAINED:
+		lmqtt_drained(lc);
+		break;
 	case MQTT_EV_AUTH:
 		if (ev->u.auth.done)
 			dispatch(lc, ev, EV_AUTH);

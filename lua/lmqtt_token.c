@@ -265,9 +265,55 @@ void lmqtt_sub_outcome(struct lmqtt_complete *r, uint8_t version, int type)
 	}
 }
 
+static int push_true(lua_State *L, void *ud)
+{
+	(void)ud;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int push_drain_timeout(lua_State *L, void *ud)
+{
+	struct lclient *lc = ud;
+	lc->drain_w = NULL;
+	lua_pushnil(L);
+	lua_pushliteral(L, "timeout");
+	return 2;
+}
+
+/* c:drain([ms]) -> true | nil, "timeout" | nil, "closed": the offline queue
+ * is empty (everything written to the socket or dropped). The back-pressure
+ * of a publishing loop whose QoS 0 publishes have no token. */
+int lmqtt_drain(lua_State *L, struct lclient *lc)
+{
+	int64_t ms = host_opt_timeout(L, 2);
+	struct mqtt_client_stats st;
+	mqtt_client_stats(lc->c, &st);
+	if (st.queued == 0)
+		return push_true(L, NULL);
+	luaL_argcheck(L, !lc->drain_w, 1, "another coroutine already waits in c:drain()");
+	lc->drain_w = host_waiter_new(L, ms, push_drain_timeout, lc);
+	mqtt_client_want_drained(lc->c);
+	return host_yield(L);
+}
+
+void lmqtt_drained(struct lclient *lc)
+{
+	struct host_waiter *w = lc->drain_w;
+	lc->drain_w = NULL;
+	if (w)
+		host_wake(w, push_true, NULL);
+}
+
 /* Wake every waiter of a closing client with nil, "closed". */
 void lmqtt_fail_pending(lua_State *L, int idx)
 {
+	struct lclient *lc = lua_touserdata(L, idx);
+	if (lc && lc->drain_w) {
+		struct host_waiter *w = lc->drain_w;
+		lc->drain_w = NULL;
+		host_wake(w, push_closed, NULL);
+	}
 	for (int uv = UV_PUBS; uv <= UV_SUBS; uv++) {
 		lmqtt_push_uv(L, idx, uv);
 		lua_pushnil(L);

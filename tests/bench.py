@@ -132,19 +132,25 @@ def uri():
 # ---- the publishers -------------------------------------------------------
 LUA_PUB = r"""
 local mqtt = require "lia.mqtt"
-local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false, persist = false }
+-- drop = "new": a full queue refuses the publish (the loop waits), it does
+-- not drop the oldest message; every one of the N messages is sent
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-lua", reconnect = false, persist = false,
+	drop = "new" }
 c:on("connect", function(c)
 	local payload, last = string.rep("x", %(size)d), nil
 	for i = 1, %(n)d do
 		local tok, err = c:publish("bench/lua", payload, { qos = %(qos)d })
 		while not tok do
-			-- the queue is full: wait for the last token, then retry
-			if last then last:wait(5000) else lia.sleep(1) end
+			-- the queue is full: wait until it drained, then retry
+			c:drain(5000)
 			tok, err = c:publish("bench/lua", payload, { qos = %(qos)d })
 		end
-		last = tok
+		last = tok  -- QoS 0: true (no token), QoS 1/2: a token
 	end
-	assert(last:wait(60000))
+	assert(c:drain(60000))
+	if last ~= true then assert(last:wait(60000)) end
+	local st = c:stats()
+	assert(st.dropped == 0 and st.queued == 0, "messages dropped or left")
 	c:disconnect()
 	lia.stop(0)
 end)

@@ -94,6 +94,9 @@ local function new_client(cmd, a, reconnect)
 	local o = M.client_opts(a)
 	o.reconnect = reconnect
 	o.trace = a.debug
+	-- a full queue refuses the new message and pub -l waits in c:drain():
+	-- the default, dropping the oldest, lost lines mosquitto_pub -l never loses
+	if cmd == "pub" then o.drop = "new" end
 	local ok, c = pcall(mqtt.client, o)
 	if not ok then
 		return nil, (tostring(c):gsub("^[^:]*:%d+: ", ""):gsub("^mqtt%.client: ", ""))
@@ -149,24 +152,27 @@ local function read_file(path)
 	return s
 end
 
--- pub -l: every stdin line is a message, read through the loop.
+-- pub -l: every stdin line is a message, read through the loop. QoS 0
+-- publishes have no token (true): c:drain() is the back-pressure.
 local function pub_lines(a, c, topic, opts)
 	local stdin = require "lia.stdin"
 	local last
 	for line in stdin.lines() do
 		local tok, err, code = c:publish(topic, line, opts)
 		while not tok and code == E_QUEUE_FULL do
-			-- the offline queue is full: let the broker catch up
-			if last then last:wait(1000) else lia.sleep(10) end
+			-- the offline queue is full: let the broker catch up; a lost
+			-- connection without --retry never drains it
+			if not c:drain(1000) and not a.retry and not c:is_connected() then
+				return nil, "connection lost with " .. c:stats().queued .. " messages unsent"
+			end
 			tok, err, code = c:publish(topic, line, opts)
 		end
 		if not tok then return nil, err end
 		last = tok
 	end
-	if last then
-		local ok, err = last:wait(30000)
-		if not ok then return nil, "publish failed: " .. tostring(err) end
-	end
+	local ok, err = c:drain(30000)  -- QoS 0: written, so the DISCONNECT follows it
+	if ok and last ~= true and last then ok, err = last:wait(30000) end
+	if not ok then return nil, "publish failed: " .. tostring(err) end
 	return true
 end
 
@@ -196,7 +202,9 @@ end
 function M.pub(a)
 	local topic = a.topics[1]
 	local props = M.properties(a)
-	local opts = { qos = a.qos or 0, retain = a.retain, properties = props.publish }
+	-- --repeat waits for each token (QoS 0: written); -l has none at QoS 0
+	local opts = { qos = a.qos or 0, retain = a.retain, properties = props.publish,
+		token = a.mode ~= "l" or nil }
 	local say = a.quiet and function(_, _, st) lia.stop(st or 1) end or die
 	local payload, err = payload_of(a)
 	if not payload and a.mode ~= "l" then return say("pub", err) end

@@ -86,9 +86,10 @@ return function(mqtt, message)
 			else
 				error("mqtt.multiple: message " .. i .. " is not a table", 3)
 			end
+			-- a token at QoS 0 too: the disconnect waits until each is written
 			local tok, err = c:publish(topic, payload, {
 				qos = qos or opts.qos or 0, retain = retain or opts.retain or false,
-				properties = props or opts.properties })
+				properties = props or opts.properties, token = true })
 			if not tok then return nil, err end
 			toks[#toks + 1] = tok
 		end

@@ -141,6 +141,22 @@ describe("lia pub and lia sub", function()
 		assert.equal("first\nsecond\nthird\n", sub:stdout())
 	end)
 
+	-- more lines than the window and the offline queue (1000) hold: lia pub
+	-- waits for the queue to drain instead of dropping the oldest, as
+	-- mosquitto_pub -l never drops a line
+	for qos = 0, 2 do
+		it("lia pub -l -q " .. qos .. " delivers every line of a long input, in order", function()
+			local t = H.uniq("cll")
+			local n = 5000
+			local lines = {}
+			for i = 1, n do lines[i] = tostring(i) end
+			local sub = broker:sub(string.format("-q %d -t '%s' -C %d", qos, t, n))
+			lia_pub({ "-t", t, "-l", "-q", tostring(qos) }, { stdin = table.concat(lines, "\n") .. "\n" })
+			assert.equal(0, sub:wait(20), H.dump(sub, broker))
+			assert.equal(table.concat(lines, "\n") .. "\n", sub:stdout())
+		end)
+	end
+
 	it("lia pub -n sends a zero-length message", function()
 		local t = H.uniq("cn")
 		local sub = broker:sub(string.format("-t '%s' -F '%%l|%%p' -C 1", t))

@@ -1,5 +1,6 @@
 -- Publish and subscribe from a lia script against a real mosquitto:
--- QoS 0/1/2 both ways, retained messages, tok:wait, invalid topics.
+-- QoS 0/1/2 both ways, retained messages, tok:wait, QoS 0 without a
+-- token and c:drain(), invalid topics.
 local H = require "tests.spec.helper"
 
 describe("publish and subscribe", function()
@@ -148,6 +149,77 @@ c:connect()
 		local lia = H.lia_spawn({ "run", script })
 		assert.truthy(lia:wait_for("PUBLISHED\tq1\ttrue\n", 5), H.dump(lia, broker))
 		assert.truthy(lia:wait_for("PUBLISHED\tq2\ttrue\n", 5), H.dump(lia, broker))
+	end)
+
+	it("a QoS 0 publish returns true, not a token, unless opts.token asks for one", function()
+		local id = H.uniq("tok0")
+		local sub = broker:sub(string.format("-q 1 -t 't/%s/#' -F '%%q %%p' -C 4", id))
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c)
+	print("PLAIN", c:publish("t/${ID}/a", "plain", { qos = 0 }))
+	print("POSITIONAL", c:publish("t/${ID}/a", "positional", 0))
+	local tok = c:publish("t/${ID}/a", "token", { qos = 0, token = true })
+	print("TOKEN", type(tok), tok.mid > 0, tok:wait(5000), tok:wait("stored"))
+	print("Q1 NO TOKEN", c:publish("t/${ID}/a", "q1", { qos = 1, token = false }))
+	print("DRAIN", c:drain(5000))
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, sub:wait(5), H.dump(lia, broker))
+		assert.equal("0 plain\n0 positional\n0 token\n1 q1\n", sub:stdout())
+		assert.truthy(lia:wait_for("DRAIN\ttrue\n", 5), H.dump(lia))
+		local out = lia:stdout()
+		assert.truthy(out:find("PLAIN\ttrue\n", 1, true), out)
+		assert.truthy(out:find("POSITIONAL\ttrue\n", 1, true), out)
+		assert.truthy(out:find("TOKEN\tuserdata\ttrue\ttrue\tnil\tnot stored: QoS 0", 1, true), out)
+		assert.truthy(out:find("Q1 NO TOKEN\ttrue\n", 1, true), out)
+	end)
+
+	it("a QoS 0 loop past max_queued waits in c:drain() and loses nothing", function()
+		local id = H.uniq("drain")
+		local n = 3000
+		local sub = broker:sub(string.format("-q 0 -t 't/%s/#' -C %d", id, n))
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", max_queued = 20,
+	drop = "new" }
+local events = 0
+print("EMPTY", c:drain(0))          -- nothing queued: at once, no yield needed
+c:publish("t/${ID}/x", "0")
+print("OFFLINE", c:drain(50))       -- not connected: the queue cannot drain
+c:on("publish", function() events = events + 1 end)
+c:on("connect", function(c)
+	local full = 0
+	for i = 1, ${N} - 1 do
+		local ok, err, code = c:publish("t/${ID}/x", tostring(i))
+		while not ok do
+			assert(code == mqtt.E_QUEUE_FULL, err)
+			full = full + 1
+			assert(c:drain(5000))
+			ok, err, code = c:publish("t/${ID}/x", tostring(i))
+		end
+	end
+	print("SENT", c:drain(5000), full > 0, c:stats().queued)
+	lia.sleep(100)
+	print("EVENTS", events)         -- a "publish" handler still hears of each
+end)
+c:connect()
+]], { ID = id, N = n })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("EVENTS\t", 20), H.dump(lia, broker))
+		local out = lia:stdout()
+		assert.truthy(out:find("EMPTY\ttrue\n", 1, true), out)
+		assert.truthy(out:find("OFFLINE\tnil\ttimeout\n", 1, true), out)
+		assert.truthy(out:find("SENT\ttrue\ttrue\t0\n", 1, true), out)
+		assert.truthy(out:find("EVENTS\t" .. (n - 1) .. "\n", 1, true), out)
+		assert.equal(0, sub:wait(10), H.dump(lia, broker))
+		local got = {}
+		for line in sub:stdout():gmatch("[^\n]+") do got[#got + 1] = line end
+		assert.equal(n, #got)
+		for i = 1, n do assert.equal(tostring(i - 1), got[i]) end
 	end)
 
 	it("publishing to an invalid topic returns nil and a message", function()

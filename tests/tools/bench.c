@@ -51,7 +51,7 @@ static void publish_more(struct bench *b)
 		uint64_t t = now_ns();
 		memcpy(b->payload, &t, sizeof t);
 		struct mqtt_pub_req r = { b->topic, strlen(b->topic), b->payload, (size_t)b->size,
-			(uint8_t)b->qos, false, NULL, 0 };
+			(uint8_t)b->qos, false, NULL, 0, false };
 		uint32_t mid;
 		int rc = mqtt_client_publish(b->pub, &r, &mid);
 		if (rc == MQTT_E_QUEUE_FULL)

@@ -463,7 +463,7 @@ static int run_command(struct fake *f, const char *cmd)
 		if (v5)
 			plen = hex_decode(V5_PUBLISH_PROPS, props, sizeof props);
 		struct mqtt_pub_req r = { "test/publish", 12, (const uint8_t *)"message", 7,
-			(uint8_t)(cmd[8] - '0'), false, v5 ? props : NULL, (size_t)plen };
+			(uint8_t)(cmd[8] - '0'), false, v5 ? props : NULL, (size_t)plen, false };
 		return mqtt_client_publish(f->c, &r, &mid);
 	}
 	if (strncmp(cmd, "subscribe-", 10) == 0 && cmd[10] >= '0' && cmd[10] <= '2' && !cmd[11]) {

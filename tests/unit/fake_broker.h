@@ -205,7 +205,10 @@ static inline void fake_connack(bool session_present, const uint8_t *props, size
 	fake_send_packet(&p);
 }
 
-static inline struct mqtt_client *new_client(uint8_t version, void (*tweak)(struct mqtt_client_opts *))
+/* store NULL: the memory store (a test passes its own to start from a
+ * given state, e.g. store->next_id). */
+static inline struct mqtt_client *new_client_store(uint8_t version,
+	void (*tweak)(struct mqtt_client_opts *), struct mqtt_store *store)
 {
 	char uri[64], err[200];
 	struct mqtt_client_opts o = { 0 };
@@ -225,13 +228,18 @@ static inline struct mqtt_client *new_client(uint8_t version, void (*tweak)(stru
 	o.reconnect_max_ms = 20;
 	if (tweak)
 		tweak(&o);
-	struct mqtt_client *c = mqtt_client_new(L, &o, NULL, err, sizeof err);
+	struct mqtt_client *c = mqtt_client_new(L, &o, store, err, sizeof err);
 	if (!c)
 		fprintf(stderr, "mqtt_client_new: %s\n", err);
 	CHECK(c != NULL);
 	memset(&E, 0, sizeof E);
 	mqtt_client_set_handler(c, on_event, NULL);
 	return c;
+}
+
+static inline struct mqtt_client *new_client(uint8_t version, void (*tweak)(struct mqtt_client_opts *))
+{
+	return new_client_store(version, tweak, NULL);
 }
 
 /* Connect c to the fake broker and complete the handshake. */
@@ -250,7 +258,7 @@ static inline void handshake(struct mqtt_client *c, bool session_present, const 
 static inline uint32_t publish(struct mqtt_client *c, const char *topic, const char *payload, int qos)
 {
 	struct mqtt_pub_req r = { topic, strlen(topic), (const uint8_t *)payload, strlen(payload),
-		(uint8_t)qos, false, NULL, 0 };
+		(uint8_t)qos, false, NULL, 0, false };
 	uint32_t mid = 0;
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);
 	return mid;

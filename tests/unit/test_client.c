@@ -134,7 +134,7 @@ static void queue_3(struct mqtt_client_opts *o)
 static void test_offline_queue_bound(void)
 {
 	struct mqtt_client *c = new_client(MQTT_V311, queue_3);
-	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)"x", 1, 1, false, NULL, 0 };
+	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)"x", 1, 1, false, NULL, 0, false };
 	uint32_t mid;
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);
@@ -149,7 +149,7 @@ static void test_offline_queue_bound(void)
 static void test_invalid_publish(void)
 {
 	struct mqtt_client *c = new_client(MQTT_V311, NULL);
-	struct mqtt_pub_req r = { "a/+", 3, (const uint8_t *)"x", 1, 0, false, NULL, 0 };
+	struct mqtt_pub_req r = { "a/+", 3, (const uint8_t *)"x", 1, 0, false, NULL, 0, false };
 	uint32_t mid;
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_TOPIC);
 	r.topic = "ok";

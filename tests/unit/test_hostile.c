@@ -176,7 +176,7 @@ static void test_max_packet_outbound(void)
 	char payload[100];
 	uint32_t mid;
 	memset(payload, 'p', sizeof payload);
-	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)payload, sizeof payload, 1, false, NULL, 0 };
+	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)payload, sizeof payload, 1, false, NULL, 0, false };
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);  /* queued before the limit is known */
 	handshake(c, false, props, sizeof props);
 	TURN_UNTIL(E.published_fail >= 1, 5000);
@@ -202,7 +202,7 @@ static void test_bad_utf8_topic(void)
 static void test_nul_in_topic(void)
 {
 	struct mqtt_client *c = new_client(MQTT_V311, NULL);
-	struct mqtt_pub_req r = { "a\0b", 3, (const uint8_t *)"x", 1, 0, false, NULL, 0 };
+	struct mqtt_pub_req r = { "a\0b", 3, (const uint8_t *)"x", 1, 0, false, NULL, 0, false };
 	uint32_t mid;
 	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_TOPIC);
 	handshake(c, false, NULL, 0);
