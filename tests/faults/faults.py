@@ -37,7 +37,7 @@ from proxy import Proxy  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/lia")
 TMP = tempfile.mkdtemp(prefix="lia-faults.")
-DEADLINE = float(os.environ.get("FAULTS_DEADLINE", "150"))   # per case, a guard
+DEADLINE = float(os.environ.get("FAULTS_DEADLINE", "400"))   # per case, a guard (make test runs lanes side by side)
 
 
 CHILDREN = []   # every process started, killed at exit whatever happened

@@ -887,7 +887,7 @@ c:publish("t", "p", { retain = "yes" })
 			nil, "oom.lua")
 		-- the system's limit, not lia's own memory limit and budget (field_spec has those)
 		local r = H.run(string.format("sh -c %s", H.q(limit .. H.q(H.lia) .. " run --memory-limit 0 --handler-budget 0 " ..
-			H.q(s))), { timeout = 60 })
+			H.q(s))), { timeout = 300 })     -- a guard: seconds when idle, far more emulated under load
 		assert.equal(1, r.status, r.err)
 		assert.truthy(r.err:find(s .. ":3: out of memory", 1, true), r.err)
 	end)
