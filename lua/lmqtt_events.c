@@ -24,6 +24,8 @@ const char *const lmqtt_event_names[] = { "connect", "disconnect", "message", "p
 	"subscribe", "unsubscribe", "log", "connect_failed", "auth", NULL };
 const char lmqtt_auth_key = 'a';
 const char *const lmqtt_global_names[] = { "on_connect", "on_disconnect", "on_message" };
+/* its address is the registry key of the messages' metatable */
+static const char message_mt = 'm';
 
 
 
@@ -97,18 +99,54 @@ static void set_sub_ids(lua_State *L, struct mqtt_str props)
 	lua_setfield(L, -2, "subscription_ids");
 }
 
+/* Only what the packet carried is built: a message without properties
+ * (every 3.1.1 one) gets msg.properties and msg.subscription_ids from
+ * message_index on first use. Six fields and room for those two. */
 static void push_message(lua_State *L, const struct mqtt_publish *m)
 {
-	lua_createtable(L, 0, 9);
-	luaL_setmetatable(L, LMQTT_MESSAGE_MT);     /* msg:json() */
-	set_sub_ids(L, m->props);
+	lua_createtable(L, 0, 8);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt);
+	lua_setmetatable(L, -2);    /* msg:json(), the lazy fields */
 	set_bytes(L, "topic", m->topic);
 	set_bytes(L, "payload", m->payload);
 	lmqtt_set_int(L, "qos", m->qos);
 	set_bool(L, "retain", m->retain);
 	set_bool(L, "dup", m->dup);
 	lmqtt_set_int(L, "mid", m->packet_id);
-	set_props(L, m->props);
+	if (m->props.ptr && m->props.len) {
+		set_sub_ids(L, m->props);
+		set_props(L, m->props);
+	}
+}
+
+/* __index of messages: the methods, and msg.properties / msg.subscription_ids
+ * of a message that had no properties: a new empty table on first use, kept
+ * in the message (so it may be changed, and is the same on the next read). */
+static int message_index(lua_State *L)
+{
+	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+	if (strcmp(k, "properties") == 0 || strcmp(k, "subscription_ids") == 0) {
+		lua_settop(L, 2);
+		lua_newtable(L);
+		lua_pushvalue(L, 2);
+		lua_pushvalue(L, 3);
+		lua_rawset(L, 1);       /* msg[k] = {} */
+		return 1;
+	}
+	lua_settop(L, 2);
+	lua_rawget(L, lua_upvalueindex(1));
+	return 1;
+}
+
+void lmqtt_message_class(lua_State *L)
+{
+	luaL_newmetatable(L, LMQTT_MESSAGE_MT);
+	lua_newtable(L);
+	lua_pushvalue(L, -1);
+	lua_pushcclosure(L, message_index, 1);
+	lua_setfield(L, -3, "__index");
+	lua_insert(L, -2);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt);     /* found without a name */
 }
 
 static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version, bool reloaded)
