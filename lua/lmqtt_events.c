@@ -29,9 +29,15 @@ static const char message_mt = 'm';
 
 
 
-/* Push the client userdata of lc (nil once collected); never raises. */
+/* Push the client userdata of lc (nil once collected); never raises.
+ * An anchored client (connected or connecting) is one array read away:
+ * this runs twice per message. */
 bool lmqtt_push_client(lua_State *L, struct lclient *lc)
 {
+	if (lc->ref != LUA_NOREF && lc->ref != LUA_REFNIL) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, lc->ref);
+		return true;
+	}
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &lmqtt_clients_key);
 	lua_rawgetp(L, -1, lc);
 	lua_remove(L, -2);
