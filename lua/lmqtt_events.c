@@ -4,6 +4,7 @@
  * with the event turned into Lua values inside the protection. Messages go
  * to every matching per-filter handler, else to on("message").
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -296,25 +297,68 @@ void lmqtt_emit_reloaded(struct lclient *lc)
 	lua_settop(L, top);
 }
 
+/* The filters a message matched, copied (a handler may unsubscribe):
+ * into the arena on the C stack while they fit, so the usual message
+ * allocates nothing here. */
+#define MATCH_INLINE 8
+#define MATCH_ARENA 512
+
 struct matches {
 	char **v;
 	size_t n, cap;
+	char *inl[MATCH_INLINE];
+	size_t used;
+	char arena[MATCH_ARENA];
 };
+
+static void matches_init(struct matches *m)
+{
+	m->v = m->inl;
+	m->n = m->used = 0;
+	m->cap = MATCH_INLINE;
+}
+
+static bool in_arena(const struct matches *m, const char *p)
+{
+	return (uintptr_t)p - (uintptr_t)m->arena < sizeof m->arena;
+}
+
+static void matches_free(struct matches *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!in_arena(m, m->v[i]))
+			xfree(m->v[i]);
+	if (m->v != m->inl)
+		xfree(m->v);
+}
+
+static bool matches_grow(struct matches *m)
+{
+	size_t cap = m->cap * 2;
+	char **v = m->v == m->inl ? xmalloc(cap * sizeof *v) : xrealloc(m->v, cap * sizeof *v);
+	if (!v)
+		return false;
+	if (m->v == m->inl)
+		memcpy(v, m->inl, sizeof m->inl);
+	m->v = v;
+	m->cap = cap;
+	return true;
+}
 
 static void collect(const char *filter, void *value, void *ud)
 {
 	struct matches *m = ud;
+	size_t len = strlen(filter) + 1;
 	(void)value;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 4;
-		char **v = xrealloc(m->v, cap * sizeof *v);
-		if (!v)
-			return;
-		m->v = v;
-		m->cap = cap;
-	}
-	if ((m->v[m->n] = xstrdup(filter)))
+	if (m->n == m->cap && !matches_grow(m))
+		return;
+	if (len <= sizeof m->arena - m->used) {
+		m->v[m->n] = memcpy(m->arena + m->used, filter, len);
+		m->used += len;
 		m->n++;
+	} else if ((m->v[m->n] = xstrdup(filter))) {
+		m->n++;
+	}
 }
 
 /* The filters whose subscription identifiers the message carries (and
@@ -365,8 +409,9 @@ static bool has_id(struct lclient *lc, const char *filter)
 static void route(struct lclient *lc, const struct mqtt_event *ev)
 {
 	const struct mqtt_publish *msg = ev->u.message.msg;
-	struct matches m = { 0 };
+	struct matches m;
 	char buf[256], *topic = buf;
+	matches_init(&m);
 	if (lc->filters && topic_tree_count(lc->filters))
 		match_by_id(lc, msg, &m);
 	size_t by_id = m.n;
@@ -386,9 +431,8 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 		bool skip = by_id && i >= by_id && has_id(lc, m.v[i]);
 		if (lc->c && !skip)
 			spawn(lc, ev, EV_MESSAGE, false, m.v[i], false);
-		xfree(m.v[i]);
 	}
-	xfree(m.v);
+	matches_free(&m);
 	if (m.n == 0)
 		dispatch(lc, ev, EV_MESSAGE);
 }

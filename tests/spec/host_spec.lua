@@ -268,6 +268,38 @@ c:connect()
 		assert.same(want, got)
 	end)
 
+	-- more matches than fit in route()'s stack arrays (8 filters, 512 bytes
+	-- of copies): the rest are copied to the heap, every handler runs once
+	it("a message matching many per-filter handlers, some with long filters, reaches each once", function()
+		local id = H.uniq("many")
+		local long = string.rep("x", 300)
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+local L = "${LONG}"
+local filters = { "n/${ID}/" .. L, "n/${ID}/#", "n/${ID}/+", "n/#", "+/${ID}/" .. L, "+/${ID}/+",
+	"+/+/+", "#", "+/#", "n/+/#", "+/${ID}/#", "n/+/" .. L, "n/+/+" }
+c:on("message", function(c, msg) print("GENERAL", msg.topic) end)
+c:on("connect", function(c)
+	for i, f in ipairs(filters) do
+		local tok = c:subscribe(f, 0, function(c, msg) print("GOT", i, #msg.topic) end)
+		if i == #filters then tok:wait(5000) print("READY") end
+	end
+end)
+c:connect()
+]], { ID = id, LONG = long })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("READY\n", 5), H.dump(lia, broker))
+		local topic = "n/" .. id .. "/" .. long
+		broker:pub(string.format("-q 1 -t '%s' -m x", topic))
+		assert.truthy(H.wait_for(function() return H.count(lia:stdout(), "GOT\t") >= 13 end, 10),
+			H.dump(lia, broker))
+		for i = 1, 13 do
+			assert.equal(1, H.count(lia:stdout(), "GOT\t" .. i .. "\t" .. #topic .. "\n"), H.dump(lia))
+		end
+		assert.falsy(lia:stdout():find("GENERAL", 1, true), H.dump(lia))
+	end)
+
 	it("global-handler mode: on_connect/on_message globals with -h/-p/-i", function()
 		local id = H.uniq("glob")
 		local script = H.script([[
