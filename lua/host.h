@@ -2,8 +2,10 @@
  * host.h - the script host: one lua_State per agent, the embedded modules,
  * the global `lia`, and the one protected entry point from C into Lua.
  *
- * Every call from C into Lua is host_spawn(): the function runs in a NEW
- * coroutine under lua_resume, its arguments pushed inside the protection.
+ * Every call from C into Lua is host_spawn(): the function runs in a
+ * coroutine of its own under lua_resume (a fresh one, or one a handler
+ * that returned left in the host's small pool), its arguments pushed
+ * inside the protection.
  * An error logs one line ("file:line: message", plus a traceback when
  * verbose) and the agent goes on. A coroutine may yield only through a
  * waiter (lia.sleep, tok:wait, ...): C code keeps the waiter and resumes
@@ -106,7 +108,7 @@ void host_stop(struct host *h, int status);
  * the function). */
 typedef int host_push_fn(struct lua_State *L, void *ud);
 
-/* Run a Lua function in a new coroutine. Never raises, never longjmps
+/* Run a Lua function in a coroutine of its own. Never raises, never longjmps
  * through the caller: errors are logged. Must not be called while Lua code
  * runs (use it from loop callbacks and from C API callers only). Returns
  * 0 when the coroutine finished or yielded, -1 when it failed. */

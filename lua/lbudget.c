@@ -39,7 +39,8 @@ static struct {
 	bool confirmed;                     /* a runaway: every instruction raises */
 	volatile sig_atomic_t armed;
 	bool installed;
-} budget = { 1000, 5, NULL, 0, 0, 0, 0, false, 0, false };
+	bool disabled;                      /* a handler was ever quarantined */
+} budget = { 1000, 5, NULL, 0, 0, 0, 0, false, 0, false, false };
 
 static const char ORIGIN = 'o';     /* registry: light co -> its function */
 static const char FAILS = 'f';      /* registry, weak keys: function -> {n, t0} */
@@ -338,7 +339,9 @@ static void push_table(lua_State *L, const void *key, bool weak)
 bool lbudget_allowed(lua_State *L, int idx)
 {
 	bool ok = true;
-	if (!budget.quarantine)
+	/* until a handler is disabled (in any state of this process: a flag
+	 * that never goes back is safe) no lookup per handler run */
+	if (!budget.quarantine || !budget.disabled)
 		return true;
 	idx = lua_absindex(L, idx);
 	push_table(L, &FAILS, true);
@@ -389,6 +392,7 @@ static int count_failure(lua_State *L)
 		return 0;
 	lua_pushboolean(L, 1);
 	lua_setfield(L, -2, "off");
+	budget.disabled = true;
 	lua_Debug ar;
 	lua_pushvalue(L, fn);
 	lua_getinfo(L, ">S", &ar);

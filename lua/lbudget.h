@@ -39,7 +39,9 @@ bool lbudget_allowed(struct lua_State *L, int idx);
  * out of memory. */
 void lbudget_spawned(struct lua_State *L, struct lua_State *co, int idx);
 /* co ended; failed: count the failure against its function and disable
- * it at the limit (one error line). Never raises. */
+ * it at the limit (one error line). Never raises. A coroutine that
+ * returned and that the host keeps for reuse needs no call: its next
+ * lbudget_spawned replaces what was remembered. */
 void lbudget_finished(struct lua_State *L, struct lua_State *co, bool failed);
 
 #endif

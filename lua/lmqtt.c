@@ -971,14 +971,7 @@ int luaopen_lia_mqtt(lua_State *L)
 	lua_pushliteral(L, "lia.mqtt.helpers");
 	lua_call(L, 1, 1);
 	lua_pushvalue(L, -2);
-	luaL_newmetatable(L, LMQTT_MESSAGE_MT);
-	if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, -3, "__index");
-	}
-	lua_remove(L, -2);
+	lmqtt_message_class(L);
 	lua_call(L, 2, 0);
 	return 1;
 }

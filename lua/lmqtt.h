@@ -14,6 +14,9 @@ struct lua_State;
 
 /* The metatable of received messages (plain tables with msg:json()). */
 #define LMQTT_MESSAGE_MT "lia.mqtt.message"
+/* Makes it (once per state) and pushes the table of its methods. Raises
+ * on out of memory. */
+void lmqtt_message_class(struct lua_State *L);
 
 /* lia run: the client at idx is the default one (global-handler mode:
  * the globals on_connect, on_message, on_disconnect are called too). */

@@ -4,6 +4,7 @@
  * with the event turned into Lua values inside the protection. Messages go
  * to every matching per-filter handler, else to on("message").
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,12 +25,20 @@ const char *const lmqtt_event_names[] = { "connect", "disconnect", "message", "p
 	"subscribe", "unsubscribe", "log", "connect_failed", "auth", NULL };
 const char lmqtt_auth_key = 'a';
 const char *const lmqtt_global_names[] = { "on_connect", "on_disconnect", "on_message" };
+/* its address is the registry key of the messages' metatable */
+static const char message_mt = 'm';
 
 
 
-/* Push the client userdata of lc (nil once collected); never raises. */
+/* Push the client userdata of lc (nil once collected); never raises.
+ * An anchored client (connected or connecting) is one array read away:
+ * this runs twice per message. */
 bool lmqtt_push_client(lua_State *L, struct lclient *lc)
 {
+	if (lc->ref != LUA_NOREF && lc->ref != LUA_REFNIL) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, lc->ref);
+		return true;
+	}
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &lmqtt_clients_key);
 	lua_rawgetp(L, -1, lc);
 	lua_remove(L, -2);
@@ -97,18 +106,54 @@ static void set_sub_ids(lua_State *L, struct mqtt_str props)
 	lua_setfield(L, -2, "subscription_ids");
 }
 
+/* Only what the packet carried is built: a message without properties
+ * (every 3.1.1 one) gets msg.properties and msg.subscription_ids from
+ * message_index on first use. Six fields and room for those two. */
 static void push_message(lua_State *L, const struct mqtt_publish *m)
 {
-	lua_createtable(L, 0, 9);
-	luaL_setmetatable(L, LMQTT_MESSAGE_MT);     /* msg:json() */
-	set_sub_ids(L, m->props);
+	lua_createtable(L, 0, 8);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt);
+	lua_setmetatable(L, -2);    /* msg:json(), the lazy fields */
 	set_bytes(L, "topic", m->topic);
 	set_bytes(L, "payload", m->payload);
 	lmqtt_set_int(L, "qos", m->qos);
 	set_bool(L, "retain", m->retain);
 	set_bool(L, "dup", m->dup);
 	lmqtt_set_int(L, "mid", m->packet_id);
-	set_props(L, m->props);
+	if (m->props.ptr && m->props.len) {
+		set_sub_ids(L, m->props);
+		set_props(L, m->props);
+	}
+}
+
+/* __index of messages: the methods, and msg.properties / msg.subscription_ids
+ * of a message that had no properties: a new empty table on first use, kept
+ * in the message (so it may be changed, and is the same on the next read). */
+static int message_index(lua_State *L)
+{
+	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+	if (strcmp(k, "properties") == 0 || strcmp(k, "subscription_ids") == 0) {
+		lua_settop(L, 2);
+		lua_newtable(L);
+		lua_pushvalue(L, 2);
+		lua_pushvalue(L, 3);
+		lua_rawset(L, 1);       /* msg[k] = {} */
+		return 1;
+	}
+	lua_settop(L, 2);
+	lua_rawget(L, lua_upvalueindex(1));
+	return 1;
+}
+
+void lmqtt_message_class(lua_State *L)
+{
+	luaL_newmetatable(L, LMQTT_MESSAGE_MT);
+	lua_newtable(L);
+	lua_pushvalue(L, -1);
+	lua_pushcclosure(L, message_index, 1);
+	lua_setfield(L, -3, "__index");
+	lua_insert(L, -2);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &message_mt);     /* found without a name */
 }
 
 static int push_args(lua_State *L, const struct mqtt_event *ev, uint8_t version, bool reloaded)
@@ -252,25 +297,68 @@ void lmqtt_emit_reloaded(struct lclient *lc)
 	lua_settop(L, top);
 }
 
+/* The filters a message matched, copied (a handler may unsubscribe):
+ * into the arena on the C stack while they fit, so the usual message
+ * allocates nothing here. */
+#define MATCH_INLINE 8
+#define MATCH_ARENA 512
+
 struct matches {
 	char **v;
 	size_t n, cap;
+	char *inl[MATCH_INLINE];
+	size_t used;
+	char arena[MATCH_ARENA];
 };
+
+static void matches_init(struct matches *m)
+{
+	m->v = m->inl;
+	m->n = m->used = 0;
+	m->cap = MATCH_INLINE;
+}
+
+static bool in_arena(const struct matches *m, const char *p)
+{
+	return (uintptr_t)p - (uintptr_t)m->arena < sizeof m->arena;
+}
+
+static void matches_free(struct matches *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!in_arena(m, m->v[i]))
+			xfree(m->v[i]);
+	if (m->v != m->inl)
+		xfree(m->v);
+}
+
+static bool matches_grow(struct matches *m)
+{
+	size_t cap = m->cap * 2;
+	char **v = m->v == m->inl ? xmalloc(cap * sizeof *v) : xrealloc(m->v, cap * sizeof *v);
+	if (!v)
+		return false;
+	if (m->v == m->inl)
+		memcpy(v, m->inl, sizeof m->inl);
+	m->v = v;
+	m->cap = cap;
+	return true;
+}
 
 static void collect(const char *filter, void *value, void *ud)
 {
 	struct matches *m = ud;
+	size_t len = strlen(filter) + 1;
 	(void)value;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 4;
-		char **v = xrealloc(m->v, cap * sizeof *v);
-		if (!v)
-			return;
-		m->v = v;
-		m->cap = cap;
-	}
-	if ((m->v[m->n] = xstrdup(filter)))
+	if (m->n == m->cap && !matches_grow(m))
+		return;
+	if (len <= sizeof m->arena - m->used) {
+		m->v[m->n] = memcpy(m->arena + m->used, filter, len);
+		m->used += len;
 		m->n++;
+	} else if ((m->v[m->n] = xstrdup(filter))) {
+		m->n++;
+	}
 }
 
 /* The filters whose subscription identifiers the message carries (and
@@ -321,8 +409,9 @@ static bool has_id(struct lclient *lc, const char *filter)
 static void route(struct lclient *lc, const struct mqtt_event *ev)
 {
 	const struct mqtt_publish *msg = ev->u.message.msg;
-	struct matches m = { 0 };
+	struct matches m;
 	char buf[256], *topic = buf;
+	matches_init(&m);
 	if (lc->filters && topic_tree_count(lc->filters))
 		match_by_id(lc, msg, &m);
 	size_t by_id = m.n;
@@ -342,9 +431,8 @@ static void route(struct lclient *lc, const struct mqtt_event *ev)
 		bool skip = by_id && i >= by_id && has_id(lc, m.v[i]);
 		if (lc->c && !skip)
 			spawn(lc, ev, EV_MESSAGE, false, m.v[i], false);
-		xfree(m.v[i]);
 	}
-	xfree(m.v);
+	matches_free(&m);
 	if (m.n == 0)
 		dispatch(lc, ev, EV_MESSAGE);
 }

@@ -126,6 +126,63 @@ timer.after(900, function() lia.stop() end)
 		assert.is_true(a >= 600, "sleep(600) took " .. a)
 	end)
 
+	-- handlers run in coroutines the host reuses: a waiting one is never
+	-- handed to another handler, a failed one never again, and one back in
+	-- the pool is dead to a script that kept it
+	it("handler coroutines are reused, but not one that waits or one that failed", function()
+		local script = H.script([[
+local timer = require "lia.timer"
+local a_co, b_done, failed = nil, false, nil
+local asleep = {}
+local runs, distinct, seen = 0, 0, {}
+timer.after(10, function()
+	a_co = coroutine.running()
+	asleep[a_co] = true
+	lia.sleep(100)
+	asleep[a_co] = nil
+	print("A woke in its own", coroutine.running() == a_co)
+end)
+timer.after(20, function()
+	local me = coroutine.running()
+	asleep[me] = true
+	lia.sleep(200)
+	asleep[me] = nil
+	-- A returned before this woke (its timer is due first)
+	print("A's", coroutine.status(a_co), coroutine.resume(a_co))
+	b_done = true
+end)
+timer.after(30, function()
+	failed = coroutine.running()
+	error("on purpose")
+end)
+local t
+t = timer.every(15, function()
+	local co = coroutine.running()
+	runs = runs + 1
+	if not seen[co] then seen[co], distinct = true, distinct + 1 end
+	if asleep[co] then print("SHARED a waiting coroutine") end
+	if co == failed then print("REUSED a failed coroutine") end
+	if runs >= 20 and b_done then
+		t:stop()
+		print("DISTINCT", distinct)
+		lia.stop()
+	end
+end)
+]])
+		local lia = H.lia_spawn({ "run", script })
+		assert.equal(0, lia:wait(10), H.dump(lia))
+		local out = lia:stdout()
+		assert.truthy(out:find("A woke in its own\ttrue\n", 1, true), H.dump(lia))
+		assert.truthy(out:find("A's\tdead\tfalse\tcannot resume dead coroutine\n", 1, true), H.dump(lia))
+		assert.falsy(out:find("SHARED", 1, true), H.dump(lia))
+		assert.falsy(out:find("REUSED", 1, true), H.dump(lia))
+		-- 20 or more runs of the every-handler, which returns each time, in a
+		-- few coroutines (new ones only while others wait or after a failure)
+		local distinct = tonumber(out:match("DISTINCT\t(%d+)\n"))
+		assert.truthy(distinct and distinct <= 4, H.dump(lia))
+		assert.truthy(lia:stderr():find("on purpose", 1, true), H.dump(lia))
+	end)
+
 	it("lia.sleep in the main chunk yields to the loop", function()
 		local script = H.script([[
 local timer = require "lia.timer"
@@ -209,6 +266,38 @@ c:connect()
 			"HASH\t" .. pre .. "/hash/a/b/c", "PLUS\t" .. pre .. "/plus/a" }
 		table.sort(want)
 		assert.same(want, got)
+	end)
+
+	-- more matches than fit in route()'s stack arrays (8 filters, 512 bytes
+	-- of copies): the rest are copied to the heap, every handler runs once
+	it("a message matching many per-filter handlers, some with long filters, reaches each once", function()
+		local id = H.uniq("many")
+		local long = string.rep("x", 300)
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+local L = "${LONG}"
+local filters = { "n/${ID}/" .. L, "n/${ID}/#", "n/${ID}/+", "n/#", "+/${ID}/" .. L, "+/${ID}/+",
+	"+/+/+", "#", "+/#", "n/+/#", "+/${ID}/#", "n/+/" .. L, "n/+/+" }
+c:on("message", function(c, msg) print("GENERAL", msg.topic) end)
+c:on("connect", function(c)
+	for i, f in ipairs(filters) do
+		local tok = c:subscribe(f, 0, function(c, msg) print("GOT", i, #msg.topic) end)
+		if i == #filters then tok:wait(5000) print("READY") end
+	end
+end)
+c:connect()
+]], { ID = id, LONG = long })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("READY\n", 5), H.dump(lia, broker))
+		local topic = "n/" .. id .. "/" .. long
+		broker:pub(string.format("-q 1 -t '%s' -m x", topic))
+		assert.truthy(H.wait_for(function() return H.count(lia:stdout(), "GOT\t") >= 13 end, 10),
+			H.dump(lia, broker))
+		for i = 1, 13 do
+			assert.equal(1, H.count(lia:stdout(), "GOT\t" .. i .. "\t" .. #topic .. "\n"), H.dump(lia))
+		end
+		assert.falsy(lia:stdout():find("GENERAL", 1, true), H.dump(lia))
 	end)
 
 	it("global-handler mode: on_connect/on_message globals with -h/-p/-i", function()

@@ -296,4 +296,47 @@ c:connect()
 		assert.truthy(lia:wait_for("GOT\tl/" .. id .. "/b\tfrom-b\n", 5), H.dump(lia, broker))
 		assert.falsy(lia:stdout():find("mine", 1, true), H.dump(lia))
 	end)
+	-- properties and subscription_ids are made on first use when the packet
+	-- had none: they still read as tables, keep what a handler puts in them,
+	-- and show up in pairs() once used
+	for _, proto in ipairs { 4, 5 } do
+		it("a message's fields on protocol " .. proto .. ": properties and subscription_ids are tables, msg:json() decodes", function()
+			local id = H.uniq("fields")
+			local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", protocol = ${PROTO},
+	manual_ack = true }
+c:on("connect", function(c) c:subscribe("f/${ID}/#", 1) end)
+c:on("message", function(c, msg)
+	local keys = {}
+	for k in pairs(msg) do keys[#keys + 1] = k end
+	table.sort(keys)
+	print("KEYS", table.concat(keys, ","))
+	print("FIELDS", msg.topic, msg.payload, msg.qos, msg.retain, msg.dup, msg.mid > 0)
+	print("TYPES", type(msg.properties), type(msg.subscription_ids), #msg.subscription_ids,
+		msg.properties == msg.properties, next(msg.properties) == nil)
+	msg.properties.mine = 1
+	print("KEPT", msg.properties.mine, rawget(msg, "properties") == msg.properties)
+	print("JSON", msg:json().v == 7, msg.json == getmetatable(msg).__index(msg, "json"))
+	print("ACK", c:ack(msg))
+	for k in pairs(msg) do keys[#keys + 1] = k end
+	print("NKEYS", #keys)
+end)
+c:connect()
+]], { ID = id, PROTO = proto })
+			local lia = H.lia_spawn({ "run", script })
+			assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+			broker:pub(string.format("-q 1 -t 'f/%s/x' -m '{\"v\":7}'", id))
+			assert.truthy(lia:wait_for("NKEYS", 5), H.dump(lia, broker))
+			local out = lia:stdout()
+			assert.truthy(out:find("KEYS\tdup,mid,payload,qos,retain,topic\n", 1, true), out)
+			assert.truthy(out:find("FIELDS\tf/" .. id .. "/x\t{\"v\":7}\t1\tfalse\tfalse\ttrue\n", 1, true), out)
+			assert.truthy(out:find("TYPES\ttable\ttable\t0\ttrue\ttrue\n", 1, true), out)
+			assert.truthy(out:find("KEPT\t1\ttrue\n", 1, true), out)
+			assert.truthy(out:find("JSON\ttrue\ttrue\n", 1, true), out)
+			assert.truthy(out:find("ACK\ttrue\n", 1, true), out)
+			-- six fields, then the six again with properties and subscription_ids
+			assert.truthy(out:find("NKEYS\t14\n", 1, true), out)
+		end)
+	end
 end)
