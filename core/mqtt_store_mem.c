@@ -10,9 +10,10 @@
 struct mem_store {
 	struct mqtt_store base;
 	struct mqtt_msg *head, *tail;
+	bool in_dirty;                  /* in_state has had a non-zero entry since cleared
+					 * (here, not after the tables: on their first page) */
 	uint8_t in_state[65536];        /* enum mqtt_in_state */
 	uint32_t in_hash[65536];        /* calloc'd: pages stay untouched until used */
-	bool in_dirty;                  /* in_state has had a non-zero entry since cleared */
 };
 
 struct mqtt_msg *mqtt_msg_new(size_t len)
