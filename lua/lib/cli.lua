@@ -75,6 +75,9 @@ local function new_client(cmd, a, reconnect)
 	local o = M.client_opts(a)
 	o.reconnect = reconnect
 	o.trace = a.debug
+	-- pub -l waits when the queue is full, as mosquitto_pub -l does; the
+	-- default (drop the oldest queued) lost all but ~1 000 of a fast stdin
+	if cmd == "pub" then o.drop = "new" end
 	local ok, c = pcall(mqtt.client, o)
 	if not ok then
 		return nil, (tostring(c):gsub("^[^:]*:%d+: ", ""):gsub("^mqtt%.client: ", ""))

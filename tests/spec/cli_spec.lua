@@ -141,6 +141,18 @@ describe("lia pub and lia sub", function()
 		assert.equal("first\nsecond\nthird\n", sub:stdout())
 	end)
 
+	-- a stdin faster than the connection: every line goes out, none dropped
+	-- from a full queue (the trace counts what lia sent)
+	for _, qos in ipairs { 0, 1 } do
+		it("lia pub -l -q " .. qos .. " sends all of 20000 lines, waiting when its queue is full", function()
+			local lines = string.rep("0123456789abcdef0123456789abcdef\n", 20000)
+			local r = lia_pub({ "-t", H.uniq("cf"), "-l", "-q", tostring(qos), "-d" }, { stdin = lines, timeout = 60 })
+			local sent = select(2, r.out:gsub("sending PUBLISH", ""))
+			assert.equal(20000, sent, r.err)
+			assert.falsy(r.err:find("dropping", 1, true), r.err)
+		end)
+	end
+
 	it("lia pub -n sends a zero-length message", function()
 		local t = H.uniq("cn")
 		local sub = broker:sub(string.format("-t '%s' -F '%%l|%%p' -C 1", t))
