@@ -15,10 +15,10 @@
 #include "xalloc.h"
 
 #define DB_MAX_STMTS 48
-/* SQLite's default page cache grows to 2 MB and allocates 20 pages at once
- * on first use; lia's hot pages are the outbox's tail and a few index and
- * session pages, so 128 KiB (32 pages of 4 KiB) keeps the store's share of
- * the agent's memory small (bench: idle RSS with persist) */
+/* SQLite's default page cache may grow to 2 MB; lia's hot pages are the
+ * outbox's tail and a few index and session pages, so 128 KiB (32 pages of
+ * 4 KiB) bounds what a long backlog makes resident. (It does not change the
+ * idle footprint: a fresh store's cache holds a few pages either way.) */
 #define DB_CACHE_PRAGMA "PRAGMA cache_size=-128"
 #define DB_MAX_LISTENERS 32
 
