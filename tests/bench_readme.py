@@ -72,8 +72,9 @@ def large_and_many(d):
                 "short run, all bytes / messages: publisher / subscriber | CPU µs/msg: publisher / "
                 "subscriber | MB/s |", "|---|---|---|---|---|---|"]
         for r in large:
-            if "error" in r:
-                out.append("| ? | failed | | | | |")
+            if "error" in r or "skipped" in r:
+                out.append("| %s | %s | | | | |" % (size_name(r.get("size", 0)),
+                                                   "failed" if "error" in r else "not measured"))
                 continue
             out.append("| %s × %d | %.2f | %.2f | %.2f / %.2f | %.0f / %.0f | %.1f |" % (
                 size_name(r["size"]), r["n"], r["pub_copies"], r["sub_copies"],

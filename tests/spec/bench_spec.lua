@@ -40,10 +40,16 @@ describe("make bench", function()
 		assert.is_true(d.dispatch_10.us_per_msg > 0)
 		-- large: the shim counted the payload's copies (a publisher copies it
 		-- at least once into its packet, a subscriber once into a Lua string)
+		-- (skipped, and said so, when lia is an ASan build: no LD_PRELOAD there)
 		local big = d.large_65536
 		assert.is_nil(big.error, big.error)
-		assert.is_true(big.pub_copies >= 1 and big.sub_copies >= 1, cjson.encode(big))
-		assert.is_true(big.pub_us_per_msg > 0 and big.mb_per_s > 0)
+		local asan = H.run("ldd " .. H.q(H.lia)).out:find("libasan", 1, true) ~= nil
+		if asan then
+			assert.is_string(big.skipped)
+		else
+			assert.is_true(big.pub_copies >= 1 and big.sub_copies >= 1, cjson.encode(big))
+			assert.is_true(big.pub_us_per_msg > 0 and big.mb_per_s > 0)
+		end
 		assert.are.equal(20, d.many_clients.clients)
 		assert.is_true(d.many_clients.msgs > 0 and d.many_clients.rss_kb > 0, cjson.encode(d.many_clients))
 		for _, k in ipairs { "flood_qos0", "reconnects" } do
@@ -61,7 +67,7 @@ describe("make bench", function()
 		assert.not_matches("\nold\n", text)
 		assert.matches("| QoS 1 µs/msg |", text, 1, true)
 		assert.matches("lia_lua/mosquitto_pub", text, 1, true)
-		assert.matches("| 64 KiB × 3 |", text, 1, true)
+		assert.matches("| 64 KiB", text, 1, true)
 		assert.matches("| 20 clients in one lia", text, 1, true)
 		assert.matches("| 2000 QoS 0 messages", text, 1, true)
 		assert.matches("\nafter\n$", text)
