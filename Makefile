@@ -20,18 +20,22 @@ CFLAGS   ?=
 # 64-bit file offsets and inode numbers on 32-bit targets too (armhf)
 CPPFLAGS += -I. -Icore -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DLIA_VERSION='"$(VERSION)"'
 PKG_CONFIG ?= pkg-config
-CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport libcurl 2>/dev/null)
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport libcurl libsystemd 2>/dev/null)
 CPPFLAGS += $(SYSROOT_CPPFLAGS)
 ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
 
-# Lua, lua-cjson and libserialport are linked statically; OpenSSL, SQLite and
-# libsystemd (sd_notify: core/notify.c) from the system.
+# Lua, lua-cjson and libserialport are linked statically; libcjson from the
+# system. OpenSSL (core/ossl.h), libcurl (lua/lhttp_curl.h), SQLite
+# (core/db_sqlite.h) and libsystemd (core/notify.c) are the system's too,
+# but loaded with dlopen when first needed (core/dynlib.h): an agent on
+# plain mqtt:// that keeps nothing does not carry them. The build still
+# needs their -dev headers.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBDIR   ?= /usr/lib/$(MULTIARCH)
 STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
 # -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
 # libcjson (lia sub's %j/%J/--pretty, as mosquitto_sub prints them) from the system.
-LDLIBS   := $(STATIC_LIBS) -lssl -lcrypto -lsqlite3 -lsystemd -lcjson -lm -ldl -lpthread
+LDLIBS   := $(STATIC_LIBS) -lcjson -lm -ldl -lpthread
 LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
@@ -45,8 +49,9 @@ APP_OBJ  := $(LUA_SRC:%.c=$(BUILD)/%.o) $(HW_SRC:%.c=$(BUILD)/%.o) \
             $(BUILD)/lua/embedded.o $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# bench_paho.c needs libpaho-mqtt-dev, which only make bench installs
-TOOL_SRC := $(filter-out tests/tools/bench_paho.c,$(wildcard tests/tools/*.c))
+# bench_paho.c needs libpaho-mqtt-dev, which only make bench installs;
+# copycount.c is an LD_PRELOAD shim for make bench, not a program
+TOOL_SRC := $(filter-out tests/tools/bench_paho.c tests/tools/copycount.c,$(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance bench bench-deps
@@ -57,10 +62,8 @@ all: lia
 lia: $(BUILD)/lia
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-# libcurl (lia.http) only in lia itself, from the system like OpenSSL
-LIA_LDLIBS := -lcurl
 $(BUILD)/lia: $(CORE_OBJ) $(APP_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LIA_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -202,8 +205,8 @@ FUZZ_BIN   := build-fuzz/fuzz_decode build-fuzz/fuzz_client build-fuzz/fuzz_uri 
 # args_init (lua/args.c, which links Lua) and, for --hw, the hw backends
 FUZZ_LUA   := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null) -I.
 FUZZ_LUALIBS := $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a -lm -ldl
-# what core/ links against (the store's SQLite, sd_notify)
-FUZZ_SYSLIBS := -lssl -lcrypto -lsqlite3 -lsystemd
+# what core/ needs: OpenSSL, SQLite and libsystemd are dlopen'ed
+FUZZ_SYSLIBS := -ldl
 CONFORMANCE_DIR ?= ../shared/conformance/mosquitto-client-sequences
 
 # Every source is compiled once for all targets (instrumented, not linked
@@ -231,9 +234,10 @@ build-fuzz/fuzz_cli: tests/fuzz/fuzz_cli.c build-fuzz/obj/lua/cli_args.o $(FUZZ_
 		$(FUZZ_SYSLIBS) $(FUZZ_LUALIBS)
 
 # the fleet's bundle parser (lua/lfleet_bundle.c: libcjson, OpenSSL; no Lua)
-build-fuzz/fuzz_bundle: tests/fuzz/fuzz_bundle.c lua/lfleet_bundle.c lua/lfleet_bundle.h
+BUNDLE_SRC := lua/lfleet_bundle.c core/ossl.c core/dynlib.c
+build-fuzz/fuzz_bundle: tests/fuzz/fuzz_bundle.c $(BUNDLE_SRC) lua/lfleet_bundle.h core/ossl.h core/dynlib.h
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Ilua -o $@ $< lua/lfleet_bundle.c -lcjson -lcrypto
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Ilua -Icore -o $@ $< $(BUNDLE_SRC) -lcjson -ldl
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds
@@ -251,7 +255,7 @@ fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
 # Debian, MQTT.js from npm under $(BUILD)/bench-node (never committed).
 DEB_BENCH := mosquitto mosquitto-clients python3 python3-paho-mqtt libpaho-mqtt-dev nodejs npm
 MQTTJS_VERSION := 5
-bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho
+bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho $(BUILD)/tools/copycount.so
 	@python3 tests/bench.py $(BUILD)
 	@python3 tests/bench_readme.py $(BUILD)/bench.json README.md
 	@sh tests/bench.sh $(BUILD)
@@ -264,6 +268,13 @@ bench-deps: deps
 	@[ -d $(BUILD)/bench-node/node_modules/mqtt ] || { mkdir -p $(BUILD)/bench-node && \
 		npm install --prefix $(BUILD)/bench-node --no-audit --no-fund --silent mqtt@$(MQTTJS_VERSION) || \
 		echo "bench: npm install mqtt failed: MQTT.js will be reported as missing" >&2; }
+
+# counts the bytes a process copies (tests/bench.py's large-payload rows);
+# its byte loop must stay a loop, not become a call to the memcpy it replaces
+$(BUILD)/tools/copycount.so: tests/tools/copycount.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -fPIC -shared -fno-builtin -fno-tree-loop-distribute-patterns \
+		$(CFLAGS) -o $@ $< -ldl
 
 $(BUILD)/tools/bench_paho: tests/tools/bench_paho.c
 	@mkdir -p $(@D)

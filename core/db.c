@@ -15,6 +15,11 @@
 #include "xalloc.h"
 
 #define DB_MAX_STMTS 48
+/* SQLite's default page cache may grow to 2 MB; lia's hot pages are the
+ * outbox's tail and a few index and session pages, so 128 KiB (32 pages of
+ * 4 KiB) bounds what a long backlog makes resident. (It does not change the
+ * idle footprint: a fresh store's cache holds a few pages either way.) */
+#define DB_CACHE_PRAGMA "PRAGMA cache_size=-128"
 #define DB_MAX_LISTENERS 32
 
 struct db_listener {
@@ -121,6 +126,7 @@ static int setup(sqlite3 *h)
 	sqlite3_busy_timeout(h, 5000);
 	if ((rc = exec(h, "PRAGMA journal_mode=WAL")) != SQLITE_OK ||
 			(rc = exec(h, "PRAGMA synchronous=FULL")) != SQLITE_OK ||
+			(rc = exec(h, DB_CACHE_PRAGMA)) != SQLITE_OK ||
 			(rc = exec(h, schema)) != SQLITE_OK)
 		return rc;
 	return exec(h, "PRAGMA user_version=1");
@@ -149,6 +155,11 @@ static sqlite3 *open_file(const char *path, char *why, size_t len)
 struct db *db_open(const char *dir, char *err, size_t errlen)
 {
 	char why[512], aside[4400];
+	const char *missing = db_sqlite_load();
+	if (missing) {
+		snprintf(err, errlen, "%s", missing);
+		return NULL;
+	}
 	struct db *db = xcalloc(1, sizeof *db);
 	if (!db) {
 		snprintf(err, errlen, "out of memory");
@@ -308,25 +319,38 @@ void db_close(struct db *db)
 
 /* ---- the process's database ---- */
 
+/* Opened on first use, not at start: a script that keeps nothing (no
+ * lia.state, clients with persist = false or without an id) never pays
+ * for SQLite's code and page cache in its resident memory. */
 static struct db *process_db;
+static struct {
+	char *dir;
+	struct loop *loop;
+	bool tried;
+} process;
 
-struct db *db_process_open(const char *dir, struct loop *l)
+void db_process_open(const char *dir, struct loop *l)
 {
-	char err[4400];
-	if (process_db || !dir)
-		return process_db;
-	process_db = db_open(dir, err, sizeof err);
-	if (!process_db) {
-		log_error("store: %s; nothing is kept across restarts", err);
-		return NULL;
-	}
-	if (l && db_attach(process_db, l) < 0)
-		log_error("store: out of memory");
-	return process_db;
+	if (process.dir || !dir)
+		return;
+	if (!(process.dir = xstrdup(dir)))
+		log_error("store: out of memory; nothing is kept across restarts");
+	process.loop = l;
 }
 
 struct db *db_process(void)
 {
+	char err[4400];
+	if (process_db || process.tried || !process.dir)
+		return process_db;
+	process.tried = true;   /* one attempt, one log line */
+	process_db = db_open(process.dir, err, sizeof err);
+	if (!process_db) {
+		log_error("store: %s; nothing is kept across restarts", err);
+		return NULL;
+	}
+	if (process.loop && db_attach(process_db, process.loop) < 0)
+		log_error("store: out of memory");
 	return process_db;
 }
 
@@ -334,4 +358,7 @@ void db_process_close(void)
 {
 	db_close(process_db);
 	process_db = NULL;
+	xfree(process.dir);
+	process.dir = NULL;
+	process.tried = false;
 }

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "db_sqlite.h"   /* SQLite, loaded by db_open */
 
 struct db;
 struct loop;
@@ -62,9 +62,11 @@ struct db_stats {
 };
 void db_get_stats(const struct db *db, struct db_stats *st);
 
-/* The process's database: opened once for the data directory (NULL dir:
- * none), kept until db_process_close. NULL when there is none. */
-struct db *db_process_open(const char *dir, struct loop *l);
+/* The process's database: db_process_open names the data directory (NULL:
+ * none) and the loop whose turns commit it; db_process() opens it the first
+ * time it is asked for (one try, one log line when it fails) and keeps it
+ * until db_process_close. NULL when there is none. */
+void db_process_open(const char *dir, struct loop *l);
 struct db *db_process(void);
 void db_process_close(void);
 

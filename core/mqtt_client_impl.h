@@ -125,6 +125,7 @@ struct mqtt_client {
 	struct loop_timer *drain_timer;
 	uint16_t next_id;
 	uint8_t ids_used[65536 / 8];
+	bool manual_used;               /* manual_pending has had a bit set since cleared */
 	uint8_t manual_pending[65536 / 8];  /* inbound awaiting mqtt_client_ack */
 	uint8_t manual_qos2[65536 / 8];
 

@@ -283,7 +283,10 @@ static void restart_session(struct mqtt_client *c)
 	idmap_clear(&c->inflight_ids);
 	c->qhead = s->ops->first(s);
 	s->ops->in_clear_all(s);
-	memset(c->manual_pending, 0, sizeof c->manual_pending);
+	/* a table never written stays untouched: 8 KiB fewer resident per client */
+	if (c->manual_used)
+		memset(c->manual_pending, 0, sizeof c->manual_pending);
+	c->manual_used = false;
 	/* user requests go out again; internal re-subscribes are rebuilt below */
 	struct ctl **pp = &c->ctls;
 	while (*pp) {
@@ -365,6 +368,7 @@ static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *in)
 		return;
 	if (p->qos > 0 && c->o.manual_ack) {
 		bit_set(c->manual_pending, p->packet_id, true);
+		c->manual_used = true;
 		bit_set(c->manual_qos2, p->packet_id, p->qos == 2);
 	}
 	deliver(c, p);

@@ -11,6 +11,8 @@
 struct mem_store {
 	struct mqtt_store base;
 	struct mqtt_msg *head, *tail;
+	bool in_dirty;                  /* in_state has had a non-zero entry since cleared
+					 * (here, not after the tables: on their first page) */
 	uint8_t in_state[65536];        /* enum mqtt_in_state */
 	uint32_t in_hash[65536];        /* calloc'd: pages stay untouched until used */
 };
@@ -83,6 +85,7 @@ static void mem_in_set(struct mqtt_store *s, uint16_t id, int state, uint32_t ha
 {
 	struct mem_store *ms = (struct mem_store *)s;
 	ms->in_state[id] = (uint8_t)state;
+	ms->in_dirty |= state != 0;
 	ms->in_hash[id] = hash;
 }
 
@@ -96,7 +99,11 @@ static int mem_in_get(struct mqtt_store *s, uint16_t id, uint32_t *hash)
 static void mem_in_clear_all(struct mqtt_store *s)
 {
 	struct mem_store *ms = (struct mem_store *)s;
-	memset(ms->in_state, 0, sizeof ms->in_state);
+	/* every clean start clears: a table never written stays untouched
+	 * (64 KiB that would otherwise become resident per client) */
+	if (ms->in_dirty)
+		memset(ms->in_state, 0, sizeof ms->in_state);
+	ms->in_dirty = false;
 }
 
 static void mem_destroy(struct mqtt_store *s)

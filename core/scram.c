@@ -7,11 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include "ossl.h"
 
 #include "scram.h"
 
@@ -47,6 +43,9 @@ int scram_first(struct scram *s, const char *user, const char *nonce, char *out,
 {
 	char esc[256];
 	memset(s, 0, sizeof *s);
+	const char *why = ossl_crypto_load();  /* the later steps need it only after this one */
+	if (why)
+		return *err = why, -1;
 	if (!user || escape_user(user, esc, sizeof esc) < 0)
 		return *err = "SCRAM: user name missing or too long", -1;
 	if (nonce)

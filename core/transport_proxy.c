@@ -31,7 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
+#include "ossl.h"
 
 #include "transport.h"
 #include "xalloc.h"
@@ -341,6 +341,9 @@ static int proxy_open(struct transport *t, const struct uri *u)
 	st->target_port = u->port;
 	if (!t->cfg || !t->cfg->proxy || parse_proxy(t->cfg->proxy, &st->px, t->err, sizeof t->err) < 0)
 		return t->err[0] ? -1 : (snprintf(t->err, sizeof t->err, "no proxy configured"), -1);
+	const char *why = st->px.u.has_user ? ossl_crypto_load() : NULL;   /* base64 */
+	if (why)
+		return snprintf(t->err, sizeof t->err, "proxy: %s", why), -1;
 	return after_tcp(t, st->low.ops->open(&st->low, &st->px.u));
 }
 

@@ -22,9 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include "ossl.h"
 
 #include "log.h"
 #include "transport.h"
@@ -285,6 +283,9 @@ static SSL_CTX *ctx_build(const struct transport_tls_opts *o, char *err, size_t 
 	size_t alpn_len;
 	int ver = parse_version(o->min_version);
 	SSL_CTX *ctx;
+	const char *why = ossl_ssl_load();
+	if (why)
+		return snprintf(err, errlen, "TLS: %s", why), NULL;
 	ERR_clear_error();
 	if (ver < 0)
 		return snprintf(err, errlen, "unknown TLS min_version \"%s\" (tlsv1.2 or tlsv1.3)",
@@ -370,7 +371,7 @@ int tls_cache_prepare(struct transport_cfg *cfg, char *err, size_t errlen)
 
 void tls_cache_invalidate(struct transport_cfg *cfg)
 {
-	if (cfg->tls_cache) {
+	if (cfg->tls_cache && cfg->tls_cache->ctx) {    /* no ctx: OpenSSL may not be loaded */
 		SSL_CTX_free(cfg->tls_cache->ctx);
 		cfg->tls_cache->ctx = NULL;
 	}
@@ -498,7 +499,12 @@ static int tls_open(struct transport *t, const struct uri *u)
 {
 	struct tls_state *st = xcalloc(1, sizeof *st);
 	const char *sn = t->cfg ? t->cfg->tls.server_name : NULL;
+	const char *why = ossl_ssl_load();     /* before tls_close may call it */
 	t->fd = -1;
+	if (why) {
+		xfree(st);
+		return snprintf(t->err, sizeof t->err, "TLS: %s", why), -1;
+	}
 	if (!st)
 		return snprintf(t->err, sizeof t->err, "out of memory"), -1;
 	t->priv = st;

@@ -26,8 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "ossl.h"
 
 #include "buf.h"
 #include "transport.h"
@@ -260,7 +259,12 @@ static int ws_open(struct transport *t, const struct uri *u)
 {
 	struct ws_state *st = xcalloc(1, sizeof *st);
 	const char *path = t->cfg && t->cfg->ws.path ? t->cfg->ws.path : u->path[0] ? u->path : "/mqtt";
+	const char *why = ossl_crypto_load();  /* the handshake key and every frame's mask */
 	t->fd = -1;
+	if (why) {
+		xfree(st);
+		return snprintf(t->err, sizeof t->err, "WebSocket: %s", why), -1;
+	}
 	if (!st)
 		return snprintf(t->err, sizeof t->err, "out of memory"), -1;
 	t->priv = st;

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 #include "args.h"
 #include "db.h"

@@ -12,8 +12,7 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
+#include "ossl.h"
 
 #include "lfleet_bundle.h"
 
@@ -92,6 +91,14 @@ static int fail(char *why, size_t n, const char *msg, const char *arg)
 	return -1;
 }
 
+/* Every bundle starts in bundle_parse, bundle_add or bundle_keygen: they
+ * load libcrypto (base64, SHA-256, Ed25519) for what follows. */
+static int need_crypto(char *why, size_t whylen)
+{
+	const char *e = ossl_crypto_load();
+	return e ? fail(why, whylen, "%s", e) : 0;
+}
+
 static int cmp_files(const void *a, const void *b)
 {
 	return strcmp(((const struct bundle_file *)a)->name, ((const struct bundle_file *)b)->name);
@@ -101,6 +108,8 @@ int bundle_add(struct bundle *b, const char *name, const unsigned char *data, si
 	char *why, size_t whylen)
 {
 	struct bundle_file *f;
+	if (need_crypto(why, whylen) < 0)
+		return -1;
 	if (!bundle_name_ok(name))
 		return fail(why, whylen, "file name '%s' is not allowed (letters, digits, _ . -, "
 			"ending in .lua)", name);
@@ -175,6 +184,8 @@ int bundle_parse(const char *json, size_t len, struct bundle *b, char *why, size
 	cJSON *o;
 	int r;
 	memset(b, 0, sizeof *b);
+	if (need_crypto(why, whylen) < 0)
+		return -1;
 	if (len > BUNDLE_MAX_BYTES) {
 		snprintf(why, whylen, "the bundle is %zu bytes, more than the limit of %d (1 MiB)",
 			len, BUNDLE_MAX_BYTES);
@@ -238,6 +249,8 @@ static int verify_with(const char *path, const unsigned char *msg, size_t len,
 int bundle_verify(struct bundle *b, const char *dir, char *key, size_t keylen, char *why,
 	size_t whylen)
 {
+	if (need_crypto(why, whylen) < 0)
+		return -1;
 	size_t len;
 	unsigned char *msg;
 	DIR *d;
@@ -271,6 +284,8 @@ int bundle_verify(struct bundle *b, const char *dir, char *key, size_t keylen, c
 
 int bundle_sign(struct bundle *b, const char *keyfile, char *why, size_t whylen)
 {
+	if (need_crypto(why, whylen) < 0)   /* a bundle of no files saw no bundle_add */
+		return -1;
 	FILE *f = fopen(keyfile, "r");
 	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -340,6 +355,8 @@ int bundle_keygen(const char *base, char *why, size_t whylen)
 {
 	char priv[4096], pub[4096];
 	EVP_PKEY *k = NULL;
+	if (need_crypto(why, whylen) < 0)
+		return -1;
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
 	int r = -1;
 	snprintf(priv, sizeof priv, "%s.key", base);

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "host.h"
+#include "lhttp_curl.h"
 #include "log.h"
 #include "loop.h"
 #include "xalloc.h"
@@ -484,6 +484,9 @@ static void open_state(lua_State *L)
 {
 	if (state(L))
 		return;
+	const char *why = lhttp_curl_load();
+	if (why)
+		luaL_error(L, "lia.http: %s", why);
 	static bool global_done;
 	if (!global_done && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		luaL_error(L, "lia.http: libcurl failed to initialise");

@@ -182,10 +182,10 @@ static struct mqtt_store *client_store(lua_State *L, const struct mqtt_client_op
 	lua_pop(L, 1);
 	if (!want)
 		return NULL;
-	if (!db_process() || !has_id) {
+	if (!has_id || !db_process()) {     /* no id: the store is not even opened */
 		if (given)
 			log_warn("mqtt.client: persist: %s; messages are kept in memory only",
-				!db_process() ? "no data directory" : "needs a client_id");
+				has_id ? "no data directory" : "needs a client_id");
 		return NULL;
 	}
 	struct mqtt_store *st = mqtt_store_sqlite_new(db_process(), o->client_id, o->uri,

@@ -6,7 +6,9 @@
 #                                  README.md, LICENSE
 #   lia_VERSION_ARCH.deb           /usr/bin/lia, /etc/lia/{lia.conf,main.lua},
 #                                  /usr/share/lia/examples, the unit, the lia
-#                                  user (postinst); depends on libssl3
+#                                  user (postinst); depends on libssl3 (loaded
+#                                  with dlopen, as are libcurl4, libsqlite3-0
+#                                  and libsystemd0: still hard dependencies)
 # Made with dpkg-deb --root-owner-group: no fakeroot needed.
 set -eu
 arch=$1 bin=$2 version=$3

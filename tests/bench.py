@@ -17,11 +17,25 @@ their session in memory (with a client id and a data directory lia would
 otherwise write QoS 1/2 messages to SQLite and sync before sending them,
 which is a different guarantee and costs ~15 ms per round trip here).
 
+Large and many (lia only): 256 KiB and 10 MiB payloads at QoS 1 from a Lua
+publisher to a Lua subscriber, with the bytes each copies in user space per
+message counted by an LD_PRELOAD shim (tests/tools/copycount.c: memcpy,
+memmove and moving reallocs of at least 4 KiB) over two runs of N1 and N2
+messages, (C(N2) - C(N1)) / (N2 - N1), so start-up and the first message's
+buffer growth cancel out (the first message is reported too); 1 000 clients
+in one lia process, each publishing once a second (process CPU over a
+window, VmRSS); 1 M QoS 0 messages from one Lua loop and 1 000 connect /
+disconnect cycles of one client, VmRSS sampled along the way (flat: last
+sample minus first).
+
 Writes the table to stdout and BUILD_DIR/bench.json. Environment:
 BENCH_N (20000), BENCH_M (100000 delivered), BENCH_RTT (2000 round trips),
 BENCH_REPS (3), BENCH_SIZE (64), BENCH_HANDLERS ("10 1000 10000"),
 BENCH_PEERS (all: "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs"),
-BENCH_LIA (BUILD_DIR/lia), BENCH_JSON (BUILD_DIR/bench.json).
+BENCH_LARGE ("262144:4:16 10485760:1:3", SIZE:N1:N2), BENCH_CLIENTS (1000),
+BENCH_WINDOW (5000 ms), BENCH_FLOOD (1000000), BENCH_RECONNECTS (1000),
+BENCH_LIA (BUILD_DIR/lia), BENCH_JSON (BUILD_DIR/bench.json),
+BENCH_COPYCOUNT (BUILD_DIR/tools/copycount.so).
 A peer that is not installed is reported as missing, not as zero.
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
@@ -36,6 +50,12 @@ REPS = int(os.environ.get("BENCH_REPS", "3"))
 SIZE = int(os.environ.get("BENCH_SIZE", "64"))
 HANDLERS = [int(x) for x in os.environ.get("BENCH_HANDLERS", "10 1000 10000").split()]
 PEERS = os.environ.get("BENCH_PEERS", "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs").split()
+LARGE = [tuple(int(x) for x in spec.split(":"))
+         for spec in os.environ.get("BENCH_LARGE", "262144:4:16 10485760:1:3").split()]
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1000"))
+WINDOW = int(os.environ.get("BENCH_WINDOW", "5000"))
+FLOOD = int(os.environ.get("BENCH_FLOOD", "1000000"))
+RECONNECTS = int(os.environ.get("BENCH_RECONNECTS", "1000"))
 DEADLINE = 120.0
 TMP = tempfile.mkdtemp(prefix="lia-bench.")
 PORT = 0
@@ -43,6 +63,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Debian's python3 (python3-paho-mqtt), not whatever python runs this script
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 PAHO_C = os.path.join(BUILD, "tools", "bench_paho")
+COPYCOUNT = os.environ.get("BENCH_COPYCOUNT") or os.path.join(BUILD, "tools", "copycount.so")
 
 
 def die(msg):
@@ -482,6 +503,234 @@ def bench_delivery(results):
                 p.wait()
 
 
+# ---- large payloads: bytes copied per message ---------------------------------
+LUA_BIG_PUB = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-big-pub", reconnect = false, persist = false }
+c:on("connect", function(c)
+	local payload, last = string.rep("x", %(size)d), nil
+	for _ = 1, %(n)d do
+		local tok = c:publish("bench/big", payload, { qos = 1 })
+		while not tok do
+			if last then last:wait(60000) else lia.sleep(1) end
+			tok = c:publish("bench/big", payload, { qos = 1 })
+		end
+		last = tok
+	end
+	assert(last:wait(120000))
+	c:disconnect()
+	lia.stop(0)
+end)
+c:connect()
+"""
+
+LUA_BIG_SUB = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-big-sub", reconnect = false,
+	persist = false, max_packet_size = %(size)d + 4096 }
+local got = 0
+c:on("connect", function(c)
+	assert(c:subscribe("bench/big", 1, function(c, msg)
+		assert(#msg.payload == %(size)d, "short payload")
+		got = got + 1
+		if got == %(n)d then
+			c:disconnect()
+			lia.stop(0)
+		end
+	end):wait(10000))
+	print("ready")
+	io.stdout:flush()
+end)
+c:connect()
+"""
+
+
+def copies(path):
+    with open(path) as f:
+        return int(f.read().split()[1])
+
+
+def big_run(size, n):
+    """One subscriber and one publisher of n messages of size bytes; returns
+    (publisher cpu s, wall s, publisher bytes copied, subscriber bytes copied,
+    subscriber cpu s)."""
+    pub_cc, sub_cc = os.path.join(TMP, "pub.cc"), os.path.join(TMP, "sub.cc")
+    env = dict(os.environ, LD_PRELOAD=COPYCOUNT)
+    v = {"uri": uri(), "size": size, "n": n}
+    sub = subprocess.Popen([LIA, "run", "--no-watch", write("big_sub.lua", LUA_BIG_SUB % v)],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           env=dict(env, COPYCOUNT_OUT=sub_cc))
+    try:
+        wait_line(sub, "ready", 30)
+        cpu, wall, _, _ = run_measured([LIA, "run", "--no-watch", write("big_pub.lua", LUA_BIG_PUB % v)],
+                                       env=dict(env, COPYCOUNT_OUT=pub_cc))
+        _, status, ru = os.wait4(sub.pid, 0)
+        sub.returncode = os.waitstatus_to_exitcode(status)
+        if sub.returncode != 0:
+            raise RuntimeError("subscriber exited %d" % sub.returncode)
+        return cpu, wall, copies(pub_cc), copies(sub_cc), ru.ru_utime + ru.ru_stime
+    finally:
+        if sub.returncode is None:
+            sub.kill()
+            sub.wait()
+
+
+def bench_large(results):
+    if "lia_lua" not in PEERS:
+        return
+    # AddressSanitizer must be the first library loaded: no LD_PRELOAD shim
+    ldd = subprocess.run(["ldd", LIA], capture_output=True, text=True).stdout
+    why = ("%s is not built" % COPYCOUNT if not os.access(COPYCOUNT, os.R_OK) else
+           "a sanitizer build cannot take the copy-counting shim" if "libasan" in ldd else None)
+    for size, n1, n2 in LARGE:
+        key = "large_%d" % size
+        if why:
+            results[key] = {"size": size, "skipped": why}
+            print("  %-16s skipped: %s" % (key, why), flush=True)
+            continue
+        try:
+            a, b = big_run(size, n1), big_run(size, n2)
+            d = n2 - n1
+            r = {"size": size, "n": n2,
+                 "pub_copied_per_msg": (b[2] - a[2]) / d, "sub_copied_per_msg": (b[3] - a[3]) / d,
+                 "pub_first_copied": a[2] / n1, "sub_first_copied": a[3] / n1,
+                 "pub_us_per_msg": b[0] * 1e6 / n2, "sub_us_per_msg": b[4] * 1e6 / n2,
+                 "mb_per_s": size * n2 / b[1] / 1e6}
+            r["pub_copies"] = round(r["pub_copied_per_msg"] / size, 2)
+            r["sub_copies"] = round(r["sub_copied_per_msg"] / size, 2)
+        except (RuntimeError, OSError, ValueError, IndexError) as e:
+            print("bench: large %d: %s" % (size, e), file=sys.stderr)
+            r = {"error": str(e)[:200]}
+        results[key] = r
+        print("  %-16s %s" % (key, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
+
+
+# ---- many clients, long runs, reconnects ---------------------------------------
+LUA_RSS = r"""
+local function rss()
+	local f = assert(io.open("/proc/self/status"))
+	local kb = f:read("a"):match("VmRSS:%%s*(%%d+)")
+	f:close()
+	return tonumber(kb)
+end
+"""
+
+LUA_MANY = LUA_RSS + r"""
+local mqtt, timer = require "lia.mqtt", require "lia.timer"
+local n, up, sent = %(clients)d, 0, 0
+local payload = string.rep("x", 64)
+local t0 = lia.now_us()
+local function window()
+	local cpu0, sent0, w0 = os.clock(), sent, lia.now_us()
+	timer.after(%(window)d, function()
+		print(string.format("many cpu %%.4f sent %%d secs %%.3f rss %%d", os.clock() - cpu0,
+			sent - sent0, (lia.now_us() - w0) / 1e6, rss()))
+		io.stdout:flush()
+		lia.stop(0)
+	end)
+end
+for i = 1, n do
+	local c = mqtt.client { uri = "%(uri)s", client_id = "bench-many-" .. i, reconnect = false, persist = false }
+	c:on("connect", function(c)
+		up = up + 1
+		timer.every(1000, function()
+			if c:publish("bench/many/" .. i, payload, { qos = 0 }) then sent = sent + 1 end
+		end)
+		if up == n then
+			print(string.format("connected %%d ms %%.0f rss %%d", n, (lia.now_us() - t0) / 1000, rss()))
+			io.stdout:flush()
+			timer.after(1000, window)   -- every client's timer has started
+		end
+	end)
+	c:connect()
+end
+"""
+
+LUA_FLOOD = LUA_RSS + r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-flood", reconnect = false, persist = false,
+	drop = "new" }
+c:on("connect", function(c)
+	local payload, last, samples = string.rep("x", 64), nil, {}
+	local step = %(n)d // 10
+	for i = 1, %(n)d do
+		local tok = c:publish("bench/flood", payload, { qos = 0 })
+		while not tok do
+			if last then last:wait(5000) else lia.sleep(1) end
+			tok = c:publish("bench/flood", payload, { qos = 0 })
+		end
+		last = tok
+		if i %% step == 0 then samples[#samples + 1] = rss() end
+	end
+	assert(last:wait(60000))
+	print("rss " .. table.concat(samples, " "))
+	io.stdout:flush()
+	c:disconnect()
+	lia.stop(0)
+end)
+c:connect()
+"""
+
+LUA_RECONNECT = LUA_RSS + r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-reconnect", reconnect = false, persist = false }
+local n, samples, step = 0, {}, %(n)d // 10
+c:on("connect", function(c)
+	n = n + 1
+	if n %% step == 0 then samples[#samples + 1] = rss() end
+	if n < %(n)d then
+		c:disconnect()
+		return
+	end
+	print("rss " .. table.concat(samples, " "))
+	io.stdout:flush()
+	lia.stop(0)
+end)
+c:on("disconnect", function(c) if n < %(n)d then c:connect() end end)
+c:connect()
+"""
+
+
+def rss_samples(out):
+    line = [l for l in out.splitlines() if l.startswith("rss ")][-1]
+    return [int(x) for x in line.split()[1:]]
+
+
+def flat_row(samples, n, wall):
+    return {"n": n, "seconds": round(wall, 2), "rss_kb": samples,
+            "rss_first_kb": samples[0], "rss_last_kb": samples[-1], "rss_max_kb": max(samples),
+            "rss_growth_kb": samples[-1] - samples[0]}
+
+
+def bench_many(results):
+    if "lia_lua" not in PEERS:
+        return
+    try:
+        s = write("many.lua", LUA_MANY % {"uri": uri(), "clients": CLIENTS, "window": WINDOW})
+        _, wall, _, out = run_measured([LIA, "run", "--no-watch", s])
+        con = [l for l in out.splitlines() if l.startswith("connected ")][-1].split()
+        f = [l for l in out.splitlines() if l.startswith("many ")][-1].split()
+        cpu, sent, secs, rss = float(f[2]), int(f[4]), float(f[6]), int(f[8])
+        r = {"clients": CLIENTS, "connect_ms": float(con[3]), "rss_connected_kb": int(con[5]),
+             "cpu_pct": round(cpu / secs * 100, 2), "msgs": sent, "secs": secs,
+             "us_per_msg": round(cpu * 1e6 / sent, 2) if sent else None, "rss_kb": rss,
+             "kb_per_client": round(rss / CLIENTS, 1)}
+    except (RuntimeError, IndexError, ValueError) as e:
+        print("bench: many: %s" % e, file=sys.stderr)
+        r = {"error": str(e)[:200]}
+    results["many_clients"] = r
+    print("  many_clients     %s" % r, flush=True)
+    for key, script, n in (("flood_qos0", LUA_FLOOD, FLOOD), ("reconnects", LUA_RECONNECT, RECONNECTS)):
+        try:
+            _, wall, _, out = run_measured([LIA, "run", "--no-watch", write(key + ".lua", script % {"uri": uri(), "n": n})])
+            r = flat_row(rss_samples(out), n, wall)
+        except (RuntimeError, IndexError, ValueError) as e:
+            print("bench: %s: %s" % (key, e), file=sys.stderr)
+            r = {"error": str(e)[:200]}
+        results[key] = r
+        print("  %-16s %s" % (key, r), flush=True)
+
+
 # ---- the table ----------------------------------------------------------------
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
@@ -511,9 +760,20 @@ def summarize(results):
     results["ratios"] = ratios
 
 
+def open_files():
+    """1 000 clients need more than the usual 1 024 descriptors, in lia
+    and in the broker (both inherit this process's limit)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def main():
     if not os.access(LIA, os.X_OK):
         die("%s is not built (make)" % LIA)
+    open_files()
     broker, _ = start_broker()
     t0 = time.monotonic()
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -527,6 +787,8 @@ def main():
         bench_rtt(results)
         bench_idle(results)
         bench_delivery(results)
+        bench_large(results)
+        bench_many(results)
     finally:
         broker.terminate()
         broker.wait()

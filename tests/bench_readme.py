@@ -49,12 +49,62 @@ def table(d):
         r = d[k]
         what = "one `message` handler" if k == "delivery" else "%d per-filter handlers" % r.get("handlers", 0)
         out.append("| %s | %s |" % (what, cell(r, "%.2f", "us_per_msg") if r.get("us_per_msg") is not None else "failed"))
+    out += large_and_many(d)
     out += ["", "Ratios lia / peer (below 1: lia uses less):", ""]
     out += ["- %s: %s" % (k, v) for k, v in sorted(d.get("ratios", {}).items())]
     behind = [k for k, v in sorted(d.get("ratios", {}).items()) if v and v > 1]
     out += ["", "Where lia is behind in this run (ratio above 1): " +
             (", ".join(behind) if behind else "nowhere") + "."]
     return "\n".join(out)
+
+
+def size_name(n):
+    return "%d MiB" % (n >> 20) if n >= 1 << 20 else "%d KiB" % (n >> 10)
+
+
+def large_and_many(d):
+    """The large-payload, many-client and long-run rows (lia only)."""
+    out = []
+    large = sorted((v for k, v in d.items() if k.startswith("large_") and isinstance(v, dict)),
+                   key=lambda r: r.get("size", 0))
+    if large:
+        out += ["", "| QoS 1, Lua publisher → Lua subscriber | copied / payload: publisher | subscriber | "
+                "short run, all bytes / messages: publisher / subscriber | CPU µs/msg: publisher / "
+                "subscriber | MB/s |", "|---|---|---|---|---|---|"]
+        for r in large:
+            if "error" in r or "skipped" in r:
+                out.append("| %s | %s | | | | |" % (size_name(r.get("size", 0)),
+                                                   "failed" if "error" in r else "not measured"))
+                continue
+            out.append("| %s × %d | %.2f | %.2f | %.2f / %.2f | %.0f / %.0f | %.1f |" % (
+                size_name(r["size"]), r["n"], r["pub_copies"], r["sub_copies"],
+                r["pub_first_copied"] / r["size"], r["sub_first_copied"] / r["size"],
+                r["pub_us_per_msg"], r["sub_us_per_msg"], r["mb_per_s"]))
+        out += ["", "Bytes copied in user space (memcpy, memmove, moving reallocs of 4 KiB or more, "
+                "counted by tests/tools/copycount.c), per message from the difference of two runs; "
+                "the short run's own ratio also holds start-up, building the payload string and growing "
+                "the receive buffer."]
+    m = d.get("many_clients")
+    if m:
+        out += ["", "| many and long | result |", "|---|---|"]
+        if "error" in m:
+            out.append("| %s clients in one process | failed |" % "1000")
+        else:
+            out.append("| %d clients in one lia, each publishing once a second | connected in %.0f ms; "
+                       "CPU %.2f %% of a core (%.1f µs/msg); VmRSS %d kB (%.1f kB per client) |" % (
+                           m["clients"], m["connect_ms"], m["cpu_pct"], m["us_per_msg"] or 0,
+                           m["rss_kb"], m["kb_per_client"]))
+    for key, what in (("flood_qos0", "QoS 0 messages from one Lua loop"),
+                      ("reconnects", "connect / disconnect cycles of one client")):
+        r = d.get(key)
+        if not r:
+            continue
+        if "error" in r:
+            out.append("| %s | failed |" % what)
+        else:
+            out.append("| %d %s | %.1f s; VmRSS %d → %d kB (max %d) over 10 samples |" % (
+                r["n"], what, r["seconds"], r["rss_first_kb"], r["rss_last_kb"], r["rss_max_kb"]))
+    return out
 
 
 def main():

@@ -25,6 +25,26 @@ describe("lia.http", function()
 		return H.lines(r.out), r
 	end
 
+	-- lia links none of them: dlopen on first use (core/dynlib.h), so an
+	-- agent on plain mqtt:// keeps them out of its resident memory
+	it("libcurl is loaded when lia.http is first required; OpenSSL and SQLite only when used", function()
+		local out = run([[
+local function mapped(name)
+	local f = assert(io.open("/proc/self/maps"))
+	local found = f:read("a"):find(name, 1, true) ~= nil
+	f:close()
+	return found
+end
+print(mapped("libcurl.so"), mapped("libssl.so"), mapped("libcrypto.so"), mapped("libsqlite3.so"), mapped("libsystemd.so"))
+local http = require "lia.http"
+print(mapped("libcurl.so.4"), type(http.curl_version))
+require("lia.state").set("k", 1)
+print(mapped("libsqlite3.so.0"))
+lia.stop()
+]])
+		assert.same({ "false\tfalse\tfalse\tfalse\tfalse", "true\tstring", "true" }, out)
+	end)
+
 	it("GET: status, body, headers (lower-case names, repeats joined)", function()
 		local out = run([[
 local http, cjson = require "lia.http", require "cjson"
