@@ -2,7 +2,8 @@
 # mosquitto on a free loopback port (trying several), setting $port and
 # $bpid, and returns once its log says it is running; stop_broker stops it;
 # wait_subscribed FILTER waits until a client subscribed to FILTER (the
-# log has subscriptions). Never a public broker.
+# log has subscriptions). Never a public broker. $BROKER_CONF: more lines
+# for its configuration.
 
 # wait_log TEXT [SECONDS]: until the broker log has TEXT (fixed string), or
 # the broker died, or SECONDS (default 10, a failure guard) passed.
@@ -19,8 +20,8 @@ start_broker() {
 	_dir=$1
 	for _try in 1 2 3 4 5 6 7 8; do
 		port=$(( (($$ + _try * 7919 + $(date +%N | sed 's/^0*//;s/^$/0/') % 1000) % 20000) + 40000 ))
-		printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\n' \
-			"$port" >"$_dir/mosquitto.conf"
+		printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\n%s\n' \
+			"$port" "${BROKER_CONF:-}" >"$_dir/mosquitto.conf"
 		mosquitto -c "$_dir/mosquitto.conf" >"$_dir/mosquitto.log" 2>&1 &
 		bpid=$!
 		if wait_log " running"; then

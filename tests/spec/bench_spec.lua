@@ -18,7 +18,7 @@ describe("make bench", function()
 			.. "BENCH_REPS=1 BENCH_HANDLERS=10 BENCH_PEERS='lia_lua lia_pub mosquitto_pub' "
 			.. "BENCH_COPYCOUNT=%s BENCH_LARGE=65536:1:3 BENCH_CLIENTS=20 BENCH_WINDOW=1100 "
 			.. "BENCH_FLOOD=2000 BENCH_RECONNECTS=20 "
-			.. "timeout 120 python3 tests/bench.py %s >%s/out 2>&1",
+			.. "timeout 600 python3 tests/bench.py %s >%s/out 2>&1", -- a guard: about 30 s idle
 			H.q(H.root), H.q(H.lia), H.q(json), H.q(shim), H.q(dir), H.q(dir))
 		local ok = os.execute(cmd)
 		assert(ok, "bench.py failed:\n" .. tostring(H.read(dir .. "/out")))
