@@ -581,7 +581,9 @@ def bench_large(results):
     # AddressSanitizer must be the first library loaded: no LD_PRELOAD shim
     ldd = subprocess.run(["ldd", LIA], capture_output=True, text=True).stdout
     why = ("%s is not built" % COPYCOUNT if not os.access(COPYCOUNT, os.R_OK) else
-           "a sanitizer build cannot take the copy-counting shim" if "libasan" in ldd else None)
+           "a sanitizer build cannot take the copy-counting shim" if "libasan" in ldd else
+           "an emulated lia (qemu-user) cannot take the host's shim"
+           if os.environ.get("LIA_EMULATED") else None)
     for size, n1, n2 in LARGE:
         key = "large_%d" % size
         if why:

@@ -79,7 +79,8 @@ local sub, pub = client{ client_id = "${ID}s" }, client{ client_id = "${ID}p" }
 sub:on("subscribe", function(c, mid, codes) print("GRANTED", codes[1]) pub:connect() end)
 sub:on("connect", function(c) c:subscribe("${T}", ${Q}) end)
 pub:on("connect", function(c)
-	for i = 1, 3 do print("PUB", i, c:publish("${T}", "m" .. i, ${Q}):wait(${W})) end
+	-- token = true: at QoS 0 c:publish returns a token only when asked
+	for i = 1, 3 do print("PUB", i, c:publish("${T}", "m" .. i, { qos = ${Q}, token = true }):wait(${W})) end
 end)
 sub:on("message", function(c, m) print("MSG", m.payload, m.qos) end)
 sub:connect()

@@ -56,8 +56,17 @@ for a in sh mount umount mkdir echo cat ls insmod poweroff sleep grep sed basena
 	ln -s busybox "$root/bin/$a"
 done
 cp "$lia" "$root/bin/lia"
-# the shared libraries lia links (OpenSSL, libc, ...), at the same paths
-ldd "$lia" | awk '/=> \//{ print $3 } /^\t\/.*ld-linux/{ print $1 }' | while read -r l; do
+# the shared libraries lia links (libc, ...) and those it loads when first
+# needed (core/dynlib.c: SQLite for the store, OpenSSL), with what they
+# link, at the same paths
+dlopened=$(for so in libsqlite3.so.0 libcrypto.so.3 libssl.so.3; do
+	ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }'
+done)
+for f in "$lia" $dlopened; do
+	echo "$f"
+	ldd "$f" | awk '/=> \//{ print $3 } /^\t\/.*ld-linux/{ print $1 }'
+done | sort -u | while read -r l; do
+	[ "$l" = "$lia" ] && continue
 	mkdir -p "$root$(dirname "$l")"
 	cp -L "$l" "$root$l"
 done
