@@ -53,6 +53,7 @@ describe("make bench", function()
 		assert.are.equal(20, d.many_clients.clients)
 		assert.is_true(d.many_clients.msgs > 0 and d.many_clients.rss_kb > 0, cjson.encode(d.many_clients))
 		for _, k in ipairs { "flood_qos0", "reconnects" } do
+			assert.is_nil(d[k].error, k .. ": " .. tostring(d[k].error))
 			assert.are.equal(10, #d[k].rss_kb, k)
 			assert.is_true(d[k].rss_max_kb >= d[k].rss_first_kb, k)
 		end

@@ -152,7 +152,7 @@ describe("lia pub and lia sub", function()
 			for i = 1, n do lines[i] = tostring(i) end
 			local sub = broker:sub(string.format("-q %d -t '%s' -C %d", qos, t, n))
 			lia_pub({ "-t", t, "-l", "-q", tostring(qos) }, { stdin = table.concat(lines, "\n") .. "\n" })
-			assert.equal(0, sub:wait(20), H.dump(sub, broker))
+			assert.equal(0, sub:wait(120), H.dump(sub, broker))    -- a guard: seconds when idle
 			assert.equal(table.concat(lines, "\n") .. "\n", sub:stdout())
 		end)
 	end
