@@ -155,11 +155,11 @@ run_conformance() {
 }
 
 # Three lanes share the two cores: the suite's own tiers (unit, specs,
-# conformance, fuzz, then again under ASan) in this shell, and beside them
-# the tiers that run lia inside something else (the fault proxy, the
-# kernel VM, other brokers, qemu-user: one lane for armhf after the
-# others, one for arm64), each with its own brokers, ports, VM and
-# temporary files: none shares state with another. The lanes' reports are
+# conformance, then again under ASan) in this shell, and beside them the
+# tiers that run lia inside something else (the fault proxy, the kernel
+# VM, other brokers, qemu-user: armhf after the others in one lane, arm64
+# and then the fuzz targets in the other), each with its own brokers,
+# ports, VM and temporary files: none shares state with another. The lanes' reports are
 # printed after this shell's; LIA_SERIAL=1 runs them one after the other.
 lane_others() {
 	out=$tmp/out.others
@@ -183,19 +183,36 @@ lane_others() {
 		counted "brokers" sh tests/brokers/run.sh "$build/lia"
 		end_tier "other brokers (RabbitMQ, ejabberd, cluster)"
 	fi
-	lane_cross armhf
+	cross_tier armhf
+	echo "lane: $total_pass $total_fail"
 }
 
 # the cross builds (build-arm64/, build-armhf/) under qemu-user
-lane_cross() {
+cross_tier() {
 	out=$tmp/out.$1
-	[ "$1" = arm64 ] && total_pass=0 total_fail=0 && tier_t0=$(date +%s)
 	if [ -x "build-$1/lia" ]; then
 		# a guard only: under emulation, beside the other lanes, the tier
 		# takes 6-10 minutes
 		TOOL_TIMEOUT=${CROSS_TIMEOUT:-1800}
 		counted "cross $1" sh tests/cross/run.sh "$1"
 		end_tier "cross $1 (emulated)"
+	fi
+}
+
+lane_arm64() {
+	total_pass=0 total_fail=0
+	tier_t0=$(date +%s)
+	cross_tier arm64
+	# the fuzz targets, each for FUZZ_TIME seconds, when built
+	out=$tmp/out.fuzz
+	fuzzers=
+	for f in decode client uri ws_frame config cli scram alias bundle; do
+		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
+	done
+	if [ -n "$fuzzers" ]; then
+		# shellcheck disable=SC2086 # one word per target
+		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" $fuzzers
+		end_tier "fuzz (${FUZZ_TIME}s a target)"
 	fi
 	echo "lane: $total_pass $total_fail"
 }
@@ -236,23 +253,12 @@ end_lane() {
 
 if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
 	start_lane others lane_others
-	start_lane arm64 lane_cross arm64
+	start_lane arm64 lane_arm64
 fi
 if [ -z "$only_asan" ]; then
 	run_unit "$build";             end_tier "unit tests"
 	run_specs "$build";            end_tier "busted specs"
 	run_conformance "$build";      end_tier "conformance"
-fi
-if [ -z "$only_asan" ] && [ -z "${LIA_CORE_TIERS:-}" ]; then
-	fuzzers=
-	for f in decode client uri ws_frame config cli scram alias bundle; do
-		[ -x build-fuzz/fuzz_$f ] && fuzzers="$fuzzers build-fuzz/fuzz_$f"
-	done
-	if [ -n "$fuzzers" ]; then
-		# shellcheck disable=SC2086 # one word per target
-		counted "fuzz" sh tests/fuzz/run.sh "$FUZZ_TIME" $fuzzers
-		end_tier "fuzz (${FUZZ_TIME}s a target)"
-	fi
 fi
 if [ -n "$asan" ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
