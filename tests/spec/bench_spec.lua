@@ -28,6 +28,8 @@ describe("make bench", function()
 		for q = 0, 2 do
 			local row = d["publish_qos" .. q]
 			for _, peer in ipairs { "lia_lua", "lia_pub", "mosquitto_pub" } do
+				-- a run that failed has the reason (exit status, the output's tail)
+				assert.is_nil(row[peer].error, peer .. " qos " .. q .. ": " .. tostring(row[peer].error))
 				assert.is_true(row[peer].us_per_msg > 0, peer .. " qos " .. q)
 				assert.is_true(row[peer].peak_rss_kb > 0, peer .. " qos " .. q)
 			end
