@@ -298,6 +298,30 @@ c:connect()
 		assert.equal(1, H.count(r.err, " error mqtt " .. id .. ": connection refused by broker: not_authorized"), r.err)
 	end)
 
+	it("a client that gives up after a refusal for good: lia run exits 1, not 0", function()
+		local id = H.uniq("giveup")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", reconnect = false }
+c:on("connect_failed", function(c, ack) print("FAILED", ack.reason_name, ack.permanent) end)
+c:connect()
+]], { ID = id })
+		local r = H.lia_run { "run", "--no-watch", script }
+		assert.equal(1, r.status, r.out .. r.err)
+		assert.equal("FAILED\tnot_authorized\ttrue\n", r.out)
+		assert.equal(1, H.count(r.err, " error nothing left to run: the broker refused mqtt " .. id ..
+			": not_authorized (0x05), which retrying will not heal"), r.err)
+		-- a script that closes the refused client itself has decided: 0
+		local ok = H.script([[
+local c = require("lia.mqtt").client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}",
+	reconnect = false, username = "nobody" }
+c:on("connect_failed", function(c) c:close() end)
+c:connect()
+]], { ID = id .. "b" }, id .. "b.lua")
+		r = H.lia_run { "run", "--no-watch", ok }
+		assert.equal(0, r.status, r.out .. r.err)
+	end)
+
 	it("global-handler mode: on_connect never runs for a refusal, on_disconnect does", function()
 		local script = H.script([[
 local n = 0
