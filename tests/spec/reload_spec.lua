@@ -285,6 +285,26 @@ require("lia.timer").every(60000, function() end)
 		assert.equal(0, lia:stop())
 	end)
 
+	it("packaging/lia.service: Type=notify, a watchdog, systemctl reload is SIGHUP", function()
+		local unit = {}
+		for l in io.lines(H.root .. "/packaging/lia.service") do
+			local k, v = l:match("^(%w+)=(.*)$")
+			if k then unit[k] = v end
+		end
+		assert.equal("notify", unit.Type)
+		-- READY=1 and WATCHDOG=1 come from lia's own pid
+		assert.truthy(unit.NotifyAccess == "main" or unit.NotifyAccess == "all", unit.NotifyAccess)
+		local dog = tonumber((unit.WatchdogSec or ""):match("^(%d+)s?$"))
+		assert.truthy(dog and dog > 0, unit.WatchdogSec)
+		-- what the reload tests above send: SIGHUP to lia itself
+		assert.truthy((unit.ExecReload or ""):match("^%S*kill %-HUP %$MAINPID$"), unit.ExecReload)
+		assert.truthy((unit.ExecStart or ""):match("^%S*/lia run "), unit.ExecStart)
+		-- lia check --config with the unit's files before every start
+		assert.truthy((unit.ExecStartPre or ""):match("^%S*/lia check "), unit.ExecStartPre)
+		-- $STATE_DIRECTORY (the data directory: last good copy, crash count)
+		assert.truthy(unit.StateDirectory and unit.StateDirectory ~= "", unit.StateDirectory)
+	end)
+
 	it("systemd: READY=1 once running, RELOADING=1 then READY=1 around a reload, WATCHDOG=1", function()
 		-- a fake $NOTIFY_SOCKET: a unix datagram socket whose messages the test reads
 		local sock = H.tmp(H.uniq("notify") .. ".sock")
