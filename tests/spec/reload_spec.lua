@@ -93,12 +93,17 @@ c:connect()
 		assert.equal(1, count_pat(log, "\n[^\n]*in/" .. esc(id) .. " %(QoS 1%)"), log)
 		assert.truthy(log:find("Received UNSUBSCRIBE from " .. id, 1, true), log)
 		-- the figure: trigger -> new handlers running (goal < 100 ms)
+		-- every reload within a generous guard (a loaded machine), the best
+		-- one within the issue's 100 ms
 		local err = lia:stderr()
+		local best
 		for why, ms in err:gmatch("info (%a+): [^\n]* running in ([%d.]+) ms") do
 			print(string.format("reload figure (%s, 100-line script): %s ms", why, ms))
 			assert.truthy(tonumber(ms) < 1000, err)
+			best = math.min(best or math.huge, tonumber(ms))
 		end
-		assert.truthy(err:find("running in", 1, true), err)
+		assert.truthy(best, err)
+		assert.truthy(best < 100, "the fastest reload took " .. tostring(best) .. " ms")
 	end)
 
 	it("a load that fails keeps the old scripts running and logs file:line once", function()
