@@ -216,6 +216,33 @@ require("lia.timer").every(20, function() error("broken") end)
 		assert.equal(0, lia:stop())
 	end)
 
+	it("reloaded scripts that kill lia in the health window: the next start runs the good copy", function()
+		local id = H.uniq("probation")
+		local data = H.tmp(id .. ".data")
+		local good = "require('lia.timer').every(20, function() print('GOOD') end)\n"
+		local script = H.script(good, nil, id .. ".lua")
+		local lia = H.lia_spawn { "run", "--no-watch", "--health-window", "1", "--data-dir", data, script }
+		assert.truthy(lia:wait_for("is good; a copy is kept", 5, "stderr"), H.dump(lia))
+		-- the reload is accepted (the main chunk returns), then a timer kills lia
+		H.script("require('lia.timer').after(50, function() print('CRASH') io.stdout:flush() " ..
+			"os.exit(9, false) end)\n", nil, id .. ".lua")
+		lia:kill("HUP")
+		assert.equal(9, lia:wait(10), H.dump(lia))
+		assert.truthy(lia:stdout():find("CRASH\n", 1, true), H.dump(lia))
+		-- as systemd's Restart= would: the same command line
+		lia = H.lia_spawn { "run", "--no-watch", "--health-window", "1", "--data-dir", data, script }
+		assert.truthy(lia:wait_for("GOOD\n", 5), H.dump(lia))
+		assert.truthy(lia:stderr():find("health: lia died within 1 s of a reload: rolling back to the last good copy", 1, true),
+			lia:stderr())
+		assert.falsy(lia:stdout():find("CRASH", 1, true))
+		assert.equal(0, lia:stop())
+		-- the rollback is used once: the next start runs the user's scripts again
+		H.script("print('USER') lia.stop(0)\n", nil, id .. ".lua")
+		local r = H.lia_run { "run", "--no-watch", "--data-dir", data, script }
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.equal("USER\n", r.out)
+	end)
+
 	it("three start-ups in a row that crash: safe mode with the last good copy", function()
 		local id = H.uniq("safe")
 		local data = H.tmp(id .. ".data")
