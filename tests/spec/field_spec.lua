@@ -167,6 +167,27 @@ require("lia.timer").after(2000, function() lia.stop(0) end)
 		assert.equal(1, count_pat(r.err, ":" .. line_of(script, "-- SPIN") .. ": handler exceeded its 300 ms budget"), r.err)
 	end)
 
+	it("a main chunk that never returns is stopped too: at start-up, and in a reload's check", function()
+		local stuck = H.script("local n = 0\nwhile true do n = n + 1 end -- STUCK\n")
+		local r = H.lia_run { "run", "--no-watch", "--handler-budget", "300", stuck }
+		assert.equal(1, r.status, r.err)
+		assert.truthy(r.err:find(stuck .. ":2: handler exceeded its 300 ms budget", 1, true), r.err)
+		-- the running scripts go on when the new main chunk is stuck
+		local id = H.uniq("stuckmain")
+		local body = "require('lia.timer').every(20, function() print('TICK ${V}') end)\n${MORE}"
+		local script = H.script(body, { V = "one", MORE = "" }, id .. ".lua")
+		local lia = H.lia_spawn { "run", "--no-watch", "--handler-budget", "300", script }
+		assert.truthy(lia:wait_for("TICK one\n", 5), H.dump(lia))
+		H.script(body, { V = "two", MORE = "while true do end\n" }, id .. ".lua")
+		lia:kill("HUP")
+		assert.truthy(lia:wait_for("reload refused", 5, "stderr"), H.dump(lia))
+		assert.truthy(lia:stderr():find(script .. ":2: handler exceeded its 300 ms budget", 1, true), lia:stderr())
+		local n = H.count(lia:stdout(), "TICK one\n")
+		assert.truthy(H.wait(function() return H.count(lia:stdout(), "TICK one\n") > n + 3 end, 5), H.dump(lia))
+		assert.falsy(lia:stdout():find("TICK two", 1, true))
+		assert.equal(0, lia:stop())
+	end)
+
 	it("SIGTERM is honoured within 1 s while a handler is stuck (no budget)", function()
 		local script = H.script([[
 local timer = require "lia.timer"
