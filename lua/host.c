@@ -65,6 +65,7 @@ struct host {
 	const char *script;             /* lia run's script (SIGHUP reloads it) */
 	const struct lia_args *args;    /* lia run's command line */
 	int status;
+	char refused[300];              /* host_refused: why no client is left ("": none) */
 	lua_State *parked;              /* the coroutine that made the last waiter */
 	struct host_waiter *waiters;
 	struct drain *drains;
@@ -108,6 +109,11 @@ void host_stop(struct host *h, int status)
 	h->stop = true;
 	h->status = status;
 	loop_stop(h->loop);
+}
+
+void host_refused(struct host *h, const char *why)
+{
+	snprintf(h->refused, sizeof h->refused, "%s", why ? why : "");
 }
 
 /* ---- references ---- */
@@ -914,7 +920,13 @@ int host_loop(struct host *h)
 	watch_signals(h);
 	while (!h->stop) {
 		if (h->script && nothing_left(h)) {
-			h->status = 0;
+			/* the script stopped because the broker refuses it for good:
+			 * under systemd (Restart=on-failure) and in shell scripts
+			 * that is a failure, not a job done */
+			h->status = h->refused[0] ? 1 : 0;
+			if (h->refused[0])
+				log_error("nothing left to run: the broker refused %s, which retrying "
+					"will not heal", h->refused);
 			break;
 		}
 		loop_run_once(h->loop, -1);

@@ -102,6 +102,11 @@ struct loop *host_get_loop(struct lua_State *L);
 bool host_verbose(struct lua_State *L);
 /* Ask the loop to end (as lia.stop); status is the exit status. */
 void host_stop(struct host *h, int status);
+/* A client gave up (reconnect = false) after a refusal retrying cannot
+ * heal; why is "mqtt ID: not_authorized (0x05)" or NULL when a client
+ * connected since. When lia run then ends because nothing is left, it
+ * exits 1 and logs why, instead of 0. */
+void host_refused(struct host *h, const char *why);
 
 /* Pushes the function to run and its arguments onto L (inside the
  * protection: it may raise); returns the number of arguments (not counting

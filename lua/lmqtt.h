@@ -59,6 +59,8 @@ struct lclient {
 	bool is_default, touched, started;
 	bool adopted;               /* took over a live client at a reload */
 	bool reloading;             /* subscribe() is diffed against live[] */
+	bool refused;               /* the last CONNACK refused for good */
+	char refused_why[200];      /* "mqtt ID: not_authorized (0x05)" */
 	struct host_waiter *drain_w;    /* c:drain() waiting for MQTT_EV_DRAINED */
 	struct lmqtt_live *live;    /* the adopted client's subscriptions */
 	size_t nlive;

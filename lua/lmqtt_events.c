@@ -455,6 +455,19 @@ void lmqtt_unanchor(struct lclient *lc)
 	host_unref(lc->L, &lc->ref);
 }
 
+/* A CONNACK that refuses for good is remembered until the next one: if
+ * the client then gives up (reconnect = false), lia run's exit says so. */
+static void note_refusal(struct lclient *lc, struct mqtt_client *c, uint8_t reason,
+	const char *name)
+{
+	lc->refused = reason && mqtt_reason_permanent(mqtt_client_version(c), reason);
+	if (lc->refused)
+		snprintf(lc->refused_why, sizeof lc->refused_why, "mqtt %s: %s (0x%02x)",
+			mqtt_client_id(c), name ? name : "unknown", reason);
+	else if (!reason)
+		host_refused(lc->h, NULL);
+}
+
 void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud)
 {
 	struct lclient *lc = ud;
@@ -469,14 +482,18 @@ void lmqtt_on_event(struct mqtt_client *c, const struct mqtt_event *ev, void *ud
 	case MQTT_EV_CONNECT:
 		/* a refused CONNACK is no connection: "connect_failed", then the
 		 * "disconnect" the core emits with the same reason */
+		note_refusal(lc, c, ev->u.connect.reason, ev->u.connect.reason_name);
 		dispatch(lc, ev, ev->u.connect.reason ? EV_CONNECT_FAILED : EV_CONNECT);
 		break;
 	case MQTT_EV_DISCONNECT: {
 		unsigned connects = lc->connects;
 		dispatch(lc, ev, EV_DISCONNECT);
 		if (!ev->u.disconnect.will_reconnect && lc->connects == connects && lc->c &&
-				mqtt_client_idle(lc->c))
+				mqtt_client_idle(lc->c)) {
+			if (lc->refused)
+				host_refused(lc->h, lc->refused_why);
 			lmqtt_unanchor(lc);
+		}
 		break;
 	}
 	case MQTT_EV_MESSAGE:

@@ -110,6 +110,35 @@ static void write_crashes(unsigned n)
 		log_warn("%s: %s", p, strerror(errno));
 }
 
+/* DATA/scripts/<hash>/probation exists while reloaded scripts are in their
+ * health window: a process that dies then (a crash, the OOM killer, an
+ * os.exit) leaves it behind, and the next start-up rolls back at once. */
+static void set_probation(bool on)
+{
+	char p[PATH_MAX + 16];
+	if (!rl.state[0])
+		return;
+	path_in(p, sizeof p, "probation");
+	if (!on) {
+		unlink(p);
+		return;
+	}
+	FILE *f = fopen(p, "w");
+	if (!f || fprintf(f, "%s\n", rl.running) < 0 || fclose(f) != 0)
+		log_warn("%s: %s", p, strerror(errno));
+}
+
+/* Did the last run die within the health window of a reload? Forgotten
+ * once asked: if the good copy dies too, the crash counter goes on. */
+static bool died_on_probation(void)
+{
+	char p[PATH_MAX + 16];
+	if (!rl.state[0])
+		return false;
+	path_in(p, sizeof p, "probation");
+	return access(p, F_OK) == 0 && unlink(p) == 0;
+}
+
 /* DATA/scripts/<hash of the script's real path>, made to exist. */
 static void resolve_state(const char *data_dir, const char *path)
 {
@@ -272,6 +301,7 @@ static int64_t health_over(struct loop *l, struct loop_timer *t, void *ud)
 	(void)ud;
 	rl.health = NULL;
 	rl.probation = false;
+	set_probation(false);
 	write_crashes(0);
 	if (!rl.safe && strcmp(rl.running, rl.origin) == 0)
 		save_good();
@@ -337,6 +367,7 @@ static void switch_to(const char *path, const char *why)
 	notify_ready(NULL);
 	status("reloaded", path);
 	start_window();
+	set_probation(strcmp(path, rl.origin) == 0 && good_main() != NULL);
 }
 
 static void rollback(void)
@@ -353,6 +384,7 @@ static void rollback(void)
 	rl.asked_ns = now_ns();
 	switch_to(good, "rollback");
 	rl.probation = false;       /* the good copy is not on probation */
+	set_probation(false);
 }
 
 static int64_t run_pending(struct loop *l, struct loop_timer *t, void *ud)
@@ -372,6 +404,7 @@ static int64_t run_pending(struct loop *l, struct loop_timer *t, void *ud)
 	}
 	if (config_changed()) {
 		log_info("%s: %s changed: restarting lia to read it", rl.why, rl.a->config);
+		set_probation(false);   /* a re-exec is no death */
 		host_reexec(rl.h);
 		return LOOP_TIMER_STOP;
 	}
@@ -497,10 +530,17 @@ const char *lreload_prepare(struct host *h, const struct lia_args *a, const char
 	unsigned crashes = read_crashes();
 	write_crashes(crashes + 1);
 	snprintf(rl.running, sizeof rl.running, "%s", path);
+	const char *good = good_main();
+	if (died_on_probation() && a->safe_mode_after && good) {
+		log_error("health: lia died within %d s of a reload: rolling back to the last good copy %s",
+			a->health_window_s, good);
+		status("rolled_back", good);
+		snprintf(rl.running, sizeof rl.running, "%s", good);
+		return rl.running;
+	}
 	if (!a->safe_mode_after || crashes < (unsigned)a->safe_mode_after)
 		return path;
 	rl.safe = true;
-	const char *good = good_main();
 	char why[PATH_MAX + 128];
 	snprintf(why, sizeof why, "%u start-ups in a row did not last %d s: safe mode, %s%s", crashes,
 		a->health_window_s, good ? "running the last good copy " : "running no script (no good "
@@ -545,6 +585,7 @@ void lreload_stopped(void)
 	char p[PATH_MAX];
 	if (!rl.h || !rl.state[0])
 		return;
+	set_probation(false);
 	path_in(p, sizeof p, "good");
 	if (access(p, F_OK) == 0) {
 		write_crashes(0);

@@ -82,9 +82,10 @@ for q in 0 1 2; do
 		"$lia pub -h 127.0.0.1 -p $port -q $q -t bench/lia$q -l"
 done
 
-# The handler budget's count hook (lua/lbudget.c, every 1000 VM instructions
-# a monotonic clock read): the same CPU-bound handlers with the hook and
-# without (LIA_BUDGET_HOOK=0), best of three runs each.
+# The handler budget (lua/lbudget.c: a SIGALRM timer armed when Lua starts
+# running checks the monotonic clock; only a run over its budget gets a count
+# hook): the same CPU-bound handlers with the budget and without
+# (LIA_BUDGET_HOOK=0), best of three runs each.
 cat >"$dir/cpu.lua" <<'LUA'
 local timer = require "lia.timer"
 local runs, t0 = 0, lia.now()

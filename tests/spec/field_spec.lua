@@ -167,6 +167,27 @@ require("lia.timer").after(2000, function() lia.stop(0) end)
 		assert.equal(1, count_pat(r.err, ":" .. line_of(script, "-- SPIN") .. ": handler exceeded its 300 ms budget"), r.err)
 	end)
 
+	it("a main chunk that never returns is stopped too: at start-up, and in a reload's check", function()
+		local stuck = H.script("local n = 0\nwhile true do n = n + 1 end -- STUCK\n")
+		local r = H.lia_run { "run", "--no-watch", "--handler-budget", "300", stuck }
+		assert.equal(1, r.status, r.err)
+		assert.truthy(r.err:find(stuck .. ":2: handler exceeded its 300 ms budget", 1, true), r.err)
+		-- the running scripts go on when the new main chunk is stuck
+		local id = H.uniq("stuckmain")
+		local body = "require('lia.timer').every(20, function() print('TICK ${V}') end)\n${MORE}"
+		local script = H.script(body, { V = "one", MORE = "" }, id .. ".lua")
+		local lia = H.lia_spawn { "run", "--no-watch", "--handler-budget", "300", script }
+		assert.truthy(lia:wait_for("TICK one\n", 5), H.dump(lia))
+		H.script(body, { V = "two", MORE = "while true do end\n" }, id .. ".lua")
+		lia:kill("HUP")
+		assert.truthy(lia:wait_for("reload refused", 5, "stderr"), H.dump(lia))
+		assert.truthy(lia:stderr():find(script .. ":2: handler exceeded its 300 ms budget", 1, true), lia:stderr())
+		local n = H.count(lia:stdout(), "TICK one\n")
+		assert.truthy(H.wait(function() return H.count(lia:stdout(), "TICK one\n") > n + 3 end, 5), H.dump(lia))
+		assert.falsy(lia:stdout():find("TICK two", 1, true))
+		assert.equal(0, lia:stop())
+	end)
+
 	it("SIGTERM is honoured within 1 s while a handler is stuck (no budget)", function()
 		local script = H.script([[
 local timer = require "lia.timer"
@@ -296,6 +317,30 @@ c:connect()
 		assert.equal(3, H.count(r.out, "DISCONNECT\t5\tnot_authorized\n"), r.out)
 		-- permanent: at error level once, not at every attempt
 		assert.equal(1, H.count(r.err, " error mqtt " .. id .. ": connection refused by broker: not_authorized"), r.err)
+	end)
+
+	it("a client that gives up after a refusal for good: lia run exits 1, not 0", function()
+		local id = H.uniq("giveup")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", reconnect = false }
+c:on("connect_failed", function(c, ack) print("FAILED", ack.reason_name, ack.permanent) end)
+c:connect()
+]], { ID = id })
+		local r = H.lia_run { "run", "--no-watch", script }
+		assert.equal(1, r.status, r.out .. r.err)
+		assert.equal("FAILED\tnot_authorized\ttrue\n", r.out)
+		assert.equal(1, H.count(r.err, " error nothing left to run: the broker refused mqtt " .. id ..
+			": not_authorized (0x05), which retrying will not heal"), r.err)
+		-- a script that closes the refused client itself has decided: 0
+		local ok = H.script([[
+local c = require("lia.mqtt").client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}",
+	reconnect = false, username = "nobody" }
+c:on("connect_failed", function(c) c:close() end)
+c:connect()
+]], { ID = id .. "b" }, id .. "b.lua")
+		r = H.lia_run { "run", "--no-watch", ok }
+		assert.equal(0, r.status, r.out .. r.err)
 	end)
 
 	it("global-handler mode: on_connect never runs for a refusal, on_disconnect does", function()

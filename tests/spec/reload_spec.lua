@@ -93,12 +93,17 @@ c:connect()
 		assert.equal(1, count_pat(log, "\n[^\n]*in/" .. esc(id) .. " %(QoS 1%)"), log)
 		assert.truthy(log:find("Received UNSUBSCRIBE from " .. id, 1, true), log)
 		-- the figure: trigger -> new handlers running (goal < 100 ms)
+		-- every reload within a generous guard (a loaded machine), the best
+		-- one within the issue's 100 ms
 		local err = lia:stderr()
+		local best
 		for why, ms in err:gmatch("info (%a+): [^\n]* running in ([%d.]+) ms") do
 			print(string.format("reload figure (%s, 100-line script): %s ms", why, ms))
 			assert.truthy(tonumber(ms) < 1000, err)
+			best = math.min(best or math.huge, tonumber(ms))
 		end
-		assert.truthy(err:find("running in", 1, true), err)
+		assert.truthy(best, err)
+		assert.truthy(best < 100, "the fastest reload took " .. tostring(best) .. " ms")
 	end)
 
 	it("a load that fails keeps the old scripts running and logs file:line once", function()
@@ -211,6 +216,33 @@ require("lia.timer").every(20, function() error("broken") end)
 		assert.equal(0, lia:stop())
 	end)
 
+	it("reloaded scripts that kill lia in the health window: the next start runs the good copy", function()
+		local id = H.uniq("probation")
+		local data = H.tmp(id .. ".data")
+		local good = "require('lia.timer').every(20, function() print('GOOD') end)\n"
+		local script = H.script(good, nil, id .. ".lua")
+		local lia = H.lia_spawn { "run", "--no-watch", "--health-window", "1", "--data-dir", data, script }
+		assert.truthy(lia:wait_for("is good; a copy is kept", 5, "stderr"), H.dump(lia))
+		-- the reload is accepted (the main chunk returns), then a timer kills lia
+		H.script("require('lia.timer').after(50, function() print('CRASH') io.stdout:flush() " ..
+			"os.exit(9, false) end)\n", nil, id .. ".lua")
+		lia:kill("HUP")
+		assert.equal(9, lia:wait(10), H.dump(lia))
+		assert.truthy(lia:stdout():find("CRASH\n", 1, true), H.dump(lia))
+		-- as systemd's Restart= would: the same command line
+		lia = H.lia_spawn { "run", "--no-watch", "--health-window", "1", "--data-dir", data, script }
+		assert.truthy(lia:wait_for("GOOD\n", 5), H.dump(lia))
+		assert.truthy(lia:stderr():find("health: lia died within 1 s of a reload: rolling back to the last good copy", 1, true),
+			lia:stderr())
+		assert.falsy(lia:stdout():find("CRASH", 1, true))
+		assert.equal(0, lia:stop())
+		-- the rollback is used once: the next start runs the user's scripts again
+		H.script("print('USER') lia.stop(0)\n", nil, id .. ".lua")
+		local r = H.lia_run { "run", "--no-watch", "--data-dir", data, script }
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.equal("USER\n", r.out)
+	end)
+
 	it("three start-ups in a row that crash: safe mode with the last good copy", function()
 		local id = H.uniq("safe")
 		local data = H.tmp(id .. ".data")
@@ -283,6 +315,26 @@ require("lia.timer").every(60000, function() end)
 		assert.truthy(lia:wait_for("HAVE LINE two\n", 5), H.dump(lia))
 		assert.falsy(lia:stderr():find("busy", 1, true), lia:stderr())
 		assert.equal(0, lia:stop())
+	end)
+
+	it("packaging/lia.service: Type=notify, a watchdog, systemctl reload is SIGHUP", function()
+		local unit = {}
+		for l in io.lines(H.root .. "/packaging/lia.service") do
+			local k, v = l:match("^(%w+)=(.*)$")
+			if k then unit[k] = v end
+		end
+		assert.equal("notify", unit.Type)
+		-- READY=1 and WATCHDOG=1 come from lia's own pid
+		assert.truthy(unit.NotifyAccess == "main" or unit.NotifyAccess == "all", unit.NotifyAccess)
+		local dog = tonumber((unit.WatchdogSec or ""):match("^(%d+)s?$"))
+		assert.truthy(dog and dog > 0, unit.WatchdogSec)
+		-- what the reload tests above send: SIGHUP to lia itself
+		assert.truthy((unit.ExecReload or ""):match("^%S*kill %-HUP %$MAINPID$"), unit.ExecReload)
+		assert.truthy((unit.ExecStart or ""):match("^%S*/lia run "), unit.ExecStart)
+		-- lia check --config with the unit's files before every start
+		assert.truthy((unit.ExecStartPre or ""):match("^%S*/lia check "), unit.ExecStartPre)
+		-- $STATE_DIRECTORY (the data directory: last good copy, crash count)
+		assert.truthy(unit.StateDirectory and unit.StateDirectory ~= "", unit.StateDirectory)
 	end)
 
 	it("systemd: READY=1 once running, RELOADING=1 then READY=1 around a reload, WATCHDOG=1", function()
