@@ -174,6 +174,53 @@ end
 		assert.equal("no such key", a.error)
 	end)
 
+	it("runs reload, rollback and restart on lia/<id>/cmd, and state-get returns what lia.state keeps", function()
+		local id = H.uniq("dev")
+		local dir = H.tmp(id .. ".scripts")
+		os.execute("mkdir -p " .. H.q(dir))
+		local script = H.write(dir .. "/main.lua", [[
+local state = require "lia.state"
+state.set("colour", "blue")
+state.flush()
+print("v1")
+]])
+		local topic = "lia/" .. id .. "/status"
+		local sub = broker:sub("-v -t " .. H.q(topic))
+		local p = agent(id, script, { "--health-window", "1", "--no-watch" })
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		local function rr(payload)
+			local r = H.run(string.format("mosquitto_rr -h %s -p %d -t %s -e %s -m %s -W 10",
+				H.host, broker.port, H.q("lia/" .. id .. "/cmd"), H.q("resp/" .. id), H.q(payload)))
+			assert.equal(0, r.status, r.out .. r.err)
+			return cjson.decode(r.out)
+		end
+		-- v1 lived its health window: the good copy
+		assert.truthy(wait_doc(sub, topic, function(x) return x.good end), p:output() .. sub:stdout())
+		local a = rr(cjson.encode { cmd = "state-get", key = "colour", from = "ops-2" })
+		assert.is_true(a.ok, cjson.encode(a))
+		assert.equal("colour", a.key)
+		assert.truthy(a.value:find("blue", 1, true), cjson.encode(a))
+		-- reload: the edited script runs (no inotify: --no-watch), the status says reloaded
+		H.write(script, "print('v2')\n")
+		assert.is_true(rr("reload").ok)
+		assert.truthy(p:wait_for("v2\n", 10), p:output())
+		assert.truthy(wait_doc(sub, topic, function(x) return x.state == "reloaded" end), sub:stdout())
+		-- rollback: back to the good copy (v1) at once
+		assert.is_true(rr("rollback").ok)
+		assert.truthy(wait_doc(sub, topic, function(x) return x.state == "rolled_back" end),
+			p:output() .. sub:stdout())
+		assert.truthy(H.wait(function() return H.count(p:stdout(), "v1\n") >= 2 end, 10), p:output())
+		-- restart: lia re-executes itself; the fleet connection comes up a second time
+		assert.is_true(rr("restart").ok)
+		assert.truthy(H.wait(function()
+			return H.count(p:stderr(), "fleet: command 'restart'") == 1 and
+				H.count(p:stderr(), "-fleet, status on") >= 2
+		end, 20), p:output())
+		assert.truthy(wait_doc(sub, topic, function(x) return x.online and x.uptime < 5 and
+			x.state ~= "rolled_back" end, 20), sub:stdout())
+		assert.truthy(p:stderr():find("fleet: command 'state-get' from ops-2", 1, true), p:output())
+	end)
+
 	it("refuses a tampered, unsigned or too large bundle and accepts the same one re-encoded", function()
 		local id = H.uniq("dev")
 		local keys = H.tmp(id .. ".keys")
