@@ -294,3 +294,66 @@ print("v1")
 		assert.truthy(r.err:find("--fleet-log-level: 'loud' is not error, warn, info or debug", 1, true), r.err)
 	end)
 end)
+
+-- The mosquitto ACL of docs/fleet.md, taken from the page as it is: the
+-- device works under it (status, commands and their answers, a deploy and
+-- its result) and another device can neither command it nor deploy to it.
+describe("fleet under the ACL of docs/fleet.md", function()
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("lets the operator see, command and deploy, and refuses another device", function()
+		local doc = H.read(H.root .. "/docs/fleet.md")
+		local acl_text = doc:match("With `acl_file`.-\n\n```\n(.-)```")
+		assert.truthy(acl_text and acl_text:find("pattern write lia/%u/status", 1, true), "no ACL in docs/fleet.md")
+		local id, other = H.uniq("dev"), H.uniq("dev")
+		local acl = H.write(H.tmp(id .. ".acl"), acl_text)
+		local pw = H.tmp(id .. ".passwd")
+		for i, u in ipairs { "ops", id, other } do
+			local r = H.run(string.format("mosquitto_passwd -b %s %s %s %s", i == 1 and "-c" or "",
+				H.q(pw), H.q(u), H.q(u .. "-pw")))
+			assert.equal(0, r.status, r.out .. r.err)
+		end
+		local broker = H.broker("password_file " .. pw .. "\nacl_file " .. acl)
+		local ops = string.format("-h %s -p %d -u ops -P ops-pw", H.host, broker.port)
+		local keys = H.tmp(id .. ".keys")
+		os.execute("mkdir -p " .. H.q(keys .. "/trusted"))
+		assert.equal(0, H.lia_run({ "keygen", keys .. "/ops" }).status)
+		os.execute("cp " .. H.q(keys .. "/ops.pub") .. " " .. H.q(keys .. "/trusted/"))
+		local watch = H.spawn(string.format("mosquitto_sub %s -v -t 'lia/+/status' -t 'lia/+/deploy/result'", ops))
+		local script = H.script("print('base')\n", nil, id .. ".lua")
+		local p = H.lia_spawn { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id,
+			"-u", id, "-P", id .. "-pw", "--fleet", "--trusted-dir", keys .. "/trusted",
+			"--health-window", "1", "--data-dir", H.tmp(id .. ".data"), script }
+		-- its own status: written by the device, read by ops
+		assert.truthy(watch:wait_for("lia/" .. id .. "/status {", 10), p:output() .. watch:output())
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		-- another device commands it: the broker drops it; then ops does, answer under reply/
+		local r = H.run(string.format("mosquitto_pub -h %s -p %d -u %s -P %s -q 1 -t %s -m %s",
+			H.host, broker.port, H.q(other), H.q(other .. "-pw"), H.q("lia/" .. id .. "/cmd"),
+			H.q(cjson.encode { cmd = "status", from = "forged-by-other" })))
+		assert.equal(0, r.status, r.out .. r.err)
+		r = H.run(string.format("mosquitto_rr %s -t %s -e %s -m %s -W 10", ops,
+			H.q("lia/" .. id .. "/cmd"), H.q("lia/" .. id .. "/reply/ops"),
+			H.q(cjson.encode { cmd = "status", from = "ops-1" })))
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.is_true(cjson.decode(r.out).ok, r.out)
+		assert.truthy(p:wait_for("fleet: command 'status' from ops-1", 10, "stderr"), p:output())
+		assert.falsy(p:stderr():find("forged-by-other", 1, true), p:output())
+		-- a deploy from another device is dropped; ops's is committed and its result read
+		local app = H.write(H.tmp(id .. "-app.lua"), "print('acl app')\n")
+		local out = H.tmp(id .. ".json")
+		assert.equal(0, H.lia_run({ "bundle", "sign", "--key", keys .. "/ops.key", "--id", "acl1",
+			"--version", "1", "-o", out, app }).status)
+		r = H.run(string.format("mosquitto_pub -h %s -p %d -u %s -P %s -q 1 -t %s -f %s",
+			H.host, broker.port, H.q(other), H.q(other .. "-pw"), H.q("lia/" .. id .. "/deploy"), H.q(out)))
+		assert.equal(0, r.status, r.out .. r.err)
+		r = H.lia_run({ "bundle", "push", "-h", H.host, "-p", tostring(broker.port), "-u", "ops",
+			"-P", "ops-pw", "--id", id, "--timeout", "30", out }, { timeout = 60 })
+		assert.equal(0, r.status, r.out .. r.err .. p:output())
+		assert.truthy(r.out:find(id .. ": committed", 1, true), r.out)
+		assert.truthy(watch:wait_for('"bundle":"acl1"', 10), watch:output())
+		-- the device handled one deploy only: ops's (the other device's was dropped by the broker)
+		assert.equal(1, H.count(p:stderr(), " bytes on lia/" .. id .. "/deploy"), p:output())
+	end)
+end)
