@@ -269,11 +269,29 @@ print("v1")
 		res = send(big)
 		assert.equal("refused", res.result)
 		assert.truthy(res.reason:find("more than the limit of 1048576 (1 MiB)", 1, true), res.reason)
-		-- the same bundle re-encoded by another JSON writer (other key order)
+		-- nothing changed: no bundle stored, the first script still the one
+		local data = H.tmp(id .. ".data")
+		local function stored()
+			local r = H.run("ls -A " .. H.q(data .. "/bundles") .. " 2>/dev/null")
+			return r.out
+		end
+		assert.equal("", stored())
+		assert.falsy(p:stdout():find("evil", 1, true), p:output())
+		-- the same bundle re-encoded by another JSON writer (other key order), on lia/all/deploy
+		local status = broker:sub("-v -t " .. H.q("lia/" .. id .. "/status"))
+		topic = "lia/all/deploy"
 		res = send(b)
+		broker:pub("-r -n -t lia/all/deploy")
 		assert.equal("committed", res.result, cjson.encode(res))
 		assert.equal("t1", res.bundle)
 		assert.truthy(p:wait_for("app\n", 5), p:output())
+		-- stored whole under its id and hash (no .new- folder left), named by the status
+		assert.equal("t1-" .. res.hash:sub(1, 16) .. "\n", stored())
+		local d = wait_doc(status, "lia/" .. id .. "/status", function(x)
+			return x.bundle and x.bundle.id == "t1" end)
+		assert.truthy(d, status:stdout())
+		assert.equal(res.hash, d.bundle.hash)
+		assert.equal("1", d.bundle.version)
 	end)
 
 	it("is turned on by the configuration file too (fleet = true, fleet_prefix, fleet_group)", function()
