@@ -269,6 +269,12 @@ print("v1")
 		res = send(big)
 		assert.equal("refused", res.result)
 		assert.truthy(res.reason:find("more than the limit of 1048576 (1 MiB)", 1, true), res.reason)
+		-- lia bundle push says so itself, before it connects
+		local bigfile = H.write(H.tmp(id .. "-big.json"), cjson.encode(big))
+		r = H.lia_run { "bundle", "push", "-h", H.host, "-p", tostring(broker.port), "--id", id, bigfile }
+		assert.equal(1, r.status, r.out .. r.err)
+		assert.truthy(r.err:find("more than the limit of 1048576 (1 MiB)", 1, true), r.err)
+		assert.falsy(r.out:find("pushed", 1, true), r.out)
 		-- nothing changed: no bundle stored, the first script still the one
 		local data = H.tmp(id .. ".data")
 		local function stored()
