@@ -90,6 +90,23 @@ timer.after(50, function() error("boom") end)
 			sub:stdout())
 	end)
 
+	it("says safe_mode in the status after a start-up that crashed (--safe-mode-after 1)", function()
+		local id = H.uniq("dev")
+		local script = H.script("os.exit(9, false)\n", nil, id .. ".lua")
+		local data = H.tmp(id .. ".data")
+		local r = H.lia_run { "run", "--no-watch", "--safe-mode-after", "1", "--data-dir", data, script }
+		assert.equal(9, r.status, r.out .. r.err)
+		local topic = "lia/" .. id .. "/status"
+		local sub = broker:sub("-v -t " .. H.q(topic))
+		local p = H.lia_spawn { "run", "--no-watch", "--safe-mode-after", "1", "-h", H.host,
+			"-p", tostring(broker.port), "-i", id, "--fleet", "--data-dir", data, script }
+		local d = wait_doc(sub, topic, function(x) return x.online end)
+		assert.truthy(d, p:output() .. sub:stdout())
+		assert.equal("safe_mode", d.state, cjson.encode(d))
+		assert.truthy(d.detail:find("safe mode", 1, true), d.detail)
+		assert.equal(0, p:stop())
+	end)
+
 	it("answers status on lia/<id>/cmd by v5 response topic and by reply_to", function()
 		local id = H.uniq("dev")
 		local script = H.script("print('up')\n", nil, id .. ".lua")
@@ -313,6 +330,13 @@ print("v1")
 		local d = wait_doc(sub, topic, function(x) return x.online end)
 		assert.truthy(d, p:output() .. sub:stdout())
 		assert.same({ "a", "b" }, d.groups)
+		-- fleet_log_level = error: the command line (a warning) stays home
+		local log = broker:sub("-t " .. H.q("cfg/lia/" .. id .. "/log"))
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		broker:pub("-t " .. H.q("cfg/lia/" .. id .. "/cmd") .. " -m status")
+		assert.truthy(p:wait_for("fleet: command 'status'", 10, "stderr"), p:output())
+		assert(broker:barrier(log, "cfg/lia/" .. id .. "/log"))
+		assert.falsy(log:stdout():find("fleet: command", 1, true), log:stdout())
 		local r = H.lia_run { "run", "--fleet-log-level", "loud", script }
 		assert.equal(1, r.status)
 		assert.truthy(r.err:find("--fleet-log-level: 'loud' is not error, warn, info or debug", 1, true), r.err)
