@@ -188,6 +188,10 @@ static void on_status(const char *state, const char *detail, void *ud)
 	} else if (strcmp(state, "reloaded") == 0 && strcmp(fl.state, "rolled_back") == 0 &&
 			strcmp(detail, fl.detail) == 0) {
 		/* the rollback's own switch to the good copy: still rolled back */
+	} else if (strcmp(state, "running") == 0 && (strcmp(fl.state, "safe_mode") == 0 ||
+			strcmp(fl.state, "rolled_back") == 0)) {
+		/* the start of what safe mode or a start-up rollback chose: the
+		 * status keeps saying why it runs (it said "running" before) */
 	} else {
 		snprintf(fl.state, sizeof fl.state, "%s", state);
 		snprintf(fl.detail, sizeof fl.detail, "%s", detail);

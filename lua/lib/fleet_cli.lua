@@ -133,6 +133,12 @@ local function read_bundle(cmd, path)
 	if not f then return nil, "cannot read the bundle: " .. tostring(err or path) end
 	local text = f:read("a")
 	f:close()
+	-- the devices refuse more (lfleet_bundle.h BUNDLE_MAX_BYTES); far larger
+	-- would be dropped by the broker or the agent's packet limit unreported
+	if #text > 1024 * 1024 then
+		return nil, string.format("%s: the bundle is %d bytes, more than the limit of 1048576 (1 MiB)",
+			path, #text)
+	end
 	local b = cjson.decode(text)
 	if type(b) ~= "table" or type(b.id) ~= "string" then
 		return nil, path .. ": not a bundle (make one with lia bundle sign)"

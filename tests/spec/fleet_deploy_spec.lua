@@ -111,6 +111,8 @@ describe("a fleet of ten agents", function()
 			assert.truthy(line, r.out)
 			assert.truthy(line:find(" online ", 1, true), line)
 		end
+		-- piped: plain lines, no terminal control codes
+		assert.falsy(r.out:find("\27", 1, true), r.out)
 		-- on a terminal (script(1) gives it one): a table with a header, redrawn in place
 		r = H.run(string.format("script -qec %s /dev/null", H.q(string.format(
 			"%s fleet -h %s -p %d --timeout 2", H.q(H.lia), H.host, broker.port))), { timeout = 20 })
@@ -139,9 +141,20 @@ describe("a fleet of ten agents", function()
 local timer = require "lia.timer"
 timer.after(50, function() error("broken bundle") end)
 ]])
+		-- every deploy topic the nine could get it on: their own, the group's, all
+		local deploys = broker:sub("-v -t 'lia/+/deploy' -t 'lia/group/+/deploy'")
+		assert(broker:barrier(deploys, "lia/barrier/deploy"))
 		local r = push { "--group", group, "--canary", "1", "--then-all", b }
 		assert.equal(1, r.status, r.out .. r.err)
 		local canary = ids[1]
+		-- what push published precedes the marker: the bundle went to the canary's topic only
+		assert(broker:barrier(deploys, "lia/barrier/deploy"))
+		local carried = {}
+		for l in deploys:stdout():gmatch("[^\n]+") do
+			local t, payload = l:match("^(%S+) (.*)$")
+			if t and payload and payload:find('"broken1"', 1, true) then carried[#carried + 1] = t end
+		end
+		assert.same({ "lia/" .. canary .. "/deploy" }, carried)
 		assert.truthy(r.out:find("stopped: the canary " .. canary .. " rolled_back", 1, true), r.out)
 		assert.truthy(r.out:find("broken bundle", 1, true), r.out)
 		-- the results before a fresh marker are all there is

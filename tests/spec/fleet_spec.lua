@@ -90,6 +90,23 @@ timer.after(50, function() error("boom") end)
 			sub:stdout())
 	end)
 
+	it("says safe_mode in the status after a start-up that crashed (--safe-mode-after 1)", function()
+		local id = H.uniq("dev")
+		local script = H.script("os.exit(9, false)\n", nil, id .. ".lua")
+		local data = H.tmp(id .. ".data")
+		local r = H.lia_run { "run", "--no-watch", "--safe-mode-after", "1", "--data-dir", data, script }
+		assert.equal(9, r.status, r.out .. r.err)
+		local topic = "lia/" .. id .. "/status"
+		local sub = broker:sub("-v -t " .. H.q(topic))
+		local p = H.lia_spawn { "run", "--no-watch", "--safe-mode-after", "1", "-h", H.host,
+			"-p", tostring(broker.port), "-i", id, "--fleet", "--data-dir", data, script }
+		local d = wait_doc(sub, topic, function(x) return x.online end)
+		assert.truthy(d, p:output() .. sub:stdout())
+		assert.equal("safe_mode", d.state, cjson.encode(d))
+		assert.truthy(d.detail:find("safe mode", 1, true), d.detail)
+		assert.equal(0, p:stop())
+	end)
+
 	it("answers status on lia/<id>/cmd by v5 response topic and by reply_to", function()
 		local id = H.uniq("dev")
 		local script = H.script("print('up')\n", nil, id .. ".lua")
@@ -174,6 +191,53 @@ end
 		assert.equal("no such key", a.error)
 	end)
 
+	it("runs reload, rollback and restart on lia/<id>/cmd, and state-get returns what lia.state keeps", function()
+		local id = H.uniq("dev")
+		local dir = H.tmp(id .. ".scripts")
+		os.execute("mkdir -p " .. H.q(dir))
+		local script = H.write(dir .. "/main.lua", [[
+local state = require "lia.state"
+state.set("colour", "blue")
+state.flush()
+print("v1")
+]])
+		local topic = "lia/" .. id .. "/status"
+		local sub = broker:sub("-v -t " .. H.q(topic))
+		local p = agent(id, script, { "--health-window", "1", "--no-watch" })
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		local function rr(payload)
+			local r = H.run(string.format("mosquitto_rr -h %s -p %d -t %s -e %s -m %s -W 10",
+				H.host, broker.port, H.q("lia/" .. id .. "/cmd"), H.q("resp/" .. id), H.q(payload)))
+			assert.equal(0, r.status, r.out .. r.err)
+			return cjson.decode(r.out)
+		end
+		-- v1 lived its health window: the good copy
+		assert.truthy(wait_doc(sub, topic, function(x) return x.good end), p:output() .. sub:stdout())
+		local a = rr(cjson.encode { cmd = "state-get", key = "colour", from = "ops-2" })
+		assert.is_true(a.ok, cjson.encode(a))
+		assert.equal("colour", a.key)
+		assert.truthy(a.value:find("blue", 1, true), cjson.encode(a))
+		-- reload: the edited script runs (no inotify: --no-watch), the status says reloaded
+		H.write(script, "print('v2')\n")
+		assert.is_true(rr("reload").ok)
+		assert.truthy(p:wait_for("v2\n", 10), p:output())
+		assert.truthy(wait_doc(sub, topic, function(x) return x.state == "reloaded" end), sub:stdout())
+		-- rollback: back to the good copy (v1) at once
+		assert.is_true(rr("rollback").ok)
+		assert.truthy(wait_doc(sub, topic, function(x) return x.state == "rolled_back" end),
+			p:output() .. sub:stdout())
+		assert.truthy(H.wait(function() return H.count(p:stdout(), "v1\n") >= 2 end, 10), p:output())
+		-- restart: lia re-executes itself; the fleet connection comes up a second time
+		assert.is_true(rr("restart").ok)
+		assert.truthy(H.wait(function()
+			return H.count(p:stderr(), "fleet: command 'restart'") == 1 and
+				H.count(p:stderr(), "-fleet, status on") >= 2
+		end, 20), p:output())
+		assert.truthy(wait_doc(sub, topic, function(x) return x.online and x.uptime < 5 and
+			x.state ~= "rolled_back" end, 20), sub:stdout())
+		assert.truthy(p:stderr():find("fleet: command 'state-get' from ops-2", 1, true), p:output())
+	end)
+
 	it("refuses a tampered, unsigned or too large bundle and accepts the same one re-encoded", function()
 		local id = H.uniq("dev")
 		local keys = H.tmp(id .. ".keys")
@@ -222,11 +286,35 @@ end
 		res = send(big)
 		assert.equal("refused", res.result)
 		assert.truthy(res.reason:find("more than the limit of 1048576 (1 MiB)", 1, true), res.reason)
-		-- the same bundle re-encoded by another JSON writer (other key order)
+		-- lia bundle push says so itself, before it connects
+		local bigfile = H.write(H.tmp(id .. "-big.json"), cjson.encode(big))
+		r = H.lia_run { "bundle", "push", "-h", H.host, "-p", tostring(broker.port), "--id", id, bigfile }
+		assert.equal(1, r.status, r.out .. r.err)
+		assert.truthy(r.err:find("more than the limit of 1048576 (1 MiB)", 1, true), r.err)
+		assert.falsy(r.out:find("pushed", 1, true), r.out)
+		-- nothing changed: no bundle stored, the first script still the one
+		local data = H.tmp(id .. ".data")
+		local function stored()
+			local r = H.run("ls -A " .. H.q(data .. "/bundles") .. " 2>/dev/null")
+			return r.out
+		end
+		assert.equal("", stored())
+		assert.falsy(p:stdout():find("evil", 1, true), p:output())
+		-- the same bundle re-encoded by another JSON writer (other key order), on lia/all/deploy
+		local status = broker:sub("-v -t " .. H.q("lia/" .. id .. "/status"))
+		topic = "lia/all/deploy"
 		res = send(b)
+		broker:pub("-r -n -t lia/all/deploy")
 		assert.equal("committed", res.result, cjson.encode(res))
 		assert.equal("t1", res.bundle)
 		assert.truthy(p:wait_for("app\n", 5), p:output())
+		-- stored whole under its id and hash (no .new- folder left), named by the status
+		assert.equal("t1-" .. res.hash:sub(1, 16) .. "\n", stored())
+		local d = wait_doc(status, "lia/" .. id .. "/status", function(x)
+			return x.bundle and x.bundle.id == "t1" end)
+		assert.truthy(d, status:stdout())
+		assert.equal(res.hash, d.bundle.hash)
+		assert.equal("1", d.bundle.version)
 	end)
 
 	it("is turned on by the configuration file too (fleet = true, fleet_prefix, fleet_group)", function()
@@ -242,8 +330,78 @@ end
 		local d = wait_doc(sub, topic, function(x) return x.online end)
 		assert.truthy(d, p:output() .. sub:stdout())
 		assert.same({ "a", "b" }, d.groups)
+		-- fleet_log_level = error: the command line (a warning) stays home
+		local log = broker:sub("-t " .. H.q("cfg/lia/" .. id .. "/log"))
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		broker:pub("-t " .. H.q("cfg/lia/" .. id .. "/cmd") .. " -m status")
+		assert.truthy(p:wait_for("fleet: command 'status'", 10, "stderr"), p:output())
+		assert(broker:barrier(log, "cfg/lia/" .. id .. "/log"))
+		assert.falsy(log:stdout():find("fleet: command", 1, true), log:stdout())
 		local r = H.lia_run { "run", "--fleet-log-level", "loud", script }
 		assert.equal(1, r.status)
 		assert.truthy(r.err:find("--fleet-log-level: 'loud' is not error, warn, info or debug", 1, true), r.err)
+	end)
+end)
+
+-- The mosquitto ACL of docs/fleet.md, taken from the page as it is: the
+-- device works under it (status, commands and their answers, a deploy and
+-- its result) and another device can neither command it nor deploy to it.
+describe("fleet under the ACL of docs/fleet.md", function()
+	teardown(H.cleanup)
+	after_each(H.reap)
+
+	it("lets the operator see, command and deploy, and refuses another device", function()
+		local doc = H.read(H.root .. "/docs/fleet.md")
+		local acl_text = doc:match("With `acl_file`.-\n\n```\n(.-)```")
+		assert.truthy(acl_text and acl_text:find("pattern write lia/%u/status", 1, true), "no ACL in docs/fleet.md")
+		local id, other = H.uniq("dev"), H.uniq("dev")
+		local acl = H.write(H.tmp(id .. ".acl"), acl_text)
+		local pw = H.tmp(id .. ".passwd")
+		for i, u in ipairs { "ops", id, other } do
+			local r = H.run(string.format("mosquitto_passwd -b %s %s %s %s", i == 1 and "-c" or "",
+				H.q(pw), H.q(u), H.q(u .. "-pw")))
+			assert.equal(0, r.status, r.out .. r.err)
+		end
+		local broker = H.broker("password_file " .. pw .. "\nacl_file " .. acl)
+		local ops = string.format("-h %s -p %d -u ops -P ops-pw", H.host, broker.port)
+		local keys = H.tmp(id .. ".keys")
+		os.execute("mkdir -p " .. H.q(keys .. "/trusted"))
+		assert.equal(0, H.lia_run({ "keygen", keys .. "/ops" }).status)
+		os.execute("cp " .. H.q(keys .. "/ops.pub") .. " " .. H.q(keys .. "/trusted/"))
+		local watch = H.spawn(string.format("mosquitto_sub %s -v -t 'lia/+/status' -t 'lia/+/deploy/result'", ops))
+		local script = H.script("print('base')\n", nil, id .. ".lua")
+		local p = H.lia_spawn { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id,
+			"-u", id, "-P", id .. "-pw", "--fleet", "--trusted-dir", keys .. "/trusted",
+			"--health-window", "1", "--data-dir", H.tmp(id .. ".data"), script }
+		-- its own status: written by the device, read by ops
+		assert.truthy(watch:wait_for("lia/" .. id .. "/status {", 10), p:output() .. watch:output())
+		assert(broker:subscribed(id .. "-fleet"), p:output())
+		-- another device commands it: the broker drops it; then ops does, answer under reply/
+		local r = H.run(string.format("mosquitto_pub -h %s -p %d -u %s -P %s -q 1 -t %s -m %s",
+			H.host, broker.port, H.q(other), H.q(other .. "-pw"), H.q("lia/" .. id .. "/cmd"),
+			H.q(cjson.encode { cmd = "status", from = "forged-by-other" })))
+		assert.equal(0, r.status, r.out .. r.err)
+		r = H.run(string.format("mosquitto_rr %s -t %s -e %s -m %s -W 10", ops,
+			H.q("lia/" .. id .. "/cmd"), H.q("lia/" .. id .. "/reply/ops"),
+			H.q(cjson.encode { cmd = "status", from = "ops-1" })))
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.is_true(cjson.decode(r.out).ok, r.out)
+		assert.truthy(p:wait_for("fleet: command 'status' from ops-1", 10, "stderr"), p:output())
+		assert.falsy(p:stderr():find("forged-by-other", 1, true), p:output())
+		-- a deploy from another device is dropped; ops's is committed and its result read
+		local app = H.write(H.tmp(id .. "-app.lua"), "print('acl app')\n")
+		local out = H.tmp(id .. ".json")
+		assert.equal(0, H.lia_run({ "bundle", "sign", "--key", keys .. "/ops.key", "--id", "acl1",
+			"--version", "1", "-o", out, app }).status)
+		r = H.run(string.format("mosquitto_pub -h %s -p %d -u %s -P %s -q 1 -t %s -f %s",
+			H.host, broker.port, H.q(other), H.q(other .. "-pw"), H.q("lia/" .. id .. "/deploy"), H.q(out)))
+		assert.equal(0, r.status, r.out .. r.err)
+		r = H.lia_run({ "bundle", "push", "-h", H.host, "-p", tostring(broker.port), "-u", "ops",
+			"-P", "ops-pw", "--id", id, "--timeout", "30", out }, { timeout = 60 })
+		assert.equal(0, r.status, r.out .. r.err .. p:output())
+		assert.truthy(r.out:find(id .. ": committed", 1, true), r.out)
+		assert.truthy(watch:wait_for('"bundle":"acl1"', 10), watch:output())
+		-- the device handled one deploy only: ops's (the other device's was dropped by the broker)
+		assert.equal(1, H.count(p:stderr(), " bytes on lia/" .. id .. "/deploy"), p:output())
 	end)
 end)
