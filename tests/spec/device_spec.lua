@@ -62,6 +62,22 @@ describe("lia.device", function()
 		assert.truthy(t and t > 19 and t < 24, sub:stdout())
 	end)
 
+	it("every kind of entry passes the Home Assistant peer's schema: a binary_sensor, own payloads, serial", function()
+		local id = H.uniq("devpeer")
+		local lia = start(id)
+		-- relay, lamp, button, air_{temperature,pressure,humidity}, hum_{temperature,humidity}, meter
+		local r = H.run(string.format("/usr/bin/python3 %s %s %d %s 9",
+			H.q(H.root .. "/tests/tools/ha_peer.py"), H.host, broker.port, id), { timeout = 60 })
+		assert.equal(0, r.status, r.out .. r.err .. H.dump(lia, broker))
+		for _, l in ipairs({ "config binary_sensor button ok", "config switch lamp ok",
+				"config switch relay ok", "config sensor air_pressure ok", "config sensor hum_humidity ok",
+				"config sensor meter ok", "command switch lamp 1 ok", "command switch lamp 0 ok",
+				"reannounced after restart", "PEER OK" }) do
+			assert.truthy(r.out:find(l .. "\n", 1, true), l .. " in:\n" .. r.out)
+		end
+		assert.truthy(lia:alive(), H.dump(lia, broker))
+	end)
+
 	it("outputs follow commands with their payloads; inputs are debounced; sensors publish at their interval", function()
 		local id = H.uniq("dev")
 		local sub = broker:sub(string.format("-t 'lia/%s/+/state' -v", id))
