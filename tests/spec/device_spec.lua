@@ -53,7 +53,7 @@ describe("lia.device", function()
 		assert.equal(0, r.status, r.out .. r.err .. H.dump(lia, broker))
 		for _, l in ipairs({ "config switch relay1 ok", "config switch relay2 ok",
 				"config sensor room_temperature ok", "command switch relay1 ON ok",
-				"command switch relay2 OFF ok", "reannounced after restart", "PEER OK" }) do
+				"command switch relay2 OFF ok", "nothing announced on offline", "reannounced after restart", "PEER OK" }) do
 			assert.truthy(r.out:find(l .. "\n", 1, true), l .. " in:\n" .. r.out)
 		end
 		local sub = broker:sub(string.format("-t 'lia/%s/room_temperature/state' -C 1", id))
@@ -72,7 +72,7 @@ describe("lia.device", function()
 		for _, l in ipairs({ "config binary_sensor button ok", "config switch lamp ok",
 				"config switch relay ok", "config sensor air_pressure ok", "config sensor hum_humidity ok",
 				"config sensor meter ok", "command switch lamp 1 ok", "command switch lamp 0 ok",
-				"reannounced after restart", "PEER OK" }) do
+				"nothing announced on offline", "reannounced after restart", "PEER OK" }) do
 			assert.truthy(r.out:find(l .. "\n", 1, true), l .. " in:\n" .. r.out)
 		end
 		assert.truthy(lia:alive(), H.dump(lia, broker))

@@ -31,7 +31,7 @@ describe("lia.ha", function()
 		for _, l in ipairs({ "config switch relay ok", "config sensor cpu_temp ok",
 				"config number interval ok", "config button blink ok", "available",
 				"command switch relay ON ok", "command switch relay OFF ok",
-				"command number interval 2 ok", "reannounced after restart", "PEER OK" }) do
+				"command number interval 2 ok", "nothing announced on offline", "reannounced after restart", "PEER OK" }) do
 			assert.truthy(r.out:find(l .. "\n", 1, true), l .. " in:\n" .. r.out)
 		end
 		assert.truthy(lia:alive(), H.dump(lia, broker))
