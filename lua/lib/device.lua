@@ -73,14 +73,18 @@ local function open_input(d, key, o)
 	-- lia's debounce passes the first edge and drops those within
 	-- debounce_ms after it: a change inside that window (a quick second
 	-- press) is caught by reading the level once the window is over.
+	-- Only changes are published: that check can read a new level before
+	-- the edge event for it is delivered (the level changes in one loop
+	-- pass, the event comes in the next), and the event then reports
+	-- nothing new.
 	local check
+	local function report(v)
+		if v ~= e.value then e:set(v) end
+	end
 	line:on_edge(function(ev)
-		e:set(ev.value == 1)
+		report(ev.value == 1)
 		if check then check:stop() end
-		check = timer.after(spec.debounce_ms + 5, function()
-			local v = line:read() == 1
-			if v ~= e.value then e:set(v) end
-		end)
+		check = timer.after(spec.debounce_ms + 5, function() report(line:read() == 1) end)
 	end)
 end
 

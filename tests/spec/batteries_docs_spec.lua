@@ -36,6 +36,14 @@ describe("docs/batteries.md", function()
 		assert.equal(1, n)
 	end)
 
+	it("the README's quick start shows the Home Assistant example verbatim", function()
+		local readme = assert(H.read(H.root .. "/README.md"))
+		local quick = assert(readme:match("\n## Quick start\n(.-)\n## "), "README.md: no ## Quick start")
+		local code = assert(H.read(H.root .. "/scripts/examples/ha_device.lua"))
+		assert.truthy(quick:find("```lua\n" .. code .. "```", 1, true),
+			"scripts/examples/ha_device.lua is not shown verbatim in the README's quick start")
+	end)
+
 	it("is linked from docs/lua-api.md and the README", function()
 		assert.truthy(H.read(H.root .. "/docs/lua-api.md"):find("(batteries.md)", 1, true))
 		assert.truthy(H.read(H.root .. "/README.md"):find("(docs/batteries.md)", 1, true))

@@ -31,7 +31,7 @@ describe("lia.ha", function()
 		for _, l in ipairs({ "config switch relay ok", "config sensor cpu_temp ok",
 				"config number interval ok", "config button blink ok", "available",
 				"command switch relay ON ok", "command switch relay OFF ok",
-				"command number interval 2 ok", "reannounced after restart", "PEER OK" }) do
+				"command number interval 2 ok", "nothing announced on offline", "reannounced after restart", "PEER OK" }) do
 			assert.truthy(r.out:find(l .. "\n", 1, true), l .. " in:\n" .. r.out)
 		end
 		assert.truthy(lia:alive(), H.dump(lia, broker))
@@ -70,6 +70,33 @@ describe("lia.ha", function()
 		assert.truthy(H.wait(function()
 			return select(2, sub:stdout():gsub("availability online\n", "")) >= 2 end, 10),
 			sub:stdout() .. H.dump(lia2, broker))
+	end)
+
+	it("a button calls its callback on payload_press only; a number takes numbers in min..max only", function()
+		local id = H.uniq("habtn")
+		local s = H.script([[
+local mqtt, ha = require "lia.mqtt", require "lia.ha"
+local c = mqtt.client{ uri = "${URI}", client_id = "${ID}", will = ha.will("${ID}") }
+local dev = ha.device{ client = c, id = "${ID}", name = "Buttons" }
+local presses = 0
+dev:button{ id = "go", name = "Go", on = function(_, v) presses = presses + 1; print("pressed", presses, v) end }
+dev:number{ id = "n", name = "N", min = 1, max = 10, on = function(_, v) print("number", v) end }
+c:subscribe("test/${ID}/marker", 1, function() print("marker", presses); lia.stop() end)
+c:connect()
+]], { URI = broker:uri(), ID = id })
+		local lia = H.lia_spawn({ "run", s })
+		-- go/set, n/set, homeassistant/status, test/<id>/marker
+		assert.truthy(broker:subscribed(id, 10, 4), H.dump(lia, broker))
+		-- each acknowledged (QoS 1) before the next is sent: lia takes them in this order
+		for _, m in ipairs({ { "go/set", "x" }, { "go/set", "PRESS" }, { "n/set", "11" }, { "n/set", "abc" },
+				{ "n/set", "7" } }) do
+			broker:pub(string.format("-q 1 -t lia/%s/%s -m %s", id, m[1], m[2]))
+		end
+		broker:pub(string.format("-q 1 -t test/%s/marker -m x", id))
+		assert.equal(0, lia:wait(10), H.dump(lia, broker))
+		assert.equal("pressed\t1\ttrue\nnumber\t7\nmarker\t1\n", lia:stdout(), H.dump(lia, broker))
+		assert.truthy(lia:stderr():find('N: bad number "11"', 1, true), lia:stderr())
+		assert.truthy(lia:stderr():find('N: bad number "abc"', 1, true), lia:stderr())
 	end)
 
 	it("removing an entity publishes an empty retained config and clears its state", function()

@@ -11,6 +11,8 @@ describe("json", function()
 
 	it("cjson and cjson.safe are built in: encode, decode, errors", function()
 		local s = H.script([[
+-- built in: in package.preload before any package.cpath search
+assert(type(package.preload["cjson"]) == "function" and type(package.preload["cjson.safe"]) == "function")
 local cjson, safe = require "cjson", require "cjson.safe"
 local t = cjson.decode('{"a":[1,2,{"b":null}],"s":"\\u00e9"}')
 assert(t.a[2] == 2 and t.a[3].b == cjson.null and t.s == "\195\169")

@@ -7,9 +7,9 @@ checks each against SCHEMA (the keys HA's MQTT discovery requires per
 component, their types, the topic layout, unique ids), checks that the
 device is available, sends every switch and number a command and waits
 for the state to follow, then restarts "Home Assistant" (homeassistant/status
-offline, then online) and waits for every config and the availability to
-be published again (live, not retained). Prints one line per check and
-"PEER OK" at the end, exit 0; "FAIL what" and exit 1 at the first problem.
+offline, after which nothing may be announced, then online) and waits for
+every config and the availability to be published again (live, not
+retained). Prints one line per check and "PEER OK" at the end, exit 0; "FAIL what" and exit 1 at the first problem.
 """
 import json
 import re
@@ -176,7 +176,21 @@ def main():
                 p.wait(f"{st} = {want}", seen)
             print(f"command {component} {obj} {cmd} ok", flush=True)
     # Home Assistant restarts: its will says offline, then its birth message online
+    n = len(p.msgs)
     p.pub("homeassistant/status", "offline")
+    switch = next((cfg for component, _, cfg in entities
+                   if component == "switch" and cfg.get("state_topic")), None)
+    if switch:
+        # "offline" announces nothing: a command sent after it is followed
+        # (lia takes them in order), and no config may come before its state
+        on = switch.get("payload_on", "ON")
+        p.pub(switch["command_topic"], on)
+        at = p.wait(f"{switch['state_topic']} = {on} after offline", lambda ms: next(
+            (i for i in range(n, len(ms)) if ms[i][0] == switch["state_topic"] and ms[i][1] == on),
+            None))
+        if configs_of(node, p.msgs[:at], False, n):
+            raise Fail("configs announced on homeassistant/status offline")
+        print("nothing announced on offline", flush=True)
     n = len(p.msgs)
     p.pub("homeassistant/status", "online")
     p.wait("configs announced again", lambda ms: len(configs_of(node, ms, False, n)) >= count)
