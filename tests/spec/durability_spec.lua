@@ -176,26 +176,36 @@ describe("offline queue", function()
 				print("stored", tok:wait("stored"), c:stats().queued)
 			end
 			c:on("connect", function() print("connected") end)
+			local ended = false
 			require("lia.timer").every(20, function()
 				local st = c:stats()
-				if st.connects > 0 and st.queued == 0 and st.inflight == 0 then print("DRAINED") end
+				if not ended and st.connects > 0 and st.queued == 0 and st.inflight == 0 then
+					-- everything acknowledged, nothing left to resend: a
+					-- duplicate of 1..1000 would arrive before END
+					ended = true
+					c:publish("off/t", "END", 1)
+					print("DRAINED")
+				end
 			end)
 		]], { URI = broker:uri(), ID = id })
 		local p = H.lia_spawn({ "run", "--safe-mode-after", "0", "--data-dir", dir, script }, { env = { PUBLISH = 1 } })
 		assert(p:wait_for("stored\ttrue\t1000", 10), H.dump(p))
+		-- the depth is logged when it reaches 1000 (then at each doubling)
+		assert(p:wait_for("offline queue: 1000 messages", 10, "stderr"), H.dump(p))
 		p:kill("KILL"); p:wait()
 		p = H.lia_spawn({ "run", "--safe-mode-after", "0", "--data-dir", dir, script })
 		assert(p:wait_for("store: 1000 messages", 10, "stderr"), H.dump(p))
 		broker:start()
 		assert(p:wait_for("DRAINED", 30), H.dump(p, broker))
-		local sub = H.spawn(string.format("mosquitto_sub -h %s -p %d -i %s -c -q 1 -t 'off/#' -C 1000 -W 20",
+		local sub = H.spawn(string.format("mosquitto_sub -h %s -p %d -i %s -c -q 1 -t 'off/#' -C 1001 -W 20",
 			H.host, broker.port, sid))
 		assert(sub:wait(25) == 0, H.dump(sub, broker))
 		local got = H.lines(sub:stdout())
-		assert.are.equal(1000, #got)
+		assert.are.equal(1001, #got)
 		for i = 1, 1000 do
 			if got[i] ~= tostring(i) then error("message " .. i .. " is " .. tostring(got[i])) end
 		end
+		assert.are.equal("END", got[1001])
 	end)
 
 	it("drops the oldest beyond max_queued / max_queued_bytes, expires by max_age, counts in stats", function()
@@ -225,6 +235,8 @@ describe("offline queue", function()
 		assert.matches("stats\t10\t11\ttrue", r.out, nil, true)
 		assert.matches("bytes\t%d+\ttrue\t%d+", r.out)
 		assert.matches("new\tnil\toffline queue full", r.out, nil, true)
+		-- the first drop is logged (then every 1000th)
+		assert.matches("offline queue full (10 messages", r.err, nil, true)
 	end)
 
 	it("max_age drops what waited too long; drain_rate paces the backlog", function()
