@@ -345,6 +345,40 @@ describe("store", function()
 		assert.is_true(last > 0)
 	end)
 
+	it("lia.state keeps each type, delete and keys(prefix); config data_dir places the store; tok.stored", function()
+		local dir = H.tmp(H.uniq("cfgdata"))
+		local conf = H.tmp(H.uniq("lia")) .. ".conf"
+		H.write(conf, "data_dir = " .. dir .. "\n")
+		local script = H.script([[
+			local state = require "lia.state"
+			if os.getenv("FIRST") then
+				assert(state.set("a.s", "text")); assert(state.set("a.i", 42))
+				assert(state.set("a.f", 0.25)); assert(state.set("a.b", false))
+				assert(state.set("b.t", { x = { 1, 2 }, y = "z" })); assert(state.set("a.gone", 1))
+				assert(state.delete("a.gone"))
+				local c = require("lia.mqtt").client{ uri = "mqtt://127.0.0.1:1", client_id = "${ID}" }
+				c:connect()     -- port 1: stays queued, and stored
+				local tok = c:publish("t", "x", 1)
+				print("before", tok.stored)
+				print("stored", tok:wait("stored"), tok.stored)
+				os.exit(0)
+			end
+			local t = state.get("b.t")
+			print("got", state.get("a.s"), math.type(state.get("a.i")), state.get("a.i"), state.get("a.f"),
+				state.get("a.b"), t.x[2], t.y, state.get("a.gone", "none"))
+			print("keys", table.concat(state.keys("a."), ","), #state.keys())
+			os.exit(0)
+		]], { ID = H.uniq("st") })
+		local r = H.lia_run({ "run", "--safe-mode-after", "0", "--config", conf, script }, { env = { FIRST = 1 } })
+		assert.matches("before\tfalse\nstored\ttrue\ttrue", r.out, nil, true)
+		-- the configuration's data_dir wins over $STATE_DIRECTORY (set by tests/run.sh)
+		local f = io.open(dir .. "/lia.db")
+		assert(f, "no lia.db in the configured data_dir: " .. r.err); f:close()
+		r = H.lia_run({ "run", "--safe-mode-after", "0", "--config", conf, script })
+		assert.matches("got\ttext\tinteger\t42\t0.25\tfalse\t2\tz\tnone", r.out, nil, true)
+		assert.matches("keys\ta.b,a.f,a.i,a.s\t5", r.out, nil, true)
+	end)
+
 	local function recovers(prepare, expect)
 		local dir = H.tmp(H.uniq("data"))
 		os.execute("mkdir -p " .. H.q(dir))
