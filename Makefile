@@ -50,8 +50,9 @@ APP_OBJ  := $(LUA_SRC:%.c=$(BUILD)/%.o) $(HW_SRC:%.c=$(BUILD)/%.o) \
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # bench_paho.c needs libpaho-mqtt-dev, which only make bench installs;
-# copycount.c is an LD_PRELOAD shim for make bench, not a program
-TOOL_SRC := $(filter-out tests/tools/bench_paho.c tests/tools/copycount.c,$(wildcard tests/tools/*.c))
+# copycount.c (make bench) and slowwal.c (durability_spec) are LD_PRELOAD
+# shims, not programs
+TOOL_SRC := $(filter-out tests/tools/bench_paho.c tests/tools/copycount.c tests/tools/slowwal.c,$(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance bench bench-deps
@@ -120,7 +121,7 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BIN) build-fuzz/seeds/.done
 	@sh tests/run.sh $(BUILD) build-asan
 
-build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN)
+build-tests: $(BUILD)/lia $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/tools/slowwal.so
 
 # make test-faults: only the fault-injection tier (tests/faults/faults.py):
 # QoS 1/2 through cut, torn and half-open links, broker restarts, a soak.
@@ -275,6 +276,11 @@ $(BUILD)/tools/copycount.so: tests/tools/copycount.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -fPIC -shared -fno-builtin -fno-tree-loop-distribute-patterns \
 		$(CFLAGS) -o $@ $< -ldl
+
+# slows SQLite's WAL writes for durability_spec's kill runs (LD_PRELOAD)
+$(BUILD)/tools/slowwal.so: tests/tools/slowwal.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tools/bench_paho: tests/tools/bench_paho.c
 	@mkdir -p $(@D)

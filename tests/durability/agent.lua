@@ -1,9 +1,12 @@
--- agent.lua - the script the kill -9 tests run (tests/spec/durability_spec.lua)
--- and the power-cut VM runs (tests/kernel/): both directions at once.
+-- agent.lua - the script the kill -9 tests run (tests/spec/durability_spec.lua):
+-- both directions at once.
 --   out: publishes out/N (QoS = QOS env) in bursts; N continues from
 --        lia.state "next", set in the same turn as the publishes, so a
 --        message is in the store exactly when "next" went past it.
---        Prints "S a b" once publishes a..b are stored.
+--        Prints "S a b" once publishes a..b are stored. START (env) makes
+--        N begin there instead: the kill test gives every run its own range,
+--        so a burst reported stored but lost is never published again by
+--        the next run (which would hide the loss).
 --   in:  counts every message of in/# in lia.state "in:N" (in the same
 --        transaction as the QoS 2 PUBREC state): exactly once means 1.
 -- Prints "DRAINED" when TOTAL messages have been published and nothing is
@@ -25,6 +28,8 @@ c:on("message", function(_, m)
 end)
 c:subscribe("in/#", qos)
 c:connect()
+local start = tonumber(os.getenv("START") or "")
+if start and start > state.get("next", 1) then state.set("next", start) end
 print("START " .. state.get("next", 1))
 io.stdout:flush()
 
