@@ -52,7 +52,7 @@ local function stream(c, topic, tag)
 	end)
 end
 ]]
-		local worker = H.lia_spawn({ "run", H.script(common .. [[
+		local worker = H.lia_spawn({ "run", "--no-watch", H.script(common .. [[
 local c = mqtt.client{ uri = { "mqtt://127.0.0.1:${A}", "mqtt://127.0.0.1:${B}" },
 	client_id = "cluster-worker", protocol = 5, clean = false, session_expiry = 300,
 	username = "lia", password = "x", keepalive = 2, reconnect = { min = 0.5, max = 2 } }
@@ -72,7 +72,7 @@ c:connect()
 ]], { A = a.port, B = b.port, N = N }) })
 		mine[#mine + 1] = worker
 		-- the checker lives on node B the whole time
-		local checker = H.lia_spawn({ "run", H.script(common .. [[
+		local checker = H.lia_spawn({ "run", "--no-watch", H.script(common .. [[
 local c = mqtt.client{ uri = "mqtt://127.0.0.1:${B}", client_id = "cluster-checker", protocol = 5,
 	username = "lia", password = "x", reconnect = { min = 0.5, max = 2 } }
 c:on("connect", function(c)

@@ -75,4 +75,28 @@ describe("make bench", function()
 		assert.matches("| 2000 QoS 0 messages", text, 1, true)
 		assert.matches("\nafter\n$", text)
 	end)
+
+	-- tests/bench.sh's topic-alias rows: the wire bytes per message of one
+	-- v5 publisher on a long topic, without and with topic_aliases = "auto"
+	it("the topic-alias rows: fewer wire bytes per message with aliases, the bytes saved counted", function()
+		local broker = H.broker()
+		local bench = H.lia:gsub("/lia$", "") .. "/tools/bench"
+		local long = "site-17/building-b/floor-3/room-312/sensor-0042/temperature"
+		local rows = {}
+		for _, a in ipairs { "", "-A" } do
+			local f = assert(io.popen(string.format("timeout 120 %s -p %d -n 300 -q 1 -s 32 -t 60 -V 5 -T %s %s 2>&1",
+				H.q(bench), broker.port, long, a)))
+			local out = f:read("a")
+			assert(f:close(), "bench " .. a .. " failed:\n" .. out)
+			local bytes, aliased, saved = out:match("aliases %a+: ([%d.]+) wire bytes/msg %((%d+) aliased, (%-?%d+) bytes saved%)")
+			assert.truthy(bytes, out)
+			rows[#rows + 1] = { bytes = tonumber(bytes), aliased = tonumber(aliased), saved = tonumber(saved) }
+		end
+		assert.equal(0, rows[1].aliased)
+		assert.equal(0, rows[1].saved)
+		assert.truthy(rows[2].aliased >= 290, rows[2].aliased)  -- all but the first, which names the topic
+		assert.truthy(rows[2].saved > 0)
+		-- each aliased PUBLISH carries 3 bytes of alias instead of the 62-byte topic name
+		assert.truthy(rows[2].bytes < rows[1].bytes - 40, rows[1].bytes .. " -> " .. rows[2].bytes)
+	end)
 end)

@@ -111,6 +111,36 @@ c:connect()
 		assert.truthy(r.out:find("aliased\t8\tsaved\ttrue\n", 1, true), r.out)
 	end)
 
+	it("c:disconnect(reason, properties): 0x04 publishes the will, 0 does not", function()
+		local topic = H.uniq("will")
+		local sub = broker:sub("-V 5 -q 1 -t 'will/" .. topic .. "/#' -F '%t %p' -C 1")
+		local p = H.lia_spawn({ "run", H.script([[
+local mqtt = require "lia.mqtt"
+local function client(name)
+	return mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", protocol = 5, reconnect = false,
+		will = { topic = "will/${T}/" .. name, payload = "gone", qos = 1 } }
+end
+local a, b = client("plain"), client("with")
+local n = 0
+local function up(c)
+	n = n + 1
+	if n < 2 then return end
+	print("PLAIN", a:disconnect(0, { reason_string = "bye" }))
+	print("WITH", b:disconnect(0x04, { reason_string = "bye", user = { k = "v" } }))
+end
+a:on("connect", up)
+b:on("connect", up)
+a:connect()
+b:connect()
+]], { T = topic }) })
+		assert.equal(0, sub:wait(10000), H.dump(p, broker) .. sub:output())
+		-- only the will of the client that disconnected with 0x04
+		assert.equal(("will/%s/with gone\n"):format(topic), sub:stdout())
+		assert.truthy(p:wait_for("WITH", 5), H.dump(p))
+		assert.truthy(p:stdout():find("PLAIN\ttrue", 1, true), p:stdout())
+		assert.truthy(p:stdout():find("WITH\ttrue", 1, true), p:stdout())
+	end)
+
 	describe("topic aliases", function()
 		it("explicit: with a topic, then by alias only; topic_alias = 0 returns nil, message", function()
 			local topic = H.uniq("ta")
