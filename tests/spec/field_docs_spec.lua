@@ -29,7 +29,7 @@ describe("docs/field.md", function()
 		local id = H.uniq("fieldrl")
 		local script = H.write(H.tmp(id .. ".lua"), H.read(EX .. "field_reload.lua"))
 		local acks = broker:sub("-q 1 -t field/" .. id .. "/ack")
-		local lia = H.lia_spawn { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id,
+		local lia = H.lia_watch { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id,
 			"--data-dir", H.tmp(id .. ".data"), script }
 		assert.truthy(lia:wait_for("connected\t1\tnew\n", 5), H.dump(lia, broker))
 		assert.truthy(broker:subscribed(id), broker:log())

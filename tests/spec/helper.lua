@@ -237,15 +237,43 @@ local function envstr(opts)
 	return "env " .. table.concat(t, " ") .. " "
 end
 
+-- `lia run` reloads when any .lua file in its script's folder changes, and a
+-- spec writes all its scripts into one temp folder: a lia still running
+-- would reload (resubscribe, republish) whenever the next case writes its
+-- script, at a moment that depends on the machine's load. So `lia run`
+-- gets --no-watch here unless opts.watch says the case tests the watch.
+local function unwatched(args, opts)
+	if opts and opts.watch then return args end
+	if type(args) == "string" then
+		return (args:gsub("^run ", "run --no-watch ", 1))
+	end
+	if args[1] ~= "run" then return args end
+	for _, a in ipairs(args) do
+		if a == "--no-watch" then return args end
+	end
+	local t = { "run", "--no-watch" }
+	for i = 2, #args do t[#t + 1] = args[i] end
+	return t
+end
+
 -- lia_spawn(args, opts): start `lia ARGS` in the background
--- (opts.env: extra environment variables).
+-- (opts.env: extra environment variables; opts.watch: keep the script
+-- folder watch of `lia run`).
 function H.lia_spawn(args, opts)
-	return H.spawn(envstr(opts) .. H.q(H.lia) .. " " .. argstr(args), opts)
+	return H.spawn(envstr(opts) .. H.q(H.lia) .. " " .. argstr(unwatched(args, opts)), opts)
+end
+
+-- lia_watch(args, opts): lia_spawn with the folder watch kept, for the
+-- cases that test reload on a file change.
+function H.lia_watch(args, opts)
+	opts = opts or {}
+	opts.watch = true
+	return H.lia_spawn(args, opts)
 end
 
 -- lia_run(args, opts): run `lia ARGS` to completion.
 function H.lia_run(args, opts)
-	return H.run(envstr(opts) .. H.q(H.lia) .. " " .. argstr(args), opts)
+	return H.run(envstr(opts) .. H.q(H.lia) .. " " .. argstr(unwatched(args, opts)), opts)
 end
 
 -- ---- mosquitto ----

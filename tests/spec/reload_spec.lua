@@ -54,7 +54,7 @@ c:connect()
 		local id = H.uniq("reload")
 		local script = H.script(padded(stream, 100), { ID = id, V = "v1" }, id .. ".lua")
 		local out = broker:sub("-q 1 -t out/" .. id)
-		local lia = H.lia_spawn { "run", "--data-dir", H.tmp(id .. ".data"), script }
+		local lia = H.lia_watch { "run", "--data-dir", H.tmp(id .. ".data"), script }
 		assert.truthy(lia:wait_for("OUT v1-20\n", 10), H.dump(lia, broker))
 		assert.truthy(broker:subscribed(id, 5, 2), broker:log())
 		-- 600 inbound QoS 1 messages at about 2 ms intervals
@@ -157,7 +157,7 @@ end
 function on_message(c, m) print("MSG ${V} " .. m.payload) end
 ]]
 		local script = H.script(body, { V = "one", ID = id }, id .. ".lua")
-		local lia = H.lia_spawn { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id,
+		local lia = H.lia_watch { "run", "-h", H.host, "-p", tostring(broker.port), "-i", id,
 			"--data-dir", H.tmp(id .. ".data"), script }
 		assert.truthy(lia:wait_for("ON_CONNECT one\tnil\n", 5), H.dump(lia, broker))
 		assert.truthy(broker:subscribed(id), broker:log())
@@ -182,7 +182,7 @@ require("lia.timer").every(20, function() print("ALIVE ${V}") end)
 			'will = { topic = "%s", payload = "gone" } }\nc:connect()', broker.port, id, will)
 		local wsub = broker:sub("-t " .. will)
 		local script = H.script(body, { V = "one", MAKE = make }, id .. ".lua")
-		local lia = H.lia_spawn { "run", "--data-dir", H.tmp(id .. ".data"), script }
+		local lia = H.lia_watch { "run", "--data-dir", H.tmp(id .. ".data"), script }
 		assert.truthy(broker:connected(id), H.dump(lia, broker))
 		H.script(body, { V = "two", MAKE = "" }, id .. ".lua")
 		assert.truthy(lia:wait_for("ALIVE two\n", 5), H.dump(lia, broker))
@@ -309,7 +309,7 @@ print("HAVE LINE ${V}")
 require("lia.timer").every(60000, function() end)
 ]]
 		local script = H.script(body, { V = "one" }, id .. ".lua")
-		local lia = H.lia_spawn { "run", "--hw", "sim", "--data-dir", H.tmp(id .. ".data"), script }
+		local lia = H.lia_watch { "run", "--hw", "sim", "--data-dir", H.tmp(id .. ".data"), script }
 		assert.truthy(lia:wait_for("HAVE LINE one\n", 5), H.dump(lia))
 		H.script(body, { V = "two" }, id .. ".lua")
 		assert.truthy(lia:wait_for("HAVE LINE two\n", 5), H.dump(lia))
