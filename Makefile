@@ -148,8 +148,8 @@ demo: deps lia
 	@sh scripts/demo.sh
 
 # make test-powercut: 50 power cuts (kill -9 of the VM) while lia writes its
-# store on an ext4 virtual disk (tests/kernel/powercut.sh; make test-kernel
-# and make test run 6 of them)
+# store on an ext4 virtual disk (tests/kernel/powercut.sh), alone (make
+# test-kernel and make test run them too, after the GPIO/I2C tests)
 .PHONY: test-powercut
 test-powercut: $(BUILD)/lia
 	@sh tests/deps.sh $(DEB_KERNEL)

@@ -13,11 +13,13 @@ cuts=${CUTS:-50}
 img=$out/disk.img
 start=$(date +%s)
 accel="-accel ${KERNEL_ACCEL:-tcg} -accel tcg"
+kernel=$out/vmlinuz
+[ -f "$out/vmlinux" ] && kernel=$out/vmlinux    # build.sh: the PVH boot
 rm -f "$img" "$out"/cut*.txt "$out"/cut*.log
 truncate -s 32M "$img"
 mkfs.ext4 -q -F -O ^metadata_csum,^64bit "$img" || { echo "powercut: 0 passed, 1 failed (mkfs.ext4)"; exit 1; }
 boot() {
-	exec qemu-system-x86_64 $accel -m 256 -smp 1 -nographic -no-reboot -net none -kernel "$out/vmlinuz" \
+	exec qemu-system-x86_64 $accel -m 256 -smp 1 -nographic -no-reboot -net none -kernel "$kernel" \
 		-initrd "$out/initrd.cpio.gz" -drive file="$img",format=raw,if=virtio \
 		-append "console=ttyS0 panic=-1 loglevel=3 lia.powercut=$1" </dev/null >"$2" 2>&1
 }
