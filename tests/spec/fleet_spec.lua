@@ -227,7 +227,11 @@ print("v1")
 		assert.truthy(wait_doc(sub, topic, function(x) return x.state == "rolled_back" end),
 			p:output() .. sub:stdout())
 		assert.truthy(H.wait(function() return H.count(p:stdout(), "v1\n") >= 2 end, 10), p:output())
-		-- restart: lia re-executes itself; the fleet connection comes up a second time
+		assert.truthy(p:stderr():find("fleet: command 'state-get' from ops-2", 1, true), p:output())
+		-- restart: lia re-executes itself; the fleet connection comes up a
+		-- second time (not under qemu-user: the re-executed binary is the
+		-- emulated one, which the kernel cannot exec there)
+		if os.getenv("LIA_EMULATED") then return end
 		assert.is_true(rr("restart").ok)
 		assert.truthy(H.wait(function()
 			return H.count(p:stderr(), "fleet: command 'restart'") == 1 and
@@ -235,7 +239,6 @@ print("v1")
 		end, 20), p:output())
 		assert.truthy(wait_doc(sub, topic, function(x) return x.online and x.uptime < 5 and
 			x.state ~= "rolled_back" end, 20), sub:stdout())
-		assert.truthy(p:stderr():find("fleet: command 'state-get' from ops-2", 1, true), p:output())
 	end)
 
 	it("refuses a tampered, unsigned or too large bundle and accepts the same one re-encoded", function()
