@@ -330,6 +330,7 @@ static bool run_command(const struct request *rq, cJSON *answer)
 	} else if (strcmp(rq->cmd, "reload") == 0) {
 		lreload_request(fl.h, "fleet", 0);
 	} else if (strcmp(rq->cmd, "restart") == 0) {
+		lreload_reexec();
 		host_reexec(fl.h);
 	} else if (strcmp(rq->cmd, "rollback") == 0) {
 		lreload_rollback(fl.h);

@@ -578,6 +578,11 @@ void lreload_started(struct host *h, const char *running)
 	status("running", running[0] ? running : "no script");
 }
 
+void lreload_reexec(void)
+{
+	set_probation(false);
+}
+
 /* A clean stop: not a crash. A script that never made a good copy leaves
  * no directory behind (short runs, tests). */
 void lreload_stopped(void)

@@ -38,6 +38,9 @@ void lreload_request(struct host *h, const char *why, unsigned delay_ms);
 /* An error was reported (host.c): counted in the health window. */
 void lreload_error(void);
 /* lia run ended by a stop it asked for (signal, lia.stop): not a crash. */
+/* A re-execution asked for (the fleet's restart command): not a death
+ * within a reload's health window, so the next start does not roll back. */
+void lreload_reexec(void);
 void lreload_stopped(void);
 
 /* The fleet's deploy (lua/lfleet_deploy.c): from now on main_path (a
