@@ -268,7 +268,7 @@ void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	ev.u.disconnect.reason = reason;
 	ev.u.disconnect.reason_name = name;
 	ev.u.disconnect.by_server = by_server;
-	ev.u.disconnect.will_reconnect = c->state == ST_BACKOFF;
+	ev.u.disconnect.will_reconnect = c->state == ST_BACKOFF || c->replacing;
 	ev.u.disconnect.connected = had_session;
 	ev.u.disconnect.message = msg;
 	ev.u.disconnect.props = props;
@@ -571,7 +571,11 @@ static void reconnect_now(struct mqtt_client *c, const char *why)
 {
 	client_log(c, LOG_INFO, "%s", why);
 	disconnect_now(c, 0);
+	/* the script must not take this for the end of the client (with
+	 * reconnect = false lia.mqtt would let go of it and its tokens) */
+	c->replacing = true;
 	client_lost(c, 0, false, (struct mqtt_str){ 0 }, "%s", why);
+	c->replacing = false;
 	if (!c->freeing && c->want_connected && (c->state == ST_BACKOFF || c->state == ST_IDLE)) {
 		stop_timer(c, &c->retry_timer);
 		connect_start(c);

@@ -137,6 +137,8 @@ struct mqtt_client {
 	void *ud;
 	int depth;                      /* loop callbacks on the stack */
 	bool freeing;
+	bool replacing;        /* reconnect_now: the lost connection is replaced at once,
+				 * even with reconnect = false (its DISCONNECT event says so) */
 
 	struct mqtt_client_stats st;
 };

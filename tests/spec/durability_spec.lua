@@ -301,6 +301,41 @@ describe("store", function()
 		assert(p:wait_for("session_present\tfalse\nsession_present\tfalse", 10), H.dump(p, broker))
 	end)
 
+	-- Discarding a stale broker session replaces the connection twice before
+	-- "connect"; with reconnect = false lia.mqtt took the first of those
+	-- disconnects for the end of the client and let go of it: no token of
+	-- the publishes made after "connect" ever completed.
+	for _, persist in ipairs({ "false", "true" }) do
+		it("reconnect = false, clean = false, persist = " .. persist ..
+				": publishes after a stale session was discarded complete", function()
+			local broker = H.broker()
+			local id = H.uniq("rf")
+			local dir = H.tmp(H.uniq("data"))
+			local stale = H.script(session_script, { URI = broker:uri(), ID = id, P = "false" })
+			local p = H.lia_spawn({ "run", stale })
+			assert(p:wait_for("session_present\tfalse", 10), H.dump(p, broker))
+			p:kill("KILL"); p:wait()
+			local script = H.script([[
+				local mqtt = require "lia.mqtt"
+				local c = mqtt.client { uri = "${URI}", client_id = "${ID}", clean = false,
+					persist = ${P}, reconnect = false }
+				c:on("connect", function(c)
+					local toks = {}
+					for i = 1, 50 do toks[i] = assert(c:publish("rf/t", "m" .. i, { qos = 1 })) end
+					local done = 0
+					for i = 1, 50 do if toks[i]:wait(20000) then done = done + 1 end end
+					print("COMPLETED", done)
+					lia.stop(0)
+				end)
+				c:connect()
+			]], { URI = broker:uri(), ID = id, P = persist })
+			p = H.lia_spawn({ "run", "--data-dir", dir, script })
+			assert(p:wait_for("COMPLETED", 60), H.dump(p, broker))
+			assert(p:stderr():find("no state for", 1, true), H.dump(p, broker))
+			assert.truthy(p:stdout():find("COMPLETED\t50", 1, true), H.dump(p, broker))
+		end)
+	end
+
 	it("with a store, the next process resumes the session (session present)", function()
 		local broker = H.broker()
 		local dir = H.tmp(H.uniq("data"))
