@@ -36,6 +36,8 @@ struct db {
 	size_t nstmts;
 	struct db_listener listeners[DB_MAX_LISTENERS];
 	size_t nlisteners;
+	struct { db_flush_fn *fn; void *ud; } flushers[DB_MAX_LISTENERS];
+	size_t nflushers;
 	struct db_stats st;
 };
 
@@ -48,7 +50,10 @@ static const char schema[] =
 	" seq INTEGER PRIMARY KEY, session INTEGER NOT NULL, qos INTEGER NOT NULL,"
 	" state INTEGER NOT NULL, packet_id INTEGER NOT NULL, id_offset INTEGER NOT NULL,"
 	" flags INTEGER NOT NULL, created INTEGER NOT NULL, data BLOB NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS outbox_session ON outbox(session, seq);"
+	/* no index on (session, seq): it doubled the cost of every insert and
+	 * delete, and only the load at start-up reads by session (a scan of
+	 * the outbox in seq order is as good there); dropped from older files */
+	"DROP INDEX IF EXISTS outbox_session;"
 	"CREATE TABLE IF NOT EXISTS inbound("
 	" session INTEGER NOT NULL, packet_id INTEGER NOT NULL, state INTEGER NOT NULL,"
 	" hash INTEGER NOT NULL, PRIMARY KEY(session, packet_id)) WITHOUT ROWID;"
@@ -249,6 +254,8 @@ int db_commit(struct db *db)
 	static char why[300];
 	if (!db->in_txn)
 		return 0;
+	for (size_t i = 0; i < db->nflushers; i++)
+		db->flushers[i].fn(db->flushers[i].ud);
 	db->in_txn = false;
 	for (size_t i = 0; i < db->nstmts; i++)
 		sqlite3_reset(db->stmts[i].st);     /* no statement may hold the txn open */
@@ -281,6 +288,26 @@ void db_unlisten(struct db *db, db_commit_fn *fn, void *ud)
 			memmove(&db->listeners[i], &db->listeners[i + 1],
 				(db->nlisteners - i - 1) * sizeof db->listeners[0]);
 			db->nlisteners--;
+			return;
+		}
+}
+
+int db_flush_add(struct db *db, db_flush_fn *fn, void *ud)
+{
+	if (db->nflushers == DB_MAX_LISTENERS)
+		return -1;
+	db->flushers[db->nflushers].fn = fn;
+	db->flushers[db->nflushers++].ud = ud;
+	return 0;
+}
+
+void db_flush_remove(struct db *db, db_flush_fn *fn, void *ud)
+{
+	for (size_t i = 0; i < db->nflushers; i++)
+		if (db->flushers[i].fn == fn && db->flushers[i].ud == ud) {
+			memmove(&db->flushers[i], &db->flushers[i + 1],
+				(db->nflushers - i - 1) * sizeof db->flushers[0]);
+			db->nflushers--;
 			return;
 		}
 }

@@ -53,6 +53,13 @@ bool db_in_txn(const struct db *db);
 typedef void db_commit_fn(void *ud, bool ok, const char *why);
 int db_listen(struct db *db, db_commit_fn *fn, void *ud);
 void db_unlisten(struct db *db, db_commit_fn *fn, void *ud);
+/* Called inside the open transaction just before it commits: a user that
+ * defers its rows to the end of the turn (mqtt_store_sqlite.c: a message
+ * published and sent in one turn is one INSERT, not an INSERT and an
+ * UPDATE) writes them here. It must not commit. */
+typedef void db_flush_fn(void *ud);
+int db_flush_add(struct db *db, db_flush_fn *fn, void *ud);
+void db_flush_remove(struct db *db, db_flush_fn *fn, void *ud);
 
 /* Commit once per loop turn from a before-sleep hook. */
 int db_attach(struct db *db, struct loop *l);

@@ -1,7 +1,11 @@
 /*
  * mqtt_store_sqlite.c - the crash-safe session store: a memory store kept
  * as the working copy (reads never touch the disk) with every change also
- * written into the database's turn transaction (db.h). What an earlier
+ * written into the database's turn transaction (db.h). What a turn adds and
+ * removes is written at its end, just before the commit (flush): a message
+ * published and sent in one turn is one INSERT with its final state, the
+ * packet id counter one UPDATE per turn, and the rows acknowledged in a turn
+ * one DELETE per run of consecutive rows, not one per message. What an earlier
  * process left is loaded at creation. After a failed commit (a full disk)
  * the database no longer matches memory: the store stops writing, says so
  * once, and the client runs on from memory; every later message reports
@@ -24,12 +28,20 @@ struct sql_store {
 	char why[200];
 	uint32_t *pending;      /* mids written this turn, reported at commit */
 	size_t npending, cap;
+	/* deferred to the flush: messages added this turn are the list's tail
+	 * from unwritten on (the memory store appends); the rows of messages
+	 * removed this turn; the packet id counter */
+	struct mqtt_msg *unwritten;
+	uint64_t *gone;
+	size_t ngone, gone_cap;
+	bool id_dirty;
+	uint16_t next_id;
 };
 
 static const char SQL_OUT_ADD[] = "INSERT INTO outbox(session, qos, state, packet_id,"
 	" id_offset, flags, created, data) VALUES(?,?,?,?,?,?,?,?)";
 static const char SQL_OUT_UPDATE[] = "UPDATE outbox SET state=?, packet_id=?, flags=? WHERE seq=?";
-static const char SQL_OUT_DEL[] = "DELETE FROM outbox WHERE seq=?";
+static const char SQL_OUT_DEL[] = "DELETE FROM outbox WHERE seq BETWEEN ? AND ?";
 static const char SQL_OUT_LOAD[] = "SELECT seq, qos, state, packet_id, id_offset, flags, created,"
 	" data FROM outbox WHERE session=? ORDER BY seq";
 static const char SQL_IN_ADD[] = "INSERT OR REPLACE INTO inbound(session, packet_id, state, hash)"
@@ -94,6 +106,21 @@ static void note_pending(struct sql_store *ss, uint32_t mid)
 	ss->pending[ss->npending++] = mid;
 }
 
+static void note_gone(struct sql_store *ss, uint64_t key)
+{
+	if (ss->ngone == ss->gone_cap) {
+		size_t cap = ss->gone_cap ? ss->gone_cap * 2 : 64;
+		uint64_t *p = xrealloc(ss->gone, cap * sizeof *p);
+		if (!p) {
+			fail(ss, "out of memory");
+			return;
+		}
+		ss->gone = p;
+		ss->gone_cap = cap;
+	}
+	ss->gone[ss->ngone++] = key;
+}
+
 static void report(struct sql_store *ss, bool ok, const char *why)
 {
 	size_t n = ss->npending;
@@ -117,31 +144,85 @@ static int sql_add(struct mqtt_store *s, struct mqtt_msg *m)
 		return -1;
 	if (m->qos == 0)
 		return 0;       /* at most once: not worth a disk write */
-	sqlite3_stmt *st = begin(ss, SQL_OUT_ADD);
-	if (st) {
-		sqlite3_bind_int64(st, 1, ss->session);
-		sqlite3_bind_int(st, 2, m->qos);
-		sqlite3_bind_int(st, 3, m->state);
-		sqlite3_bind_int(st, 4, m->packet_id);
-		sqlite3_bind_int64(st, 5, m->id_offset);
-		sqlite3_bind_int(st, 6, m->data[0]);
-		sqlite3_bind_int64(st, 7, m->created);
-		sqlite3_bind_blob64(st, 8, m->data, m->len, SQLITE_STATIC);
-		step(ss, st);
-		m->key = (uint64_t)sqlite3_last_insert_rowid(db_handle(ss->db));
-	}
+	/* open the turn's transaction now, so it commits this turn; the row
+	 * itself is written by the flush, with the state the turn left */
+	if (!ss->failed && db_write(ss->db) < 0)
+		fail(ss, "cannot begin a transaction");
 	if (ss->failed) {
 		if (s->on_stored)
 			s->on_stored(s->ud, m->mid, false, ss->why);
 		return 0;
 	}
+	if (!ss->unwritten)
+		ss->unwritten = m;
 	note_pending(ss, m->mid);
 	return 0;
+}
+
+static void write_msg(struct sql_store *ss, struct mqtt_msg *m)
+{
+	sqlite3_stmt *st = begin(ss, SQL_OUT_ADD);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, ss->session);
+	sqlite3_bind_int(st, 2, m->qos);
+	sqlite3_bind_int(st, 3, m->state);
+	sqlite3_bind_int(st, 4, m->packet_id);
+	sqlite3_bind_int64(st, 5, m->id_offset);
+	sqlite3_bind_int(st, 6, m->data[0]);
+	sqlite3_bind_int64(st, 7, m->created);
+	sqlite3_bind_blob64(st, 8, m->data, m->len, SQLITE_STATIC);
+	step(ss, st);
+	m->key = (uint64_t)sqlite3_last_insert_rowid(db_handle(ss->db));
+}
+
+/* The rows removed this turn, one DELETE per run of consecutive seqs
+ * (acknowledgements come in publish order, so a turn's are one run). */
+static void delete_gone(struct sql_store *ss)
+{
+	size_t i = 0;
+	while (i < ss->ngone) {
+		uint64_t lo = ss->gone[i], hi = lo;
+		while (++i < ss->ngone && ss->gone[i] == hi + 1)
+			hi++;
+		sqlite3_stmt *st = begin(ss, SQL_OUT_DEL);
+		if (!st)
+			break;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
+		step(ss, st);
+	}
+	ss->ngone = 0;
+}
+
+static void save_next_id(struct sql_store *ss)
+{
+	sqlite3_stmt *st = begin(ss, SQL_SESS_ID);
+	if (st) {
+		sqlite3_bind_int(st, 1, ss->next_id);
+		sqlite3_bind_int64(st, 2, ss->session);
+		step(ss, st);
+	}
+	ss->id_dirty = false;
+}
+
+/* db.h's flush: the turn's deferred rows, inside its transaction */
+static void flush(void *ud)
+{
+	struct sql_store *ss = ud;
+	delete_gone(ss);
+	for (struct mqtt_msg *m = ss->unwritten; m; m = ss->mem->ops->next(ss->mem, m))
+		if (m->qos > 0)
+			write_msg(ss, m);
+	ss->unwritten = NULL;
+	if (ss->id_dirty)
+		save_next_id(ss);
 }
 
 static void sql_update(struct mqtt_store *s, struct mqtt_msg *m)
 {
 	struct sql_store *ss = S(s);
+	/* no row yet: the flush writes the state as it is then */
 	sqlite3_stmt *st = m->key ? begin(ss, SQL_OUT_UPDATE) : NULL;
 	if (!st)
 		return;
@@ -155,10 +236,15 @@ static void sql_update(struct mqtt_store *s, struct mqtt_msg *m)
 static void sql_remove(struct mqtt_store *s, struct mqtt_msg *m)
 {
 	struct sql_store *ss = S(s);
-	sqlite3_stmt *st = m->key ? begin(ss, SQL_OUT_DEL) : NULL;
-	if (st) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)m->key);
-		step(ss, st);
+	if (m == ss->unwritten)
+		ss->unwritten = ss->mem->ops->next(ss->mem, m);
+	if (m->key && !ss->failed) {
+		/* the row goes in this turn's transaction, as an immediate DELETE
+		 * would: opened here in case nothing else opened it */
+		if (db_write(ss->db) < 0)
+			fail(ss, "cannot begin a transaction");
+		else
+			note_gone(ss, m->key);
 	}
 	ss->mem->ops->remove(ss->mem, m);
 }
@@ -217,12 +303,10 @@ static void sql_sync(struct mqtt_store *s)
 static void sql_save_next_id(struct mqtt_store *s, uint16_t next_id)
 {
 	struct sql_store *ss = S(s);
-	sqlite3_stmt *st = begin(ss, SQL_SESS_ID);
-	if (st) {
-		sqlite3_bind_int(st, 1, next_id);
-		sqlite3_bind_int64(st, 2, ss->session);
-		step(ss, st);
-	}
+	ss->next_id = next_id;
+	ss->id_dirty = true;
+	if (!ss->failed && db_write(ss->db) < 0)
+		fail(ss, "cannot begin a transaction");
 }
 
 static void sql_sub_save(struct mqtt_store *s, const char *filter, uint8_t options,
@@ -287,8 +371,10 @@ static void sql_destroy(struct mqtt_store *s)
 	s->on_stored = NULL;    /* the client is going: nobody to tell */
 	db_commit(ss->db);      /* what this client wrote this turn */
 	db_unlisten(ss->db, on_commit, ss);
+	db_flush_remove(ss->db, flush, ss);
 	ss->mem->ops->destroy(ss->mem);
 	xfree(ss->pending);
+	xfree(ss->gone);
 	xfree(ss);
 }
 
@@ -393,7 +479,9 @@ struct mqtt_store *mqtt_store_sqlite_new(struct db *db, const char *client_id,
 	ss->base.ops = &sql_ops;
 	ss->base.persistent = true;
 	ss->db = db;
-	if (find_session(ss, client_id, broker) < 0 || db_listen(db, on_commit, ss) < 0) {
+	if (find_session(ss, client_id, broker) < 0 || db_listen(db, on_commit, ss) < 0 ||
+			db_flush_add(db, flush, ss) < 0) {
+		db_unlisten(db, on_commit, ss);
 		snprintf(err, errlen, "store %s: %s", db_path(db), sqlite3_errmsg(db_handle(db)));
 		ss->mem->ops->destroy(ss->mem);
 		xfree(ss);
