@@ -17,6 +17,10 @@ their session in memory (with a client id and a data directory lia would
 otherwise write QoS 1/2 messages to SQLite and sync before sending them,
 which is a different guarantee and costs ~15 ms per round trip here).
 
+The store's cost (lia only): the Lua-loop publisher with persist = true
+against the same script with persist = false, QoS 1 at a 100-message
+window and QoS 2 at 20, CPU (user + system, and user alone) and msg/s.
+
 Large and many (lia only): 256 KiB and 10 MiB payloads at QoS 1 from a Lua
 publisher to a Lua subscriber, with the bytes each copies in user space per
 message counted by an LD_PRELOAD shim (tests/tools/copycount.c: memcpy,
@@ -35,7 +39,8 @@ BENCH_PEERS (all: "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs"),
 BENCH_LARGE ("262144:4:16 10485760:1:3", SIZE:N1:N2), BENCH_CLIENTS (1000),
 BENCH_WINDOW (5000 ms), BENCH_FLOOD (1000000), BENCH_RECONNECTS (1000),
 BENCH_LIA (BUILD_DIR/lia), BENCH_JSON (BUILD_DIR/bench.json),
-BENCH_COPYCOUNT (BUILD_DIR/tools/copycount.so).
+BENCH_COPYCOUNT (BUILD_DIR/tools/copycount.so), BENCH_ONLY (all: "publishers
+store rtt idle delivery large many", the parts to run).
 A peer that is not installed is reported as missing, not as zero.
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
@@ -99,8 +104,9 @@ def start_broker():
 
 
 # ---- running children -----------------------------------------------------
-def run_measured(argv, stdin_path=None, env=None, cwd=None):
-    """Runs argv to completion; returns (cpu seconds, wall seconds, peak RSS kB, stdout).
+def run_measured(argv, stdin_path=None, env=None, cwd=None, timed_user=False):
+    """Runs argv to completion; returns (cpu seconds, wall seconds, peak RSS kB, stdout),
+    and the user seconds alone as a fifth item when timed_user.
     Peak RSS is the child's VmHWM polled while it runs: wait4's ru_maxrss
     would count the forked python before exec."""
     out = os.path.join(TMP, "out")
@@ -124,6 +130,8 @@ def run_measured(argv, stdin_path=None, env=None, cwd=None):
     text = open(out).read()
     if p.returncode != 0:
         raise RuntimeError("%s exited %d: %s" % (" ".join(argv[:3]), p.returncode, text[-400:]))
+    if timed_user:
+        return ru.ru_utime + ru.ru_stime, wall, hwm, text, ru.ru_utime
     return ru.ru_utime + ru.ru_stime, wall, hwm, text
 
 
@@ -272,6 +280,76 @@ def bench_publishers(results):
             results.setdefault(key, {})[peer] = r
             print("  publish qos %d %-14s %8.2f us/msg %9.0f msg/s %7d kB" %
                   (qos, peer, r["us_per_msg"], r["msg_per_s"], r["peak_rss_kb"]), flush=True)
+
+
+# ---- the crash-safe store's cost (issue 10) -----------------------------------
+# The Lua-loop publisher alone, the same script with persist = true (its
+# session in DATADIR/lia.db: WAL, synchronous = FULL, one commit per loop
+# turn, before any byte leaves) and persist = false, at a 100-message window
+# (QoS 2: 20, mosquitto's default in-flight quota, which MQTT 3.1.1 cannot
+# announce). CPU is user + system of the lia process: the store adds user
+# time (SQLite) and takes system time away (a turn that waits for its fsync
+# gathers more messages, so fewer, larger writes to the socket), so both are
+# reported.
+LUA_STORE_PUB = r"""
+local mqtt = require "lia.mqtt"
+local c = mqtt.client { uri = "%(uri)s", client_id = "bench-store", reconnect = false,
+	clean = false, persist = %(persist)s, max_inflight = %(window)d, drop = "new" }
+c:on("connect", function(c)
+	local payload, last = string.rep("x", %(size)d), nil
+	for i = 1, %(n)d do
+		local tok = c:publish("bench/store", payload, { qos = %(qos)d })
+		while not tok do
+			c:drain(5000)
+			tok = c:publish("bench/store", payload, { qos = %(qos)d })
+		end
+		last = tok
+	end
+	assert(c:drain(60000))
+	assert(last:wait(60000))
+	assert(%(persist)s == false or last.stored, "the last publish was not stored")
+	c:disconnect()
+	lia.stop(0)
+end)
+c:connect()
+"""
+
+
+def bench_store(results):
+    out = results.setdefault("store", {})
+    for qos, window in ((1, 100), (2, 20)):
+        row = {}
+        for persist in ("false", "true"):
+            s = write("store%d%s.lua" % (qos, persist), LUA_STORE_PUB % {
+                "uri": uri(), "size": SIZE, "n": N, "qos": qos, "window": window, "persist": persist})
+            runs = []
+            try:
+                for _ in range(REPS):
+                    d = os.path.join(TMP, "store-data")
+                    shutil.rmtree(d, ignore_errors=True)
+                    os.makedirs(d)
+                    runs.append(run_measured([LIA, "run", "--no-watch", "--data-dir", d, s], timed_user=True))
+            except RuntimeError as e:
+                print("bench: store qos %d persist %s: %s" % (qos, persist, e), file=sys.stderr)
+                row[persist] = {"error": str(e)[:200]}
+                continue
+            cpu = statistics.median(r[0] for r in runs)
+            user = statistics.median(r[4] for r in runs)
+            row[persist] = {"us_per_msg": cpu * 1e6 / N, "user_us_per_msg": user * 1e6 / N,
+                            "msg_per_s": N / statistics.median(r[1] for r in runs)}
+            r = row[persist]
+            print("  store qos %d w=%-3d persist=%-5s %8.2f us/msg (user %5.2f) %9.0f msg/s" %
+                  (qos, window, persist, r["us_per_msg"], r["user_us_per_msg"], r["msg_per_s"]), flush=True)
+        off, on = row.get("false") or {}, row.get("true") or {}
+        if "us_per_msg" in off and "us_per_msg" in on:
+            row["cost_cpu_pct"] = round((on["us_per_msg"] / off["us_per_msg"] - 1) * 100, 1)
+            row["cost_user_us_per_msg"] = round(on["user_us_per_msg"] - off["user_us_per_msg"], 2)
+            row["cost_rate_pct"] = round((on["msg_per_s"] / off["msg_per_s"] - 1) * 100, 1)
+            print("  store qos %d w=%d cost: %+.0f %% CPU per message (user %+.2f us/msg), %+.0f %% msg/s%s" %
+                  (qos, window, row["cost_cpu_pct"], row["cost_user_us_per_msg"], row["cost_rate_pct"],
+                   "; goal < 30 %% CPU: %s" % ("met" if row["cost_cpu_pct"] < 30 else "NOT met")
+                   if qos == 1 else ""), flush=True)
+        out["qos%d_w%d" % (qos, window)] = row
 
 
 # ---- round trips ------------------------------------------------------------
@@ -769,6 +847,12 @@ def open_files():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
+PARTS = [("publishers", bench_publishers), ("store", bench_store), ("rtt", bench_rtt),
+         ("idle", bench_idle), ("delivery", bench_delivery), ("large", bench_large),
+         ("many", bench_many)]
+ONLY = os.environ.get("BENCH_ONLY", " ".join(n for n, _ in PARTS)).split()
+
+
 def main():
     if not os.access(LIA, os.X_OK):
         die("%s is not built (make)" % LIA)
@@ -782,12 +866,9 @@ def main():
     print("bench: %s; %s; %d messages of %d bytes, median of %d" %
           (results["machine"], results["mosquitto"], N, SIZE, REPS), flush=True)
     try:
-        bench_publishers(results)
-        bench_rtt(results)
-        bench_idle(results)
-        bench_delivery(results)
-        bench_large(results)
-        bench_many(results)
+        for name, part in PARTS:
+            if name in ONLY:
+                part(results)
     finally:
         broker.terminate()
         broker.wait()

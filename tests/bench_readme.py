@@ -84,6 +84,24 @@ def large_and_many(d):
                 "counted by tests/tools/copycount.c), per message from the difference of two runs; "
                 "the short run's own ratio also holds start-up, building the payload string and growing "
                 "the receive buffer."]
+    store = d.get("store") or {}
+    if store:
+        out += ["", "| the store, Lua-loop publisher | persist = false | persist = true | cost |",
+                "|---|---|---|---|"]
+        for key, what in (("qos1_w100", "QoS 1, window 100"), ("qos2_w20", "QoS 2, window 20")):
+            r = store.get(key) or {}
+            off, on = r.get("false") or {}, r.get("true") or {}
+            if "us_per_msg" not in off or "us_per_msg" not in on:
+                out.append("| %s | failed | failed | |" % what)
+                continue
+            out.append("| %s | %.2f µs/msg (user %.2f), %.0f msg/s | %.2f µs/msg (user %.2f), %.0f msg/s | "
+                       "%+.0f %% CPU (user %+.2f µs/msg), %+.0f %% msg/s |" % (
+                           what, off["us_per_msg"], off["user_us_per_msg"], off["msg_per_s"],
+                           on["us_per_msg"], on["user_us_per_msg"], on["msg_per_s"],
+                           r["cost_cpu_pct"], r["cost_user_us_per_msg"], r["cost_rate_pct"]))
+        out += ["", "CPU is user + system of the publisher's process; the store adds user time (SQLite) "
+                "and saves system time (a turn that waits for its fsync sends more messages per write). "
+                "Issue 10's goal: < 30 % at QoS 1, window 100."]
     m = d.get("many_clients")
     if m:
         out += ["", "| many and long | result |", "|---|---|"]
