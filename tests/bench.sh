@@ -52,7 +52,7 @@ for q in 1 2; do
 		END { if (c[1] > 0 && r[1] > 0)
 			printf "lia   qos=%d w=%d store cost: %+.0f %% CPU per message, %+.0f %% msg/s (sqlite against memory)%s\n",
 				q, w, (c[2] / c[1] - 1) * 100, (r[2] / r[1] - 1) * 100,
-				q == 1 ? ", publisher and subscriber together (the publisher alone: docs/durability.md)" : "" }'
+				q == 1 ? ", publisher and subscriber together (the publisher alone: tests/bench.py, \"store\")" : "" }'
 	if command -v strace >/dev/null 2>&1; then
 		rm -rf "$dir/store"; mkdir -p "$dir/store"
 		strace -f -c -e trace=fsync,fdatasync -o "$dir/strace" \

@@ -40,6 +40,17 @@ describe("make bench", function()
 		assert.is_true(d.idle.lia_lua.vmrss_kb > 0)
 		assert.is_true(d.delivery.us_per_msg > 0)
 		assert.is_true(d.dispatch_10.us_per_msg > 0)
+		-- the store's cost: both runs of each row measured, the cost derived
+		for _, k in ipairs { "qos1_w100", "qos2_w20" } do
+			local row = d.store[k]
+			for _, persist in ipairs { "false", "true" } do
+				assert.is_nil(row[persist].error, k .. " persist " .. persist .. ": " .. tostring(row[persist].error))
+				-- (user time alone is sampled per clock tick: 0 is possible in so short a run)
+				assert.is_true(row[persist].us_per_msg > 0 and row[persist].user_us_per_msg >= 0, k)
+				assert.is_true(row[persist].msg_per_s > 0, k)
+			end
+			assert.is_number(row.cost_cpu_pct, k)
+		end
 		-- large: the shim counted the payload's copies (a publisher copies it
 		-- at least once into its packet, a subscriber once into a Lua string)
 		-- (skipped, and said so, when lia is an ASan build or emulated: no LD_PRELOAD there)
@@ -71,6 +82,7 @@ describe("make bench", function()
 		assert.matches("| QoS 1 µs/msg |", text, 1, true)
 		assert.matches("lia_lua/mosquitto_pub", text, 1, true)
 		assert.matches("| 64 KiB", text, 1, true)
+		assert.matches("| QoS 1, window 100 | ", text, 1, true)
 		assert.matches("| 20 clients in one lia", text, 1, true)
 		assert.matches("| 2000 QoS 0 messages", text, 1, true)
 		assert.matches("\nafter\n$", text)
