@@ -281,8 +281,13 @@ static void disconnect_now(struct mqtt_client *c, uint8_t reason)
 {
 	struct mqtt_packet p = { .type = MQTT_DISCONNECT };
 	p.u.disconnect.reason = reason;
-	if (client_send_packet(c, &p) == 0)
+	if (client_send_packet(c, &p) == 0) {
+		/* write-ahead, as in flush_out: what is queued before it may carry
+		 * packet ids the store has not committed yet */
+		if (c->store->ops->sync)
+			c->store->ops->sync(c->store);
 		(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+	}
 }
 
 void client_protocol_error(struct mqtt_client *c, uint8_t reason, const char *fmt, ...)
