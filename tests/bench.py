@@ -276,10 +276,12 @@ def bench_publishers(results):
                 continue
             r = {"us_per_msg": statistics.median(c for c, _, _ in runs) * 1e6 / N,
                  "msg_per_s": N / statistics.median(w for _, w, _ in runs),
-                 "peak_rss_kb": int(statistics.median(m for _, _, m in runs))}
+                 # polled every 2 ms: a run that ended before the first
+                 # sample (a short one on a busy machine) has none
+                 "peak_rss_kb": int(statistics.median(m for _, _, m in runs if m)) if any(m for _, _, m in runs) else None}
             results.setdefault(key, {})[peer] = r
-            print("  publish qos %d %-14s %8.2f us/msg %9.0f msg/s %7d kB" %
-                  (qos, peer, r["us_per_msg"], r["msg_per_s"], r["peak_rss_kb"]), flush=True)
+            print("  publish qos %d %-14s %8.2f us/msg %9.0f msg/s %7s kB" %
+                  (qos, peer, r["us_per_msg"], r["msg_per_s"], r["peak_rss_kb"] or "-"), flush=True)
 
 
 # ---- the crash-safe store's cost (issue 10) -----------------------------------

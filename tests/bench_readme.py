@@ -23,6 +23,11 @@ def cell(r, fmt, *keys):
 
 
 def table(d):
+    # peak RSS is polled: a run too short for one sample has none ("-")
+    for q in (0, 1, 2):
+        for r in d.get("publish_qos%d" % q, {}).values():
+            if isinstance(r, dict) and "msg_per_s" in r:
+                r["peak_rss"] = "%d" % r["peak_rss_kb"] if r.get("peak_rss_kb") else "-"
     out = ["Measured by `make bench` on %s (%s, %s): %d messages of %d bytes per publisher, "
            "median of %d runs; CPU is user + system of the whole process, start included."
            % (d["date"], d["machine"], d["mosquitto"], d["n"], d["size"], d["reps"]), ""]
@@ -35,7 +40,7 @@ def table(d):
     for q in (0, 1, 2):
         row = d.get("publish_qos%d" % q, {})
         out.append("| QoS %d msg/s, peak RSS kB | " % q + " | ".join(
-            cell(row.get(p), "%.0f, %d", "msg_per_s", "peak_rss_kb") if p in row else "" for p in PUB) + " |")
+            cell(row.get(p), "%.0f, %s", "msg_per_s", "peak_rss") if p in row else "" for p in PUB) + " |")
     for q in (0, 1):
         row = d.get("rtt_qos%d" % q, {})
         out.append("| round trip QoS %d p50 / p99 µs | " % q + " | ".join(

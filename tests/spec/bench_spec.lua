@@ -31,7 +31,11 @@ describe("make bench", function()
 				-- a run that failed has the reason (exit status, the output's tail)
 				assert.is_nil(row[peer].error, peer .. " qos " .. q .. ": " .. tostring(row[peer].error))
 				assert.is_true(row[peer].us_per_msg > 0, peer .. " qos " .. q)
-				assert.is_true(row[peer].peak_rss_kb > 0, peer .. " qos " .. q)
+				-- peak RSS is polled every 2 ms: a 300-message run can end
+				-- before the first sample on a busy machine (it did under
+				-- stress-ng); then there is none, never a zero
+				local rss = row[peer].peak_rss_kb
+				assert.is_true(rss == nil or rss == cjson.null or rss > 0, peer .. " qos " .. q)
 			end
 			assert.is_number(d.ratios["publish_qos" .. q .. " lia_lua/mosquitto_pub"])
 		end
