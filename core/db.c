@@ -23,6 +23,7 @@
 #define DB_MAX_LISTENERS 32
 
 struct db_listener {
+	db_flush_fn *flush;
 	db_commit_fn *fn;
 	void *ud;
 };
@@ -36,8 +37,6 @@ struct db {
 	size_t nstmts;
 	struct db_listener listeners[DB_MAX_LISTENERS];
 	size_t nlisteners;
-	struct { db_flush_fn *fn; void *ud; } flushers[DB_MAX_LISTENERS];
-	size_t nflushers;
 	struct db_stats st;
 };
 
@@ -254,8 +253,9 @@ int db_commit(struct db *db)
 	static char why[300];
 	if (!db->in_txn)
 		return 0;
-	for (size_t i = 0; i < db->nflushers; i++)
-		db->flushers[i].fn(db->flushers[i].ud);
+	for (size_t i = 0; i < db->nlisteners; i++)
+		if (db->listeners[i].flush)
+			db->listeners[i].flush(db->listeners[i].ud);
 	db->in_txn = false;
 	for (size_t i = 0; i < db->nstmts; i++)
 		sqlite3_reset(db->stmts[i].st);     /* no statement may hold the txn open */
@@ -273,11 +273,11 @@ int db_commit(struct db *db)
 	return -1;
 }
 
-int db_listen(struct db *db, db_commit_fn *fn, void *ud)
+int db_listen(struct db *db, db_flush_fn *flush, db_commit_fn *committed, void *ud)
 {
 	if (db->nlisteners == DB_MAX_LISTENERS)
 		return -1;
-	db->listeners[db->nlisteners++] = (struct db_listener){ fn, ud };
+	db->listeners[db->nlisteners++] = (struct db_listener){ flush, committed, ud };
 	return 0;
 }
 
@@ -288,26 +288,6 @@ void db_unlisten(struct db *db, db_commit_fn *fn, void *ud)
 			memmove(&db->listeners[i], &db->listeners[i + 1],
 				(db->nlisteners - i - 1) * sizeof db->listeners[0]);
 			db->nlisteners--;
-			return;
-		}
-}
-
-int db_flush_add(struct db *db, db_flush_fn *fn, void *ud)
-{
-	if (db->nflushers == DB_MAX_LISTENERS)
-		return -1;
-	db->flushers[db->nflushers].fn = fn;
-	db->flushers[db->nflushers++].ud = ud;
-	return 0;
-}
-
-void db_flush_remove(struct db *db, db_flush_fn *fn, void *ud)
-{
-	for (size_t i = 0; i < db->nflushers; i++)
-		if (db->flushers[i].fn == fn && db->flushers[i].ud == ud) {
-			memmove(&db->flushers[i], &db->flushers[i + 1],
-				(db->nflushers - i - 1) * sizeof db->flushers[0]);
-			db->nflushers--;
 			return;
 		}
 }

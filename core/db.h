@@ -48,18 +48,16 @@ int db_write(struct db *db);
 int db_commit(struct db *db);
 bool db_in_txn(const struct db *db);
 
-/* Called after every commit attempt of a transaction: ok, or false with
- * SQLite's message (static or valid during the call). */
-typedef void db_commit_fn(void *ud, bool ok, const char *why);
-int db_listen(struct db *db, db_commit_fn *fn, void *ud);
-void db_unlisten(struct db *db, db_commit_fn *fn, void *ud);
-/* Called inside the open transaction just before it commits: a user that
- * defers its rows to the end of the turn (mqtt_store_sqlite.c: a message
- * published and sent in one turn is one INSERT, not an INSERT and an
- * UPDATE) writes them here. It must not commit. */
+/* A listener of the database's transactions. flush (may be NULL) runs
+ * inside the open transaction just before it commits: a user that defers
+ * its rows to the end of the turn (mqtt_store_sqlite.c: a message published
+ * and sent in one turn is one INSERT, not an INSERT and an UPDATE) writes
+ * them there; it must not commit. committed runs after every commit attempt:
+ * ok, or false with SQLite's message (static or valid during the call). */
 typedef void db_flush_fn(void *ud);
-int db_flush_add(struct db *db, db_flush_fn *fn, void *ud);
-void db_flush_remove(struct db *db, db_flush_fn *fn, void *ud);
+typedef void db_commit_fn(void *ud, bool ok, const char *why);
+int db_listen(struct db *db, db_flush_fn *flush, db_commit_fn *committed, void *ud);
+void db_unlisten(struct db *db, db_commit_fn *committed, void *ud);
 
 /* Commit once per loop turn from a before-sleep hook. */
 int db_attach(struct db *db, struct loop *l);

@@ -91,34 +91,38 @@ static void step(struct sql_store *ss, sqlite3_stmt *st)
 	sqlite3_reset(st);
 }
 
+/* arr with room for element n (capacity *cap, doubled when full), or NULL
+ * when out of memory (the store fails; arr is left as it was). */
+static void *reserve(struct sql_store *ss, void *arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return arr;
+	size_t more = *cap ? *cap * 2 : 64;
+	void *p = xrealloc(arr, more * size);
+	if (!p) {
+		fail(ss, "out of memory");
+		return NULL;
+	}
+	*cap = more;
+	return p;
+}
+
 static void note_pending(struct sql_store *ss, uint32_t mid)
 {
-	if (ss->npending == ss->cap) {
-		size_t cap = ss->cap ? ss->cap * 2 : 64;
-		uint32_t *p = xrealloc(ss->pending, cap * sizeof *p);
-		if (!p) {
-			fail(ss, "out of memory");
-			return;
-		}
+	uint32_t *p = reserve(ss, ss->pending, &ss->cap, ss->npending, sizeof *p);
+	if (p) {
 		ss->pending = p;
-		ss->cap = cap;
+		ss->pending[ss->npending++] = mid;
 	}
-	ss->pending[ss->npending++] = mid;
 }
 
 static void note_gone(struct sql_store *ss, uint64_t key)
 {
-	if (ss->ngone == ss->gone_cap) {
-		size_t cap = ss->gone_cap ? ss->gone_cap * 2 : 64;
-		uint64_t *p = xrealloc(ss->gone, cap * sizeof *p);
-		if (!p) {
-			fail(ss, "out of memory");
-			return;
-		}
+	uint64_t *p = reserve(ss, ss->gone, &ss->gone_cap, ss->ngone, sizeof *p);
+	if (p) {
 		ss->gone = p;
-		ss->gone_cap = cap;
+		ss->gone[ss->ngone++] = key;
 	}
-	ss->gone[ss->ngone++] = key;
 }
 
 static void report(struct sql_store *ss, bool ok, const char *why)
@@ -371,7 +375,6 @@ static void sql_destroy(struct mqtt_store *s)
 	s->on_stored = NULL;    /* the client is going: nobody to tell */
 	db_commit(ss->db);      /* what this client wrote this turn */
 	db_unlisten(ss->db, on_commit, ss);
-	db_flush_remove(ss->db, flush, ss);
 	ss->mem->ops->destroy(ss->mem);
 	xfree(ss->pending);
 	xfree(ss->gone);
@@ -479,9 +482,7 @@ struct mqtt_store *mqtt_store_sqlite_new(struct db *db, const char *client_id,
 	ss->base.ops = &sql_ops;
 	ss->base.persistent = true;
 	ss->db = db;
-	if (find_session(ss, client_id, broker) < 0 || db_listen(db, on_commit, ss) < 0 ||
-			db_flush_add(db, flush, ss) < 0) {
-		db_unlisten(db, on_commit, ss);
+	if (find_session(ss, client_id, broker) < 0 || db_listen(db, flush, on_commit, ss) < 0) {
 		snprintf(err, errlen, "store %s: %s", db_path(db), sqlite3_errmsg(db_handle(db)));
 		ss->mem->ops->destroy(ss->mem);
 		xfree(ss);
