@@ -289,6 +289,9 @@ struct mqtt_client_stats {
 	uint64_t dropped;    /* queued messages dropped for max_queued / max_queued_bytes */
 	uint64_t expired;    /* queued messages dropped for max_age */
 	bool persistent;     /* the store survives the process */
+	/* client_acks.c: sleeps that waited for a batch of acknowledgements
+	 * while the window was full, and those its guard cut short */
+	uint64_t ack_waits, ack_waits_cut;
 };
 void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
 

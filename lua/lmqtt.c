@@ -815,7 +815,7 @@ static int l_stats(lua_State *L)
 	struct lclient *lc = check_open(L, 1);
 	struct mqtt_client_stats st;
 	mqtt_client_stats(lc->c, &st);
-	lua_createtable(L, 0, 11);
+	lua_createtable(L, 0, 18);
 	lmqtt_set_int(L, "inflight", st.inflight);
 	lmqtt_set_int(L, "queued", st.queued);
 	lmqtt_set_int(L, "subscriptions", st.subscriptions);
@@ -831,6 +831,8 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "queued_bytes", (lua_Integer)st.queued_bytes);
 	lmqtt_set_int(L, "dropped", (lua_Integer)st.dropped);
 	lmqtt_set_int(L, "expired", (lua_Integer)st.expired);
+	lmqtt_set_int(L, "ack_waits", (lua_Integer)st.ack_waits);
+	lmqtt_set_int(L, "ack_waits_cut", (lua_Integer)st.ack_waits_cut);
 	lua_pushboolean(L, st.persistent);
 	lua_setfield(L, -2, "persistent");
 	return 1;

@@ -222,6 +222,43 @@ c:connect()
 		for i = 1, n do assert.equal(tostring(i - 1), got[i]) end
 	end)
 
+	it("a QoS 1/2 loop that keeps the window full wakes for acknowledgements in batches and loses nothing", function()
+		-- a broker that writes each acknowledgement at once (with Nagle's
+		-- algorithm on, lia soon stops batching: docs/lua-api.md)
+		local fast = H.broker("set_tcp_nodelay true")
+		local id = H.uniq("batch")
+		local n = 2000     -- n QoS 1, then n QoS 2
+		local sub = fast:sub(string.format("-q 2 -t 't/%s/#' -C %d", id, 2 * n))
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}", max_inflight = 20,
+	max_queued = 200, drop = "new" }
+c:on("connect", function(c)
+	local last
+	for i = 1, 2 * ${N} do
+		local q = i <= ${N} and 1 or 2
+		local tok = c:publish("t/${ID}/x", tostring(i), { qos = q })
+		while not tok do
+			assert(c:drain(5000))
+			tok = c:publish("t/${ID}/x", tostring(i), { qos = q })
+		end
+		last = tok
+	end
+	local st = c:stats()
+	print("DONE", last:wait(10000), st.ack_waits > 0, st.ack_waits + st.ack_waits_cut <= 2 * ${N})
+end)
+c:connect()
+]], { ID = id, N = n, PORT = fast.port })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(lia:wait_for("DONE\t", 30), H.dump(lia, fast))
+		assert.truthy(lia:stdout():find("DONE\ttrue\ttrue\ttrue\n", 1, true), H.dump(lia, fast))
+		assert.equal(0, sub:wait(20), H.dump(lia, fast))
+		local got = {}
+		for line in sub:stdout():gmatch("[^\n]+") do got[#got + 1] = line end
+		assert.equal(2 * n, #got)
+		for i = 1, 2 * n do assert.equal(tostring(i), got[i]) end
+	end)
+
 	it("publishing to an invalid topic returns nil and a message", function()
 		local id = H.uniq("bad")
 		local script = H.script([[
