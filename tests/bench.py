@@ -50,6 +50,7 @@ LIA = os.environ.get("BENCH_LIA") or os.path.join(BUILD, "lia")
 NODE_DIR = os.path.join(BUILD, "bench-node")
 N = int(os.environ.get("BENCH_N", "20000"))
 M = int(os.environ.get("BENCH_M", "100000"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 RTT = int(os.environ.get("BENCH_RTT", "2000"))
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 SIZE = int(os.environ.get("BENCH_SIZE", "64"))
@@ -268,17 +269,20 @@ def bench_publishers(results):
             runs = []
             try:
                 for _ in range(REPS):
-                    cpu, wall, rss, _ = run_measured(argv, stdin, cwd=cwd)
-                    runs.append((cpu, wall, rss))
+                    cpu, wall, rss, _, user = run_measured(argv, stdin, cwd=cwd, timed_user=True)
+                    runs.append((cpu, wall, rss, user))
             except RuntimeError as e:
                 print("bench: %s qos %d: %s" % (peer, qos, e), file=sys.stderr)
                 results.setdefault(key, {})[peer] = {"error": str(e)[:200]}
                 continue
-            r = {"us_per_msg": statistics.median(c for c, _, _ in runs) * 1e6 / N,
-                 "msg_per_s": N / statistics.median(w for _, w, _ in runs),
+            r = {"us_per_msg": statistics.median(c for c, _, _, _ in runs) * 1e6 / N,
+                 # user CPU alone: what the client does, without the kernel's
+                 # share of moving the bytes and of each sleep and wake-up
+                 "user_us_per_msg": round(statistics.median(u for _, _, _, u in runs) * 1e6 / N, 2),
+                 "msg_per_s": N / statistics.median(w for _, w, _, _ in runs),
                  # polled every 2 ms: a run that ended before the first
                  # sample (a short one on a busy machine) has none
-                 "peak_rss_kb": int(statistics.median(m for _, _, m in runs if m)) if any(m for _, _, m in runs) else None}
+                 "peak_rss_kb": int(statistics.median(m for _, _, m, _ in runs if m)) if any(m for _, _, m, _ in runs) else None}
             results.setdefault(key, {})[peer] = r
             print("  publish qos %d %-14s %8.2f us/msg %9.0f msg/s %7s kB" %
                   (qos, peer, r["us_per_msg"], r["msg_per_s"], r["peak_rss_kb"] or "-"), flush=True)
@@ -526,12 +530,23 @@ def bench_idle(results):
 LUA_SINK = r"""
 local mqtt = require "lia.mqtt"
 local c = mqtt.client { uri = "%(uri)s", client_id = "bench-sink", reconnect = false, persist = false }
-local m, count, t0 = %(m)d, 0, 0
+local m, count, t0, u0, s0 = %(m)d, 0, 0, 0, 0
+-- user and system clock ticks of this process (/proc/self/stat, fields 14
+-- and 15): os.clock() is their sum, the split says whose time it is
+local function ticks()
+	local f = assert(io.open("/proc/self/stat"))
+	local rest = f:read("a"):match("%%) (.*)")
+	f:close()
+	local v = {}
+	for x in rest:gmatch("%%S+") do v[#v + 1] = x end
+	return tonumber(v[12]), tonumber(v[13])
+end
 local function count_one()
 	count = count + 1
-	if count == 1 then t0 = os.clock()
+	if count == 1 then t0 = os.clock() u0, s0 = ticks()
 	elseif count == m then
-		print(string.format("cpu %%.3f", (os.clock() - t0) * 1e6 / (m - 1)))
+		local u1, s1 = ticks()
+		print(string.format("cpu %%.3f ticks %%d %%d", (os.clock() - t0) * 1e6 / (m - 1), u1 - u0, s1 - s0))
 		io.stdout:flush()
 		lia.stop(0)
 	end
@@ -571,16 +586,67 @@ def bench_delivery(results):
             subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(PORT), "-q", "0",
                             "-t", "bench/sink/0", "-l"], stdin=open(path), check=True, timeout=DEADLINE)
             out, _ = p.communicate(timeout=DEADLINE)
-            us = float(out.decode().split("cpu ")[1].split()[0])
+            words = out.decode().split("cpu ")[1].split()
+            us, user, system = float(words[0]), int(words[2]), int(words[3])
             p.wait(DEADLINE)
-            results[key] = {"us_per_msg": us, "handlers": k}
-            print("  %-16s %s us/msg" % (key, us), flush=True)
+            results[key] = {"us_per_msg": us, "handlers": k,
+                            "user_us_per_msg": round(user * 1e6 / CLK_TCK / (M - 1), 2),
+                            "sys_us_per_msg": round(system * 1e6 / CLK_TCK / (M - 1), 2)}
+            print("  %-16s %s us/msg (user %s)" % (key, us, results[key]["user_us_per_msg"]), flush=True)
         except (subprocess.SubprocessError, ValueError, IndexError, RuntimeError) as e:
             results[key] = {"error": str(e)[:200]}
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    bench_delivery_peer(results, path)
+
+
+def proc_ticks(pid):
+    """User and system clock ticks of a running process (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return int(rest[11]), int(rest[12])
+
+
+def bench_delivery_peer(results, path):
+    """The same stream into mosquitto_sub, a C client that only prints each
+    payload (to a file): the kernel's share of receiving it, which no
+    client escapes. Its CPU is sampled from /proc between the first probe
+    it printed and the last of the M messages."""
+    if not shutil.which("mosquitto_sub"):
+        return
+    out = os.path.join(TMP, "sub_out")
+    p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(PORT), "-t", "bench/sink/0",
+                          "-t", "bench/sink/probe"], stdout=open(out, "w"), stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 30
+        while b"probe" not in open(out, "rb").read():
+            if time.monotonic() > end:
+                raise RuntimeError("mosquitto_sub: never subscribed")
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(PORT), "-t", "bench/sink/probe",
+                            "-m", "probe"], check=True, timeout=DEADLINE)
+            time.sleep(0.05)
+        u0, s0 = proc_ticks(p.pid)
+        want = os.path.getsize(out) + M * (SIZE + 1)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(PORT), "-q", "0",
+                        "-t", "bench/sink/0", "-l"], stdin=open(path), check=True, timeout=DEADLINE)
+        end = time.monotonic() + DEADLINE
+        while os.path.getsize(out) < want:
+            if time.monotonic() > end:
+                raise RuntimeError("mosquitto_sub: %d of %d bytes" % (os.path.getsize(out), want))
+            time.sleep(0.01)
+        u1, s1 = proc_ticks(p.pid)
+        r = {"us_per_msg": round((u1 - u0 + s1 - s0) * 1e6 / CLK_TCK / M, 2),
+             "user_us_per_msg": round((u1 - u0) * 1e6 / CLK_TCK / M, 2),
+             "sys_us_per_msg": round((s1 - s0) * 1e6 / CLK_TCK / M, 2)}
+    except (subprocess.SubprocessError, OSError, RuntimeError) as e:
+        r = {"error": str(e)[:200]}
+    finally:
+        p.kill()
+        p.wait()
+    results["delivery_mosquitto_sub"] = r
+    print("  delivery into mosquitto_sub %s" % r, flush=True)
 
 
 # ---- large payloads: bytes copied per message ---------------------------------
@@ -831,6 +897,10 @@ def summarize(results):
             if peer != "lia_lua" and r and "p50_us" in r:
                 for q in ("p50_us", "p99_us"):
                     ratios["rtt_qos%d %s lia_lua/%s" % (qos, q, peer)] = ratio(lua.get(q), r[q])
+    lua, peer = results.get("delivery") or {}, results.get("delivery_mosquitto_sub") or {}
+    for k in ("us_per_msg", "user_us_per_msg"):
+        if k in lua and k in peer:
+            ratios["delivery %s lia_lua/mosquitto_sub" % k] = ratio(lua[k], peer[k])
     row = results.get("idle", {})
     lua = row.get("lia_lua") or {}
     for peer, r in row.items():

@@ -22,6 +22,13 @@ def cell(r, fmt, *keys):
     return fmt % tuple(r[k] for k in keys)
 
 
+def user_cell(r):
+    """User CPU alone; "-" in a JSON from before the bench measured it."""
+    if isinstance(r, dict) and "us_per_msg" in r and "user_us_per_msg" not in r:
+        return "-"
+    return cell(r, "%.2f", "user_us_per_msg")
+
+
 def table(d):
     # peak RSS is polled: a run too short for one sample has none ("-")
     for q in (0, 1, 2):
@@ -39,6 +46,10 @@ def table(d):
             cell(row.get(p), "%.2f", "us_per_msg") if p in row else "" for p in PUB) + " |")
     for q in (0, 1, 2):
         row = d.get("publish_qos%d" % q, {})
+        out.append("| QoS %d user µs/msg | " % q + " | ".join(
+            user_cell(row[p]) if p in row else "" for p in PUB) + " |")
+    for q in (0, 1, 2):
+        row = d.get("publish_qos%d" % q, {})
         out.append("| QoS %d msg/s, peak RSS kB | " % q + " | ".join(
             cell(row.get(p), "%.0f, %s", "msg_per_s", "peak_rss") if p in row else "" for p in PUB) + " |")
     for q in (0, 1):
@@ -48,12 +59,19 @@ def table(d):
     out += ["", "| idle, connected | start → CONNACK ms | VmRSS kB |", "|---|---|---|"]
     for p, r in d.get("idle", {}).items():
         out.append("| %s | %s | %s |" % (NAMES.get(p, p), cell(r, "%.1f", "connack_ms"), cell(r, "%d", "vmrss_kb")))
-    out += ["", "| into a Lua handler, QoS 0, 3.1.1 | µs/msg (CPU) |", "|---|---|"]
+    out += ["", "| into a Lua handler, QoS 0, 3.1.1 | µs/msg (CPU) | user | system |", "|---|---|---|---|"]
     for k in sorted((k for k in d if k == "delivery" or k.startswith("dispatch_")),
                     key=lambda k: d[k].get("handlers", 0)):
         r = d[k]
         what = "one `message` handler" if k == "delivery" else "%d per-filter handlers" % r.get("handlers", 0)
-        out.append("| %s | %s |" % (what, cell(r, "%.2f", "us_per_msg") if r.get("us_per_msg") is not None else "failed"))
+        out.append("| %s | %s |" % (what, " | ".join(
+            "%.2f" % r[f] if r.get(f) is not None else ("failed" if "error" in r else "-")
+            for f in ("us_per_msg", "user_us_per_msg", "sys_us_per_msg"))))
+    peer = d.get("delivery_mosquitto_sub")
+    if peer:
+        out.append("| the same stream into mosquitto_sub (printing to a file) | %s |" % " | ".join(
+            "%.2f" % peer[f] if peer.get(f) is not None else "failed"
+            for f in ("us_per_msg", "user_us_per_msg", "sys_us_per_msg")))
     out += large_and_many(d)
     out += ["", "Ratios lia / peer (below 1: lia uses less):", ""]
     out += ["- %s: %s" % (k, v) for k, v in sorted(d.get("ratios", {}).items())]

@@ -31,6 +31,9 @@ describe("make bench", function()
 				-- a run that failed has the reason (exit status, the output's tail)
 				assert.is_nil(row[peer].error, peer .. " qos " .. q .. ": " .. tostring(row[peer].error))
 				assert.is_true(row[peer].us_per_msg > 0, peer .. " qos " .. q)
+				-- user CPU alone, within the whole (ticks: 0 possible in 300 messages)
+				local user = row[peer].user_us_per_msg
+				assert.is_true(user >= 0 and user <= row[peer].us_per_msg + 1e-9, peer .. " qos " .. q)
 				-- peak RSS is polled every 2 ms: a 300-message run can end
 				-- before the first sample on a busy machine (it did under
 				-- stress-ng); then there is none, never a zero
@@ -43,6 +46,11 @@ describe("make bench", function()
 		assert.is_true(d.rtt_qos1.lia_lua.p99_us >= d.rtt_qos1.lia_lua.p50_us)
 		assert.is_true(d.idle.lia_lua.vmrss_kb > 0)
 		assert.is_true(d.delivery.us_per_msg > 0)
+		assert.is_true(d.delivery.user_us_per_msg >= 0 and d.delivery.sys_us_per_msg >= 0)
+		-- the same stream into mosquitto_sub, sampled from /proc
+		local peer = d.delivery_mosquitto_sub
+		assert.is_nil(peer.error, tostring(peer.error))
+		assert.is_true(peer.us_per_msg >= 0 and peer.user_us_per_msg >= 0 and peer.sys_us_per_msg >= 0)
 		assert.is_true(d.dispatch_10.us_per_msg > 0)
 		-- the store's cost: both runs of each row measured, the cost derived
 		for _, k in ipairs { "qos1_w100", "qos2_w20" } do
