@@ -22,7 +22,7 @@
  * clears the threshold (a cut). A moment's slowness costs a cut now and
  * then; a link that needs them (CUTS_TRIP in CUTS_WINDOW waits) turns
  * batching off for OFF_MIN_MS, doubling each time it trips again up to
- * OFF_MAX_MS, so such a link pays a few GUARD_MS a minute at most. A
+ * OFF_MAX_MS: such a link pays CUTS_TRIP x GUARD_MS per OFF_MAX_MS at most. A
  * PINGREQ in flight, output the socket has not taken, or a window with
  * room all mean "wake for any byte" (SO_RCVLOWAT 1, the default).
  */
@@ -35,9 +35,9 @@
  * that writes each acknowledgement on its own can send this many before
  * it needs our ACK */
 #define ACKS_PER_WAKE 10
-#define GUARD_MS 2
+#define GUARD_MS 5
 #define CUTS_WINDOW 64
-#define CUTS_TRIP 4
+#define CUTS_TRIP 8
 #define OFF_MIN_MS 1000
 #define OFF_MAX_MS 60000
 
