@@ -57,18 +57,28 @@ static void ack_run(int first, int last)
 	fake_send(b, n);
 }
 
-static void test_batches_and_guard(void)
+/* A client connected to the fake broker with n QoS 1 messages (payloads
+ * "1".."n") published, the first window of them taken. */
+static struct mqtt_client *connected_with(int n)
 {
 	struct mqtt_client *c = new_client(MQTT_V311, window_20);
-	struct mqtt_client_stats st;
 	char p[16];
 	handshake(c, false, NULL, 0);
-	CHECK_EQ_INT(lowat(c), 1);
-	for (int k = 1; k <= NMSG; k++) {
+	CHECK_EQ_INT(lowat(c), 1);      /* nothing in flight: any byte wakes us */
+	memset(ids, 0, sizeof ids);
+	sent = 0;
+	for (int k = 1; k <= n; k++) {
 		snprintf(p, sizeof p, "%d", k);
 		publish(c, "a", p, 1);
 	}
 	take(WINDOW);
+	return c;
+}
+
+static void test_batches_and_guard(void)
+{
+	struct mqtt_client *c = connected_with(NMSG);
+	struct mqtt_client_stats st;
 	CHECK_EQ_INT(sent, WINDOW);
 
 	/* The guard: two PUBACKs (8 bytes) are below the threshold of ten
@@ -114,16 +124,7 @@ static void test_batches_and_guard(void)
  * it back to 1 (a 2-byte PINGRESP must wake us). */
 static void test_threshold_while_full(void)
 {
-	struct mqtt_client *c = new_client(MQTT_V311, window_20);
-	char p[16];
-	handshake(c, false, NULL, 0);
-	memset(ids, 0, sizeof ids);
-	sent = 0;
-	for (int k = 1; k <= 30; k++) {
-		snprintf(p, sizeof p, "%d", k);
-		publish(c, "t", p, 1);
-	}
-	take(WINDOW);
+	struct mqtt_client *c = connected_with(30);
 	/* 40 bytes (ten PUBACKs), unless the guard already fired on a slow
 	 * machine, which leaves 1 and counts a cut */
 	struct mqtt_client_stats st;
@@ -143,17 +144,8 @@ static void test_threshold_while_full(void)
  * more waits are cut. */
 static void test_trip(void)
 {
-	struct mqtt_client *c = new_client(MQTT_V311, window_20);
+	struct mqtt_client *c = connected_with(40);
 	struct mqtt_client_stats st;
-	char p[16];
-	handshake(c, false, NULL, 0);
-	memset(ids, 0, sizeof ids);
-	sent = 0;
-	for (int k = 1; k <= 40; k++) {
-		snprintf(p, sizeof p, "%d", k);
-		publish(c, "n", p, 1);
-	}
-	take(WINDOW);
 	for (int k = 1; k <= 12; k++) {
 		ack_run(k, k);
 		TURN_UNTIL(E.published_ok == k, 5000);
