@@ -33,10 +33,14 @@ ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBDIR   ?= /usr/lib/$(MULTIARCH)
 STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libserialport.a
-# -Wl,-E exports the Lua API so scripts can still load C modules (lua-*).
+# lua/lua-api.dynlist exports the Lua API, and only that, so scripts can
+# still load C modules (lua-*); -z pack-relative-relocs (DT_RELR, glibc 2.36,
+# as on Debian 12 and Raspberry Pi OS bookworm) keeps the position-independent
+# binary's relocations in a few kB instead of tens: both are pages every
+# start maps and the dynamic linker reads.
 # libcjson (lia sub's %j/%J/--pretty, as mosquitto_sub prints them) from the system.
 LDLIBS   := $(STATIC_LIBS) -lcjson -lm -ldl -lpthread
-LDFLAGS  += -Wl,-E $(SAN) $(SYSROOT_LDFLAGS)
+LDFLAGS  += -Wl,--dynamic-list=lua/lua-api.dynlist -Wl,-z,pack-relative-relocs $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
 LUA_SRC  := $(wildcard lua/*.c)
@@ -63,8 +67,8 @@ all: lia
 lia: $(BUILD)/lia
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/lia: $(CORE_OBJ) $(APP_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/lia: $(CORE_OBJ) $(APP_OBJ) lua/lua-api.dynlist
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -52,6 +52,47 @@ c:connect()
 		assert.equal(1, H.count(broker:log(), "Sending CONNACK to " .. id .. " "), broker:log())
 	end)
 
+	it("a script requires a C module that takes the Lua API from lia, and only that", function()
+		-- as Debian's lua-* modules do: built against the headers, linked
+		-- with no liblua. It also defines a function named as one of lia's
+		-- own (xalloc_live): only the Lua API is exported (lua/lua-api.dynlist),
+		-- so the module's call must reach its own, never lia's.
+		local dir = H.tmp(H.uniq("cmod"))
+		os.execute("mkdir -p " .. H.q(dir))
+		local src = H.write(dir .. "/cmod.c", [[
+#include <lua.h>
+#include <lauxlib.h>
+long xalloc_live(void) { return -7; }
+static int add(lua_State *L)
+{
+	lua_pushinteger(L, luaL_checkinteger(L, 1) + luaL_checkinteger(L, 2));
+	return 1;
+}
+static int own(lua_State *L)
+{
+	lua_pushinteger(L, xalloc_live());
+	return 1;
+}
+int luaopen_cmod(lua_State *L)
+{
+	static const luaL_Reg f[] = { { "add", add }, { "own", own }, { NULL, NULL } };
+	luaL_newlib(L, f);
+	return 1;
+}
+]])
+		local cflags = H.run("pkg-config --cflags lua5.4").out:gsub("%s+$", "")
+		local cc = H.run(string.format("cc -shared -fPIC %s -o %s %s", cflags, H.q(dir .. "/cmod.so"), H.q(src)))
+		assert.is_true(cc.ok, cc.err)
+		local script = H.write(dir .. "/use.lua", [[
+package.cpath = "]] .. dir .. [[/?.so;" .. package.cpath
+local m = require "cmod"
+print("ADD", m.add(40, 2), "OWN", m.own())
+]])
+		local r = H.lia_run({ "run", script })
+		assert.equal(0, r.status, r.err)
+		assert.truthy(r.out:find("ADD\t42\tOWN\t-7\n", 1, true), r.out .. r.err)
+	end)
+
 	it("timers: every, after and stop", function()
 		local script = H.script([[
 local timer = require "lia.timer"
