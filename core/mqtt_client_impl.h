@@ -131,6 +131,7 @@ struct mqtt_client {
 	bool want_drained;              /* post MQTT_EV_DRAINED when queued drops to 0 */
 	uint64_t queued_bytes, dropped, expired;
 	uint32_t queue_logged;          /* depth last logged (mqtt_queue.c) */
+	bool queue_logged_offline;      /* ... while not connected (at info level) */
 	uint64_t drain_next_ms;         /* drain_rate: earliest next send */
 	struct loop_timer *drain_timer;
 	uint16_t next_id;

@@ -19,16 +19,23 @@ int64_t queue_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Offline, a growing queue is news (the broker is away and messages pile
+ * up); connected, it is only a script publishing faster than the broker
+ * acknowledges, which a loop does at every refill: a debug line. The line
+ * that says it drained has the level of the one that said it grew. */
 static void log_depth(struct mqtt_client *c)
 {
 	if (c->queued >= QUEUE_LOG_FIRST && c->queued >= c->queue_logged * 2) {
 		c->queue_logged = c->queued;
-		client_log(c, LOG_INFO, "offline queue: %u messages, %llu bytes", (unsigned)c->queued,
+		c->queue_logged_offline = c->state != ST_CONNECTED;
+		client_log(c, c->queue_logged_offline ? LOG_INFO : LOG_DEBUG, "%s: %u messages, %llu bytes",
+			c->queue_logged_offline ? "offline queue" : "queue", (unsigned)c->queued,
 			(unsigned long long)c->queued_bytes);
 	} else if (c->queued < c->queue_logged / 4) {
 		c->queue_logged = c->queued < QUEUE_LOG_FIRST ? 0 : c->queued;
 		if (!c->queued)
-			client_log(c, LOG_INFO, "offline queue drained");
+			client_log(c, c->queue_logged_offline ? LOG_INFO : LOG_DEBUG, "%s drained",
+				c->queue_logged_offline ? "offline queue" : "queue");
 	}
 }
 
