@@ -40,7 +40,11 @@ STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libser
 # start maps and the dynamic linker reads.
 # libcjson (lia sub's %j/%J/--pretty, as mosquitto_sub prints them) from the system.
 LDLIBS   := $(STATIC_LIBS) -lcjson -lm -ldl -lpthread
-LDFLAGS  += -Wl,--dynamic-list=lua/lua-api.dynlist -Wl,-z,pack-relative-relocs $(SAN) $(SYSROOT_LDFLAGS)
+# (where the linker takes it without a word: binutils 2.40 has it for x86
+# only and says "ignored" elsewhere)
+RELR     := $(shell echo 'int main(void){return 0;}' | $(CC) -x c - -o /dev/null \
+	-Wl,-z,pack-relative-relocs 2>&1 | grep -q . || echo -Wl,-z,pack-relative-relocs)
+LDFLAGS  += -Wl,--dynamic-list=lua/lua-api.dynlist $(RELR) $(SAN) $(SYSROOT_LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
 LUA_SRC  := $(wildcard lua/*.c)
