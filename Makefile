@@ -24,9 +24,9 @@ CPPFLAGS += $(shell $(PKG_CONFIG) --cflags lua5.4 openssl libserialport libcurl 
 CPPFLAGS += $(SYSROOT_CPPFLAGS)
 ALLCFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
 
-# Lua, lua-cjson and libserialport are linked statically; libcjson from the
-# system. OpenSSL (core/ossl.h), libcurl (lua/lhttp_curl.h), SQLite
-# (core/db_sqlite.h) and libsystemd (core/notify.c) are the system's too,
+# Lua, lua-cjson and libserialport are linked statically. OpenSSL
+# (core/ossl.h), libcurl (lua/lhttp_curl.h), SQLite (core/db_sqlite.h),
+# libsystemd (core/notify.c) and libcjson (lua/lcjson.h) are the system's,
 # but loaded with dlopen when first needed (core/dynlib.h): an agent on
 # plain mqtt:// that keeps nothing does not carry them. The build still
 # needs their -dev headers.
@@ -38,8 +38,7 @@ STATIC_LIBS = $(LIBDIR)/liblua5.4-cjson.a $(LIBDIR)/liblua5.4.a $(LIBDIR)/libser
 # as on Debian 12 and Raspberry Pi OS bookworm) keeps the position-independent
 # binary's relocations in a few kB instead of tens: both are pages every
 # start maps and the dynamic linker reads.
-# libcjson (lia sub's %j/%J/--pretty, as mosquitto_sub prints them) from the system.
-LDLIBS   := $(STATIC_LIBS) -lcjson -lm -ldl -lpthread
+LDLIBS   := $(STATIC_LIBS) -lm -ldl -lpthread
 # (where the linker takes it without a word: binutils 2.40 has it for x86
 # only and says "ignored" elsewhere)
 RELR     := $(shell echo 'int main(void){return 0;}' | $(CC) -x c - -o /dev/null \
@@ -243,10 +242,10 @@ build-fuzz/fuzz_cli: tests/fuzz/fuzz_cli.c build-fuzz/obj/lua/cli_args.o $(FUZZ_
 		$(FUZZ_SYSLIBS) $(FUZZ_LUALIBS)
 
 # the fleet's bundle parser (lua/lfleet_bundle.c: libcjson, OpenSSL; no Lua)
-BUNDLE_SRC := lua/lfleet_bundle.c core/ossl.c core/dynlib.c
-build-fuzz/fuzz_bundle: tests/fuzz/fuzz_bundle.c $(BUNDLE_SRC) lua/lfleet_bundle.h core/ossl.h core/dynlib.h
+BUNDLE_SRC := lua/lfleet_bundle.c lua/lcjson.c core/ossl.c core/dynlib.c core/log.c
+build-fuzz/fuzz_bundle: tests/fuzz/fuzz_bundle.c $(BUNDLE_SRC) lua/lfleet_bundle.h lua/lcjson.h core/ossl.h core/dynlib.h
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Ilua -Icore -o $@ $< $(BUNDLE_SRC) -lcjson -ldl
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Ilua -Icore -o $@ $< $(BUNDLE_SRC) -ldl
 
 build-fuzz/seeds/.done: tests/fuzz/seeds.lua
 	@mkdir -p build-fuzz/seeds

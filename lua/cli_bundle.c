@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "cli_bundle.h"
+#include "lcjson.h"
 #include "lfleet_bundle.h"
 
 bool cli_bundle_is(const char *cmd)
@@ -147,7 +148,10 @@ done:
 int cli_bundle_main(int argc, char **argv, struct lia_args *a, const char **fn)
 {
 	char why[600];
+	const char *missing = lcjson_load();
 	*fn = NULL;
+	if (missing)
+		return fprintf(stderr, "lia %s: %s\n", argv[0], missing), 1;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help")) {
 			usage();

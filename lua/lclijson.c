@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
+#include "lcjson.h"
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -154,6 +154,9 @@ static int l_now(lua_State *L)
 int luaopen_lia_clijson(lua_State *L)
 {
 	static const luaL_Reg fns[] = { { "message", l_message }, { "now", l_now }, { NULL, NULL } };
+	const char *why = lcjson_load();
+	if (why)
+		return luaL_error(L, "%s", why);
 	luaL_newlib(L, fns);
 	return 1;
 }

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
+#include "lcjson.h"
 
 #include "args.h"
 #include "db.h"
@@ -479,8 +479,11 @@ int lfleet_start(struct host *h, const struct lia_args *a, char *err, size_t err
 	char uri[1024], cid[300];
 	char *will;
 	struct mqtt_client_opts o = { 0 };
+	const char *why;
 	if (!a->fleet)
 		return 0;
+	if ((why = lcjson_load()))
+		return snprintf(err, errlen, "fleet: %s", why), -1;
 	fl.h = h;
 	fl.a = a;
 	fl.l = host_event_loop(h);

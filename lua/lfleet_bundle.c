@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
+#include "lcjson.h"
 #include "ossl.h"
 
 #include "lfleet_bundle.h"

@@ -19,7 +19,7 @@
 
 #include <stdbool.h>
 
-#include <cjson/cJSON.h>
+#include "lcjson.h"
 
 #include "args.h"
 #include "lfleet.h"

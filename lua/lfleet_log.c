@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
+#include "lcjson.h"
 
 #include "lfleet.h"
 #include "log.h"

@@ -27,7 +27,7 @@ describe("lia.http", function()
 
 	-- lia links none of them: dlopen on first use (core/dynlib.h), so an
 	-- agent on plain mqtt:// keeps them out of its resident memory
-	it("libcurl is loaded when lia.http is first required; OpenSSL and SQLite only when used", function()
+	it("libcurl is loaded when lia.http is first required; OpenSSL, SQLite and libcjson only when used", function()
 		local out = run([[
 local function mapped(name)
 	local f = assert(io.open("/proc/self/maps"))
@@ -35,14 +35,17 @@ local function mapped(name)
 	f:close()
 	return found
 end
-print(mapped("libcurl.so"), mapped("libssl.so"), mapped("libcrypto.so"), mapped("libsqlite3.so"), mapped("libsystemd.so"))
+print(mapped("libcurl.so"), mapped("libssl.so"), mapped("libcrypto.so"), mapped("libsqlite3.so"), mapped("libsystemd.so"),
+	mapped("libcjson.so"))
 local http = require "lia.http"
 print(mapped("libcurl.so.4"), type(http.curl_version))
 require("lia.state").set("k", 1)
 print(mapped("libsqlite3.so.0"))
+-- libcjson: the fleet's C side and lia sub's JSON output (lia.clijson)
+print(type(require("lia.clijson").message), mapped("libcjson.so.1"))
 lia.stop()
 ]])
-		assert.same({ "false\tfalse\tfalse\tfalse\tfalse", "true\tstring", "true" }, out)
+		assert.same({ "false\tfalse\tfalse\tfalse\tfalse\tfalse", "true\tstring", "true", "function\ttrue" }, out)
 	end)
 
 	it("GET: status, body, headers (lower-case names, repeats joined)", function()
