@@ -519,7 +519,12 @@ def bench_idle(results):
     rows["paho_py"] = [PY, write("idle.py", PAHO_PY_IDLE), str(PORT)], "connected"
     for peer, (argv, marker) in rows.items():
         try:
-            ms, rss = idle(argv, marker)
+            # the resident size moves by ±100 kB between starts (which of
+            # libc's pages the kernel maps around each fault): a median, as
+            # for the publishers
+            runs = [idle(argv, marker) for _ in range(REPS)]
+            ms = statistics.median(m for m, _ in runs)
+            rss = int(statistics.median(r for _, r in runs))
             results.setdefault("idle", {})[peer] = {"connack_ms": round(ms, 1), "vmrss_kb": rss}
             print("  idle %-14s start->CONNACK %6.1f ms  VmRSS %6d kB" % (peer, ms, rss), flush=True)
         except RuntimeError as e:
