@@ -36,8 +36,8 @@
  * it needs our ACK */
 #define ACKS_PER_WAKE 10
 #define GUARD_MS 5
-#define CUTS_WINDOW 64
-#define CUTS_TRIP 8
+#define CUTS_WINDOW 8
+#define CUTS_TRIP 3
 #define OFF_MIN_MS 1000
 #define OFF_MAX_MS 60000
 

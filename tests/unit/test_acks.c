@@ -139,21 +139,21 @@ static void test_threshold_while_full(void)
 
 /* A broker that sends one acknowledgement at a time (Nagle's algorithm on
  * its side holds the rest until our kernel acknowledges, and nothing reads
- * below the threshold): each wait needs the guard, and after CUTS_TRIP (8)
+ * below the threshold): each wait needs the guard, and after CUTS_TRIP (3)
  * of them batching is off, the threshold 1 with the window full, and no
  * more waits are cut. */
 static void test_trip(void)
 {
 	struct mqtt_client *c = connected_with(40);
 	struct mqtt_client_stats st;
-	for (int k = 1; k <= 12; k++) {
+	for (int k = 1; k <= 8; k++) {
 		ack_run(k, k);
 		TURN_UNTIL(E.published_ok == k, 5000);
 		CHECK_EQ_INT(E.published_ok, k);
 		take(1);
 	}
 	mqtt_client_stats(c, &st);
-	CHECK_EQ_INT(st.ack_waits_cut, 8);
+	CHECK_EQ_INT(st.ack_waits_cut, 3);
 	CHECK_EQ_INT(lowat(c), 1);
 	CHECK_EQ_INT(c->inflight, WINDOW);
 	mqtt_client_free(c);
