@@ -245,7 +245,10 @@ c:on("connect", function(c)
 		last = tok
 	end
 	local st = c:stats()
-	print("DONE", last:wait(10000), st.ack_waits > 0, st.ack_waits + st.ack_waits_cut <= 2 * ${N})
+	-- batching engaged (test_acks checks waits that end by themselves; on
+	-- a loaded machine cuts may turn it off early here)
+	local waits = st.ack_waits + st.ack_waits_cut
+	print("DONE", last:wait(10000), waits > 0, waits <= 2 * ${N})
 end)
 c:connect()
 ]], { ID = id, N = n, PORT = fast.port })
