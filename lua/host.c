@@ -678,7 +678,7 @@ static int push_main(lua_State *L, void *ud)
 static void make_default_client(lua_State *L, const struct lia_args *a)
 {
 	lua_getglobal(L, "require");
-	lua_pushliteral(L, "lia.cli");
+	lua_pushliteral(L, "lia.cli.opts");
 	lua_call(L, 1, 1);
 	lua_getfield(L, -1, "client_opts");
 	args_push(L, a);

@@ -4,6 +4,7 @@
  * logged and an `every` timer keeps running. timer.cron and timer.at (wall
  * clock schedules) are Lua: lua/lib/cron.lua.
  */
+#include <string.h>
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -117,6 +118,25 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/* timer.cron and timer.at are Lua (lia.cron, installed on top of
+ * timer.after). A script that uses neither never loads it: the module's
+ * __index installs them at the first look-up of either. */
+static int lazy_cron(lua_State *L)
+{
+	const char *k = lua_tostring(L, 2);
+	if (!k || (strcmp(k, "cron") != 0 && strcmp(k, "at") != 0))
+		return 0;
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lia.cron");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "install");
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 0);
+	lua_pushvalue(L, 2);
+	lua_rawget(L, 1);
+	return 1;
+}
+
 int luaopen_lia_timer(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -137,14 +157,9 @@ int luaopen_lia_timer(lua_State *L)
 	};
 	host_class(L, TIMER_MT, meta, methods);
 	luaL_newlib(L, funcs);
-	/* clock-time schedules are Lua: lia.cron's install(M) adds timer.cron
-	 * and timer.at on top of timer.after */
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "lia.cron");
-	lua_call(L, 1, 1);
-	lua_getfield(L, -1, "install");
-	lua_pushvalue(L, -3);
-	lua_call(L, 1, 0);
-	lua_pop(L, 1);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, lazy_cron);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 	return 1;
 }

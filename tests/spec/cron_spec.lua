@@ -34,6 +34,17 @@ describe("lia.cron", function()
 	teardown(H.cleanup)
 	after_each(H.reap)
 
+	it("is loaded at the first use of timer.cron or timer.at, not with lia.timer; lia run loads no lia.cli", function()
+		local r = H.lia_run({ "run", H.script([[
+local timer = require "lia.timer"
+print(package.loaded["lia.cron"] == nil, package.loaded["lia.cli"] == nil, mqtt ~= nil)
+print(type(timer.at), package.loaded["lia.cron"] ~= nil, type(timer.cron), timer.nosuch)
+lia.stop()
+]]) })
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.same({ "true\ttrue\ttrue", "function\ttrue\tfunction\tnil" }, H.lines(r.out))
+	end)
+
 	describe("parse", function()
 		it("accepts values, ranges, steps, lists, names and macros", function()
 			local s = assert(cron.parse("*/15 9-17/4 1,15 jan-mar MON-fri"))
