@@ -81,7 +81,15 @@ int luaopen_cmod(lua_State *L)
 }
 ]])
 		local cflags = H.run("pkg-config --cflags lua5.4").out:gsub("%s+$", "")
-		local cc = H.run(string.format("cc -shared -fPIC %s -o %s %s", cflags, H.q(dir .. "/cmod.so"), H.q(src)))
+		-- the module is built for the lia under test (the cross tier's is
+		-- arm64 or armhf, under qemu)
+		local triplet = ({ arm64 = "aarch64-linux-gnu", armhf = "arm-linux-gnueabihf" })[os.getenv("LIA_EMULATED") or ""]
+		local compiler = triplet and triplet .. "-gcc" or "cc"
+		if triplet then  -- luaconf.h's multiarch part: multiarch, or the tier's sysroot
+			cflags = cflags .. " -I/usr/include/" .. triplet .. " -I" .. H.q(H.root .. "/build-sysroot/"
+				.. os.getenv("LIA_EMULATED") .. "/usr/include/" .. triplet)
+		end
+		local cc = H.run(string.format("%s -shared -fPIC %s -o %s %s", compiler, cflags, H.q(dir .. "/cmod.so"), H.q(src)))
 		assert.is_true(cc.ok, cc.err)
 		local script = H.write(dir .. "/use.lua", [[
 package.cpath = "]] .. dir .. [[/?.so;" .. package.cpath

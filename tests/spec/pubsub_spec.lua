@@ -246,12 +246,13 @@ c:on("connect", function(c)
 	end
 	local st = c:stats()
 	-- batching engaged (test_acks checks waits that end by themselves; on
-	-- a loaded machine cuts may turn it off early here)
+	-- a loaded machine cuts may turn it off early here). Under qemu lia is
+	-- slower than the broker and its window is seldom full: it need not.
 	local waits = st.ack_waits + st.ack_waits_cut
-	print("DONE", last:wait(10000), waits > 0, waits <= 2 * ${N})
+	print("DONE", last:wait(10000), waits > 0 or ${EMULATED}, waits <= 2 * ${N})
 end)
 c:connect()
-]], { ID = id, N = n, PORT = fast.port })
+]], { ID = id, N = n, PORT = fast.port, EMULATED = os.getenv("LIA_EMULATED") and "true" or "false" })
 		local lia = H.lia_spawn({ "run", script })
 		assert.truthy(lia:wait_for("DONE\t", 30), H.dump(lia, fast))
 		assert.truthy(lia:stdout():find("DONE\ttrue\ttrue\ttrue\n", 1, true), H.dump(lia, fast))
