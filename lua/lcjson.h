@@ -11,7 +11,7 @@
  * the one line that says which package is missing and exits. The entry
  * points that can refuse politely (lfleet_start, luaopen_lia_clijson,
  * `lia bundle`) ask lcjson_load() first and report it as their own error.
- * (Lua scripts' JSON is lua-cjson, linked in: lia.json and cjson.)
+ * (Lua scripts' JSON is lua-cjson, `cjson`, linked in statically.)
  */
 #ifndef LIA_LCJSON_H
 #define LIA_LCJSON_H

@@ -10,8 +10,7 @@ local M = {}
 
 local E_QUEUE_FULL = mqtt.E_QUEUE_FULL
 
-local opts = require "lia.cli.opts"
-M.properties, M.auth, M.client_opts = opts.properties, opts.auth, opts.client_opts
+local cli_opts = require "lia.cli.opts"
 
 local function die(cmd, msg, status)
 	io.stderr:write("lia ", cmd, ": ", tostring(msg), "\n")
@@ -22,7 +21,7 @@ end
 -- The client of lia pub / lia sub, created inside a protected call so that
 -- a bad option ends in one line, not a traceback.
 local function new_client(cmd, a, reconnect)
-	local o = M.client_opts(a)
+	local o = cli_opts.client_opts(a)
 	o.reconnect = reconnect
 	o.trace = a.debug
 	-- a full queue refuses the new message and pub -l waits in c:drain():
@@ -132,7 +131,7 @@ end
 
 function M.pub(a)
 	local topic = a.topics[1]
-	local props = M.properties(a)
+	local props = cli_opts.properties(a)
 	-- --repeat waits for each token (QoS 0: written); -l has none at QoS 0
 	local opts = { qos = a.qos or 0, retain = a.retain, properties = props.publish,
 		token = a.mode ~= "l" or nil }
@@ -256,7 +255,7 @@ local function on_message(a, c, st)
 end
 
 local function subscribe(a, c, st)
-	local list, props = {}, M.properties(a)
+	local list, props = {}, cli_opts.properties(a)
 	for i, f in ipairs(a.topics) do list[i] = { f, a.qos or 0 } end
 	-- -D subscribe / unsubscribe: the properties of the one SUBSCRIBE and UNSUBSCRIBE
 	if props.subscribe and list[1] then
