@@ -162,7 +162,7 @@ static void before_sleep(struct loop *l, void *ud)
 		flush_out(c);
 		client_leave(c);
 	}
-	client_acks_before_sleep(c);
+	client_lowat_before_sleep(c);
 }
 
 /* ---- connection lifecycle ---- */
@@ -192,7 +192,7 @@ static void close_transport(struct mqtt_client *c)
 		c->tops->close(&c->tr);
 	c->tr.fd = -1;
 	c->watch_mask = 0;
-	client_acks_reset(c);
+	client_lowat_reset(c);
 	/* clear, not free: a packet being handled may still point into it */
 	buf_clear(&c->in);
 	buf_clear(&c->out);
@@ -448,6 +448,7 @@ static bool read_once(struct mqtt_client *c)
 		return false;
 	}
 	c->in.end += (size_t)r;
+	c->st.recv_bytes += (uint64_t)r;
 	c->last_recv = loop_now(c->loop);
 	process_input(c);
 	return true;
@@ -677,7 +678,7 @@ struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opt
 	}
 	c->loop = l;
 	c->tr.fd = -1;
-	client_acks_reset(c);
+	client_lowat_reset(c);
 	c->store = store;
 	if (client_options_init(c, opts, err, errlen) < 0) {
 		client_destroy(c);  /* the store too: the client owns it either way */

@@ -280,6 +280,7 @@ struct mqtt_client_stats {
 	uint32_t subscriptions;
 	uint64_t sent_packets, recv_packets;
 	uint64_t sent_bytes;    /* every byte written (queued for the socket) */
+	uint64_t recv_bytes;    /* every byte read (after TLS and WebSocket framing) */
 	uint32_t connects;   /* successful CONNACKs */
 	/* v5 topic aliases (mqtt_alias.h) */
 	int64_t alias_bytes_saved;
@@ -289,9 +290,11 @@ struct mqtt_client_stats {
 	uint64_t dropped;    /* queued messages dropped for max_queued / max_queued_bytes */
 	uint64_t expired;    /* queued messages dropped for max_age */
 	bool persistent;     /* the store survives the process */
-	/* client_acks.c: sleeps that waited for a batch of acknowledgements
-	 * while the window was full, and those its guard cut short */
+	/* client_lowat.c: sleeps that waited for a batch of acknowledgements
+	 * while the window was full, and those its guard cut short; the same
+	 * for a batch of a stream that only comes in */
 	uint64_t ack_waits, ack_waits_cut;
+	uint64_t stream_waits, stream_waits_cut;
 };
 void mqtt_client_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
 

@@ -96,16 +96,21 @@ struct mqtt_client {
 	uint8_t last_refusal;           /* last permanent CONNACK refusal logged (0: none) */
 	uint64_t last_recv;             /* bytes last came in (keep-alive) */
 	bool ping_outstanding;
-	/* client_acks.c: the socket's SO_RCVLOWAT while the window is full,
-	 * its guard timer (acks_cut: it fired, nothing read since),
-	 * recv_packets at the last sleep, waits and cuts in the current
-	 * window of waits, batching off until, and for how long next time */
-	int acks_lowat;
-	struct loop_timer *acks_guard;
-	bool acks_cut;
-	uint64_t acks_seen;
-	uint32_t acks_window_waits, acks_window_cuts;
-	uint64_t acks_off_until, acks_off_ms;
+	/* client_lowat.c: the socket's SO_RCVLOWAT, its guard timer (lowat_cut:
+	 * it fired, nothing read since), recv_packets at the last sleep,
+	 * whether the acknowledgements' rule chose the threshold, waits and
+	 * cuts in the current window of waits, batching off until, and for how
+	 * long next time; a stream's last wake-up (µs), recv_bytes and
+	 * sent_packets then, wake-ups in a row and its rate (bytes per ms) */
+	int lowat;
+	struct loop_timer *lowat_guard;
+	bool lowat_cut, lowat_acks;
+	uint64_t lowat_seen;
+	uint32_t lowat_window_waits, lowat_window_cuts;
+	uint64_t lowat_off_until, lowat_off_ms;
+	uint64_t stream_at, stream_bytes, stream_sent, stream_rate;
+	uint32_t stream_runs;
+	int stream_ceiling;     /* bytes the broker sends us before it needs our ACK */
 	uint64_t ping_sent;
 	uint16_t keepalive;             /* in use (server may override) */
 
@@ -189,10 +194,11 @@ bool client_alias_resolve(struct mqtt_client *c, struct mqtt_publish *p);
 /* Outbound at publish time: explicit alias without topic -> its topic. */
 int client_alias_publish(struct mqtt_client *c, struct mqtt_pub_req *r);
 
-/* client_acks.c: wake for acknowledgements in batches while the window
- * is full (before each sleep), and forget a closed socket's state */
-void client_acks_before_sleep(struct mqtt_client *c);
-void client_acks_reset(struct mqtt_client *c);
+/* client_lowat.c: wake for fewer, larger reads while the window is full
+ * or a stream comes in (before each sleep), and forget a closed socket's
+ * state */
+void client_lowat_before_sleep(struct mqtt_client *c);
+void client_lowat_reset(struct mqtt_client *c);
 
 /* client_uris.c: the failover list and server references */
 int client_uris_init(struct mqtt_client *c, const struct mqtt_client_opts *o, char *err, size_t errlen);

@@ -823,6 +823,7 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "recv_packets", (lua_Integer)st.recv_packets);
 	lmqtt_set_int(L, "connects", st.connects);
 	lmqtt_set_int(L, "sent_bytes", (lua_Integer)st.sent_bytes);
+	lmqtt_set_int(L, "recv_bytes", (lua_Integer)st.recv_bytes);
 	lmqtt_set_int(L, "alias_bytes_saved", (lua_Integer)st.alias_bytes_saved);
 	lmqtt_set_int(L, "alias_out", (lua_Integer)st.alias_out);
 	lmqtt_set_int(L, "alias_in", (lua_Integer)st.alias_in);
@@ -833,6 +834,8 @@ static int l_stats(lua_State *L)
 	lmqtt_set_int(L, "expired", (lua_Integer)st.expired);
 	lmqtt_set_int(L, "ack_waits", (lua_Integer)st.ack_waits);
 	lmqtt_set_int(L, "ack_waits_cut", (lua_Integer)st.ack_waits_cut);
+	lmqtt_set_int(L, "stream_waits", (lua_Integer)st.stream_waits);
+	lmqtt_set_int(L, "stream_waits_cut", (lua_Integer)st.stream_waits_cut);
 	lua_pushboolean(L, st.persistent);
 	lua_setfield(L, -2, "persistent");
 	return 1;

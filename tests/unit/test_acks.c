@@ -1,5 +1,5 @@
 /*
- * test_acks.c - waking for acknowledgements in batches (client_acks.c),
+ * test_acks.c - waking for acknowledgements in batches (client_lowat.c),
  * against the fake broker: the socket's SO_RCVLOWAT while the window is
  * full, batched wake-ups that deliver every PUBACK, the guard that fetches
  * acknowledgements a broker left short of the threshold, batching turned
