@@ -122,7 +122,8 @@ struct ltoken {
 	struct host_waiter *w;
 	int stored;                 /* TOK_STORE_*: publishes only */
 	struct host_waiter *ws;     /* :wait("stored") */
-	char why[120];              /* not stored: why */
+	const char *why_lit;        /* not stored: why, a literal (the common case) */
+	char why[120];              /* or why, formatted, when why_lit is NULL */
 };
 
 /* The completion of pending[mid] in user value uv, from an event. */
@@ -161,7 +162,8 @@ void lmqtt_track_token(struct lua_State *L, int client, int uv, uint32_t mid);
 void lmqtt_complete(struct lclient *lc, struct lmqtt_complete *r);
 /* ok / reason of a SUBACK or UNSUBACK from its codes. */
 void lmqtt_sub_outcome(struct lmqtt_complete *r, uint8_t version, int type);
-/* A publish token (on top) that will never be stored, and why. */
+/* A publish token (on top, just made) that will never be stored, and why
+ * (a string literal: kept, not copied, once per publish). */
 void lmqtt_token_not_stored(struct lua_State *L, const char *why);
 /* The store reported on pending[mid] (UV_PUBS); wakes :wait("stored"). */
 void lmqtt_stored(struct lclient *lc, uint32_t mid, bool ok, const char *why);

@@ -70,7 +70,7 @@ static int push_stored_result(lua_State *L, void *ud)
 		return 1;
 	}
 	lua_pushnil(L);
-	lua_pushstring(L, t->why[0] ? t->why : "not stored");
+	lua_pushstring(L, t->why_lit ? t->why_lit : t->why[0] ? t->why : "not stored");
 	return 2;
 }
 
@@ -175,8 +175,7 @@ static int complete_k(lua_State *L)
 	if (t->kind == TOK_PUBLISH && t->stored == TOK_STORE_PENDING) {
 		/* finished before the store reported: it never will now */
 		t->stored = TOK_STORE_FAILED;
-		snprintf(t->why, sizeof t->why, "%s", r->ok ? "completed before it was stored" :
-			r->reason ? r->reason : "failed");
+		t->why_lit = r->ok ? "completed before it was stored" : r->reason ? r->reason : "failed";
 		r->ws = t->ws;
 		t->ws = NULL;
 	}
@@ -203,9 +202,9 @@ void lmqtt_complete(struct lclient *lc, struct lmqtt_complete *r)
 
 void lmqtt_token_not_stored(lua_State *L, const char *why)
 {
-	struct ltoken *t = luaL_checkudata(L, -1, TOKEN_MT);
+	struct ltoken *t = lua_touserdata(L, -1);
 	t->stored = TOK_STORE_NONE;
-	snprintf(t->why, sizeof t->why, "%s", why);
+	t->why_lit = why;
 }
 
 struct stored_report {
@@ -230,8 +229,10 @@ static int stored_k(lua_State *L)
 	if (t->stored != TOK_STORE_PENDING)
 		return 0;
 	t->stored = r->ok ? TOK_STORED : TOK_STORE_FAILED;
-	if (!r->ok)
+	if (!r->ok) {
+		t->why_lit = NULL;
 		snprintf(t->why, sizeof t->why, "not stored: %s", r->why ? r->why : "store failed");
+	}
 	r->tok = t;
 	r->w = t->ws;
 	t->ws = NULL;
