@@ -128,6 +128,22 @@ static void test_stream_batches(void)
 	mqtt_client_free(c);
 }
 
+/* A stream the client answers (stop() sends, or QoS 1 acknowledges):
+ * every message arrives, and no wait for a batch ever began. */
+static void never_batched(int qos, bool (*stop)(struct mqtt_client *))
+{
+	struct mqtt_client *c = connected(true);
+	struct mqtt_client_stats st;
+	stream(c, qos, stop, 5000, 20000);
+	TURN_UNTIL(E.messages == sent, 5000);
+	CHECK_EQ_INT(E.messages, sent);
+	CHECK(in_order());
+	mqtt_client_stats(c, &st);
+	CHECK_EQ_INT(st.stream_waits + st.stream_waits_cut, 0);
+	CHECK_EQ_INT(max_lowat, 1);
+	mqtt_client_free(c);
+}
+
 /* A client that replies to the stream never waits for a batch: the broker
  * may be waiting for the reply. */
 static bool replied(struct mqtt_client *c)
@@ -138,30 +154,14 @@ static bool replied(struct mqtt_client *c)
 
 static void test_reply_wakes_for_any_byte(void)
 {
-	struct mqtt_client *c = connected(true);
-	struct mqtt_client_stats st;
-	stream(c, 0, replied, 5000, 20000);
-	TURN_UNTIL(E.messages == sent, 5000);
-	CHECK_EQ_INT(E.messages, sent);
-	mqtt_client_stats(c, &st);
-	CHECK_EQ_INT(st.stream_waits + st.stream_waits_cut, 0);
-	CHECK_EQ_INT(max_lowat, 1);
-	mqtt_client_free(c);
+	never_batched(0, replied);
 }
 
 /* QoS 1: every message is acknowledged, which is sending: no batches (the
  * broker's own window waits for those PUBACKs). */
 static void test_qos1_wakes_for_any_byte(void)
 {
-	struct mqtt_client *c = connected(true);
-	struct mqtt_client_stats st;
-	stream(c, 1, never, 5000, 20000);
-	TURN_UNTIL(E.messages == sent, 5000);
-	CHECK_EQ_INT(E.messages, sent);
-	mqtt_client_stats(c, &st);
-	CHECK_EQ_INT(st.stream_waits + st.stream_waits_cut, 0);
-	CHECK_EQ_INT(max_lowat, 1);
-	mqtt_client_free(c);
+	never_batched(1, never);
 }
 
 /* A broker with Nagle's algorithm on holds its small segments until our
