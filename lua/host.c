@@ -327,9 +327,20 @@ static int resume_k(lua_State *L)
 		return 0;               /* no handler: nothing to run */
 	if (fresh && !lbudget_allowed(L, base + 1))
 		return 0;               /* quarantined */
+	/* The quarantine wants each coroutine's function once it fails. A new
+	 * coroutine is entered in that table before it runs (which may raise);
+	 * a pooled one already has its entry, and most handlers return at
+	 * their first resume: its function is kept here and the entry, which
+	 * then needs no allocation, is updated only if it yields or fails. */
+	bool reused = fresh && r->h->pooled > 0;
 	if (fresh) {
 		r->co = pool_take(L, r->h);
-		lbudget_spawned(L, r->co, base + 1);
+		if (reused) {
+			lua_pushvalue(L, base + 1);
+			lua_insert(L, base + 1);
+		} else {
+			lbudget_spawned(L, r->co, base + 1);
+		}
 	}
 	if (!lua_checkstack(r->co, n + LUA_MINSTACK))
 		return luaL_error(L, "coroutine stack overflow");
@@ -339,6 +350,8 @@ static int resume_k(lua_State *L)
 	lbudget_end();
 	if (r->status == LUA_YIELD)
 		lua_pop(r->co, nres);
+	if (reused && r->status != LUA_OK)
+		lbudget_spawned(L, r->co, base + 1);
 	r->resumed = true;
 	return 0;
 }

@@ -36,7 +36,8 @@ void lbudget_end(void);
 /* Quarantine. The function at idx of L: may it run? (false: disabled) */
 bool lbudget_allowed(struct lua_State *L, int idx);
 /* The coroutine co starts the function at idx: remember it. Raises on
- * out of memory. */
+ * out of memory, except for a co remembered before (a new value for an
+ * existing entry allocates nothing). */
 void lbudget_spawned(struct lua_State *L, struct lua_State *co, int idx);
 /* co ended; failed: count the failure against its function and disable
  * it at the limit (one error line). Never raises. A coroutine that

@@ -249,6 +249,34 @@ end)
 		assert.equal(0, lia:stop())
 	end)
 
+	it("a handler that waits and then fails is the one disabled, on a reused coroutine too", function()
+		-- the host reuses the coroutines of handlers that returned: the
+		-- failure must be counted against the function that failed, not
+		-- the one that ran on that coroutine before
+		local script = H.script([[
+local timer = require "lia.timer"
+local n = 0
+timer.every(10, function() -- WAITS
+	n = n + 1
+	lia.sleep(1)
+	error("late " .. n)
+end)
+local ok = 0
+timer.every(5, function()
+	ok = ok + 1
+	if ok == 60 then print("STILL RUNNING") end
+end)
+]])
+		local line = line_of(script, "-- WAITS")
+		local lia = H.lia_spawn { "run", "--quarantine", "3", script }
+		assert.truthy(lia:wait_for("STILL RUNNING\n", 10), H.dump(lia))
+		local err = lia:stderr()
+		assert.equal(3, count_pat(err, ": late %d"), err)
+		assert.equal(1, H.count(err, script .. ":" .. line .. ": handler disabled: it failed 3 times within a minute"), err)
+		assert.equal(1, H.count(err, "handler disabled"), err)
+		assert.equal(0, lia:stop())
+	end)
+
 	it("a handler that allocates without bound gets a memory error; the session stays", function()
 		local id = H.uniq("mem")
 		local script = H.script([[
