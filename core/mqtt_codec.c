@@ -221,7 +221,7 @@ static int dec_connack(struct mqtt_cursor *c, uint8_t version, struct mqtt_packe
 }
 
 /* An empty topic is only legal in v5 with a Topic Alias (3.3.2.1); names
- * must not hold wildcards [MQTT-3.3.2-2]. */
+ * must be UTF-8 [MQTT-1.5.3-1] without wildcards [MQTT-3.3.2-2]. */
 static bool publish_topic_ok(uint8_t version, const struct mqtt_publish *m)
 {
 	struct mqtt_prop alias;
@@ -236,7 +236,8 @@ static int dec_publish(struct mqtt_cursor *c, uint8_t version, struct mqtt_packe
 	m->qos = (out->flags >> 1) & 3;
 	m->dup = out->flags & 0x08;
 	m->retain = out->flags & 0x01;
-	if (mqtt_cur_utf8(c, &m->topic) || (m->qos && dec_packet_id(c, &m->packet_id)))
+	/* the topic's UTF-8 is checked once, with its wildcards, below */
+	if (mqtt_cur_bin(c, &m->topic) || (m->qos && dec_packet_id(c, &m->packet_id)))
 		return MQTT_MALFORMED;
 	if (is_v5(version) && dec_props(c, MQTT_PUBLISH, &m->props))
 		return MQTT_MALFORMED;

@@ -348,6 +348,8 @@ static const struct vector malformed[] = {
 	{ V4, "30 07 0004 F4908080 78", 0, "topic above U+10FFFF" },
 	{ V4, "30 04 0001 80 78", 0, "topic with a lone continuation byte" },
 	{ V4, "30 05 0002 61 E2 78", 0, "topic with a truncated sequence" },
+	{ V5, "30 05 0001 80 00 78", 0, "v5 topic with a lone continuation byte" },
+	{ V5, "32 07 0001 80 0001 00 78", 0, "v5 QoS 1 topic with a lone continuation byte" },
 	{ V4, "10 11 0004 4D515454 04 02 000A 0005 746F700000", 0, "client id U+0000 (corpus)" },
 	{ V4, "10 14 0004 4D515454 04 82 000A 0001 70 0005 746FEDA080", 0, "username U+D800 (corpus)" },
 	{ V5, "E0 05 00 03 1F 00 C0", 0, "reason string overlong" },
