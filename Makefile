@@ -263,7 +263,8 @@ fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
 # Debian, MQTT.js from npm under $(BUILD)/bench-node (never committed).
 DEB_BENCH := mosquitto mosquitto-clients python3 python3-paho-mqtt libpaho-mqtt-dev nodejs npm
 MQTTJS_VERSION := 5
-bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho $(BUILD)/tools/copycount.so
+bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho $(BUILD)/tools/rtt_floor \
+		$(BUILD)/tools/copycount.so
 	@python3 tests/bench.py $(BUILD)
 	@python3 tests/bench_readme.py $(BUILD)/bench.json README.md
 	@sh tests/bench.sh $(BUILD)

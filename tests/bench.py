@@ -39,7 +39,9 @@ BENCH_PEERS (all: "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs"),
 BENCH_LARGE ("262144:4:16 10485760:1:3", SIZE:N1:N2), BENCH_CLIENTS (1000),
 BENCH_WINDOW (5000 ms), BENCH_FLOOD (1000000), BENCH_RECONNECTS (1000),
 BENCH_LIA (BUILD_DIR/lia), BENCH_JSON (BUILD_DIR/bench.json),
-BENCH_COPYCOUNT (BUILD_DIR/tools/copycount.so), BENCH_ONLY (all: "publishers
+BENCH_COPYCOUNT (BUILD_DIR/tools/copycount.so), BENCH_RTT_FLOOR
+(BUILD_DIR/tools/rtt_floor; the row is left out when it is not built),
+BENCH_ONLY (all: "publishers
 store rtt idle delivery large many", the parts to run).
 A peer that is not installed is reported as missing, not as zero.
 """
@@ -69,6 +71,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Debian's python3 (python3-paho-mqtt), not whatever python runs this script
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 PAHO_C = os.path.join(BUILD, "tools", "bench_paho")
+# the round trip with nothing but a blocking socket (tests/tools/rtt_floor.c)
+RTT_FLOOR = os.environ.get("BENCH_RTT_FLOOR") or os.path.join(BUILD, "tools", "rtt_floor")
 COPYCOUNT = os.environ.get("BENCH_COPYCOUNT") or os.path.join(BUILD, "tools", "copycount.so")
 
 
@@ -429,12 +433,21 @@ c.on("connect", () => c.subscribe("bench/rtt/js", { qos }, once));
 
 
 def bench_rtt(results):
+    """Round trips through the broker of a Lua handler, paho-python and
+    MQTT.js, and the floor: the same round trip with one blocking socket
+    and no client around it, which is what the machine and the broker
+    cost (a VM's wake-ups move it by tens of microseconds from run to
+    run, so each client is best read against the floor of its run)."""
     for qos in (0, 1):
-        for peer in ("lia_lua", "paho_py", "mqttjs"):
-            if peer not in PEERS:
+        for peer in ("lia_lua", "paho_py", "mqttjs", "floor"):
+            if peer not in PEERS and peer != "floor":
                 continue
             p, args = str(PORT), [str(PORT), str(RTT), str(qos), str(SIZE)]
-            if peer == "lia_lua":
+            if peer == "floor":
+                if not os.access(RTT_FLOOR, os.X_OK):
+                    continue
+                argv, cwd = [RTT_FLOOR] + args, None
+            elif peer == "lia_lua":
                 argv, cwd = [LIA, "run", "--no-watch", write("rtt.lua", LUA_RTT % {"uri": uri(), "qos": qos, "n": RTT, "size": SIZE})], None
             elif peer == "paho_py":
                 argv, cwd = [PY, write("rtt.py", PAHO_PY_RTT)] + args, None
@@ -907,7 +920,8 @@ def summarize(results):
         row = results.get("rtt_qos%d" % qos, {})
         lua = row.get("lia_lua") or {}
         for peer, r in row.items():
-            if peer != "lia_lua" and r and "p50_us" in r:
+            # the floor is no peer: lia's distance from it is its own row
+            if peer not in ("lia_lua", "floor") and r and "p50_us" in r:
                 for q in ("p50_us", "p99_us"):
                     ratios["rtt_qos%d %s lia_lua/%s" % (qos, q, peer)] = ratio(lua.get(q), r[q])
     lua, peer = results.get("delivery") or {}, results.get("delivery_mosquitto_sub") or {}

@@ -56,6 +56,11 @@ def table(d):
         row = d.get("rtt_qos%d" % q, {})
         out.append("| round trip QoS %d p50 / p99 µs | " % q + " | ".join(
             cell(row.get(p), "%d / %d", "p50_us", "p99_us") if p in row else "" for p in PUB) + " |")
+    floor = [(q, d.get("rtt_qos%d" % q, {}).get("floor")) for q in (0, 1)]
+    if any(r for _, r in floor):
+        out += ["", "The round-trip floor of this run, one blocking socket and no client around it "
+                "(tests/tools/rtt_floor.c): " + "; ".join(
+                    "QoS %d %s µs" % (q, cell(r, "%d / %d", "p50_us", "p99_us")) for q, r in floor if r) + "."]
     out += ["", "| idle, connected | start → CONNACK ms | VmRSS kB |", "|---|---|---|"]
     for p, r in d.get("idle", {}).items():
         out.append("| %s | %s | %s |" % (NAMES.get(p, p), cell(r, "%.1f", "connack_ms"), cell(r, "%d", "vmrss_kb")))

@@ -14,12 +14,16 @@ describe("make bench", function()
 		local shim = dir .. "/copycount.so"
 		assert(os.execute(string.format("cc -O2 -fPIC -shared -fno-builtin -fno-tree-loop-distribute-patterns "
 			.. "-o %s %s/tests/tools/copycount.c -ldl", H.q(shim), H.q(H.root))))
-		local cmd = string.format("cd %s && BENCH_LIA=%s BENCH_JSON=%s BENCH_N=300 BENCH_M=500 BENCH_RTT=20 "
+		-- the round-trip floor is the native tool beside lia (make
+		-- build-tests); an emulated lia's tier measures no floor: qemu's
+		-- would be the emulator's
+		local floor_bin = not os.getenv("LIA_EMULATED") and H.lia:gsub("/lia$", "") .. "/tools/rtt_floor"
+		local cmd = string.format("cd %s && BENCH_RTT_FLOOR=%s BENCH_LIA=%s BENCH_JSON=%s BENCH_N=300 BENCH_M=500 BENCH_RTT=20 "
 			.. "BENCH_REPS=1 BENCH_HANDLERS=10 BENCH_PEERS='lia_lua lia_pub mosquitto_pub' "
 			.. "BENCH_COPYCOUNT=%s BENCH_LARGE=65536:1:3 BENCH_CLIENTS=20 BENCH_WINDOW=1100 "
 			.. "BENCH_FLOOD=2000 BENCH_RECONNECTS=20 "
 			.. "timeout 600 python3 tests/bench.py %s >%s/out 2>&1", -- a guard: about 30 s idle
-			H.q(H.root), H.q(H.lia), H.q(json), H.q(shim), H.q(dir), H.q(dir))
+			H.q(H.root), H.q(floor_bin or "/nonexistent"), H.q(H.lia), H.q(json), H.q(shim), H.q(dir), H.q(dir))
 		local ok = os.execute(cmd)
 		assert(ok, "bench.py failed:\n" .. tostring(H.read(dir .. "/out")))
 		local text = H.read(json)
@@ -44,6 +48,18 @@ describe("make bench", function()
 		end
 		assert.is_true(d.rtt_qos0.lia_lua.p50_us > 0)
 		assert.is_true(d.rtt_qos1.lia_lua.p99_us >= d.rtt_qos1.lia_lua.p50_us)
+		for q = 0, 1 do
+			local floor = d["rtt_qos" .. q].floor
+			if floor_bin then
+				assert.is_table(floor, "no floor from " .. floor_bin)
+				assert.is_nil(floor.error, tostring(floor.error))
+				assert.is_true(floor.p50_us > 0 and floor.p99_us >= floor.p50_us)
+			else
+				assert.is_nil(floor)
+			end
+			-- the floor is no peer: no ratio, never "lia is behind"
+			assert.is_nil(d.ratios["rtt_qos" .. q .. " p50_us lia_lua/floor"])
+		end
 		assert.is_true(d.idle.lia_lua.vmrss_kb > 0)
 		assert.is_true(d.delivery.us_per_msg > 0)
 		assert.is_true(d.delivery.user_us_per_msg >= 0 and d.delivery.sys_us_per_msg >= 0)
@@ -97,6 +113,9 @@ describe("make bench", function()
 		assert.matches("| QoS 1, window 100 | ", text, 1, true)
 		assert.matches("| 20 clients in one lia", text, 1, true)
 		assert.matches("| 2000 QoS 0 messages", text, 1, true)
+		if floor_bin then
+			assert.matches("The round-trip floor of this run, one blocking socket", text, 1, true)
+		end
 		assert.matches("\nafter\n$", text)
 	end)
 
