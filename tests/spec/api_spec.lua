@@ -189,6 +189,33 @@ lia.stop()
 		assert.equal("BADURI\ttrue\tstring\n", r.out)
 	end)
 
+	it("a client method called on anything but a client raises a clear error; on another client it works", function()
+		-- the methods check self against the clients' metatable they carry:
+		-- another userdata (a cond, a timer), a table, nil must not pass
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local timer = require "lia.timer"
+local a = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "self-a" }
+local b = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "self-b" }
+local t = timer.after(60000, function() end)
+for _, bad in ipairs { lia.cond(), t, {}, "x" } do
+	local ok, err = pcall(a.publish, bad, "t/x", "p")
+	print("BAD", ok, (err:gsub("^[^:]*:%d+: ", "")))
+end
+local ok, err = pcall(a.stats)
+print("NIL", ok, (err:gsub("^[^:]*:%d+: ", "")))
+print("OTHER", b.close == a.close, pcall(a.is_connected, b))
+print("TOSTRING", tostring(b):match("^lia.mqtt.client %(") ~= nil)
+t:stop()
+lia.stop()
+]])
+		local r = H.lia_run { "run", script }
+		assert.equal(0, r.status, r.err)
+		local bad = "\tfalse\tbad argument #1 to '?' (lia.mqtt.client expected, got "
+		assert.equal("BAD" .. bad .. "lia.cond)\nBAD" .. bad .. "lia.timer)\nBAD" .. bad .. "table)\nBAD"
+			.. bad .. "string)\nNIL" .. bad .. "no value)\nOTHER\ttrue\ttrue\tfalse\nTOSTRING\ttrue\n", r.out)
+	end)
+
 	it("client.client_id, .uri and .protocol read back the options (id generated if none)", function()
 		local script = H.script([[
 local mqtt = require "lia.mqtt"
