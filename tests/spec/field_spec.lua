@@ -18,6 +18,20 @@ local function count_pat(s, pat)
 	return n
 end
 
+-- Under --quarantine 3, the handler on the line marked `marker` fails
+-- three times (its errors match `pat`), is disabled, and is the only one:
+-- the script's other timer goes on to print STILL RUNNING.
+local function expect_disabled(script, marker, pat)
+	local line = line_of(script, marker)
+	local lia = H.lia_spawn { "run", "--quarantine", "3", script }
+	assert.truthy(lia:wait_for("STILL RUNNING\n", 10), H.dump(lia))
+	local err = lia:stderr()
+	assert.equal(3, count_pat(err, pat), err)
+	assert.equal(1, H.count(err, script .. ":" .. line .. ": handler disabled: it failed 3 times within a minute"), err)
+	assert.equal(1, H.count(err, "handler disabled"), err)
+	assert.equal(0, lia:stop())
+end
+
 -- lia ARGS run from the root directory
 local function lia_at_root(args)
 	local t = {}
@@ -240,13 +254,7 @@ timer.every(10, function()
 	if ok == 50 then print("STILL RUNNING") end
 end)
 ]])
-		local line = line_of(script, "-- TICK")
-		local lia = H.lia_spawn { "run", "--quarantine", "3", script }
-		assert.truthy(lia:wait_for("STILL RUNNING\n", 10), H.dump(lia))
-		local err = lia:stderr()
-		assert.equal(3, count_pat(err, ": tick %d"), err)
-		assert.equal(1, H.count(err, script .. ":" .. line .. ": handler disabled: it failed 3 times within a minute"), err)
-		assert.equal(0, lia:stop())
+		expect_disabled(script, "-- TICK", ": tick %d")
 	end)
 
 	it("a handler that waits and then fails is the one disabled, on a reused coroutine too", function()
@@ -267,14 +275,7 @@ timer.every(5, function()
 	if ok == 60 then print("STILL RUNNING") end
 end)
 ]])
-		local line = line_of(script, "-- WAITS")
-		local lia = H.lia_spawn { "run", "--quarantine", "3", script }
-		assert.truthy(lia:wait_for("STILL RUNNING\n", 10), H.dump(lia))
-		local err = lia:stderr()
-		assert.equal(3, count_pat(err, ": late %d"), err)
-		assert.equal(1, H.count(err, script .. ":" .. line .. ": handler disabled: it failed 3 times within a minute"), err)
-		assert.equal(1, H.count(err, "handler disabled"), err)
-		assert.equal(0, lia:stop())
+		expect_disabled(script, "-- WAITS", ": late %d")
 	end)
 
 	it("a handler that allocates without bound gets a memory error; the session stays", function()
