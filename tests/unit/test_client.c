@@ -125,6 +125,75 @@ static void test_inflight_window(void)
 	mqtt_client_free(c);
 }
 
+/* A QoS 0 publish that goes straight out (nothing queued ahead) and one
+ * that must wait its turn: order, payloads, mids and "publish" events are
+ * those of the queue. */
+static void test_qos0_now_and_queued(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, window_2);
+	char big[3000];
+	memset(big, 'b', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	handshake(c, false, NULL, 0);
+	int ok0 = E.published_ok;
+	uint32_t now = publish(c, "z", "now", 0);
+	CHECK(now != 0);                        /* not quiet: it has a mid */
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "now"));
+	CHECK_EQ_INT(F.p.u.publish.qos, 0);
+	TURN_UNTIL(E.published_ok > ok0, 5000);
+	CHECK_EQ_INT(E.published_ok, ok0 + 1);
+	CHECK_EQ_INT((int)E.last_mid, (int)now);
+	publish(c, "z", big, 0);                /* larger than the stack buffer */
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, big));
+	struct mqtt_pub_req quiet = { "z", 1, (const uint8_t *)"q", 1, 0, false, NULL, 0, true };
+	uint32_t mid = 99;
+	CHECK_EQ_INT(mqtt_client_publish(c, &quiet, &mid), 0);
+	CHECK_EQ_INT((int)mid, 0);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "q"));
+	/* the window takes two QoS 1, the third is queued: QoS 0 waits behind it */
+	publish(c, "w", "1", 1);
+	publish(c, "w", "2", 1);
+	publish(c, "w", "3", 1);
+	publish(c, "z", "after", 0);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	uint16_t id = F.p.u.publish.packet_id;
+	CHECK(str_is(F.p.u.publish.payload, "1"));
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "2"));
+	CHECK_EQ_INT(fake_expect(150), -1);
+	fake_ack(MQTT_PUBACK, id);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "3"));
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "after"));
+	mqtt_client_free(c);
+}
+
+static void bytes_10(struct mqtt_client_opts *o)
+{
+	o->max_queued_bytes = 10;
+}
+
+/* The queue's byte limit refuses a message larger than it also when it
+ * could be sent at once, as it does offline. */
+static void test_qos0_now_queue_limit(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, bytes_10);
+	struct mqtt_pub_req r = { "t", 1, (const uint8_t *)"0123456789", 10, 0, false, NULL, 0, false };
+	uint32_t mid;
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_QUEUE_FULL);
+	handshake(c, false, NULL, 0);
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), MQTT_E_QUEUE_FULL);
+	r.payload_len = 2;
+	CHECK_EQ_INT(mqtt_client_publish(c, &r, &mid), 0);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "01"));
+	mqtt_client_free(c);
+}
+
 static void queue_3(struct mqtt_client_opts *o)
 {
 	o->max_queued = 3;
@@ -537,6 +606,8 @@ int main(void)
 	RUN(test_qos1_in);
 	RUN(test_qos2_in_exactly_once);
 	RUN(test_inflight_window);
+	RUN(test_qos0_now_and_queued);
+	RUN(test_qos0_now_queue_limit);
 	RUN(test_offline_queue_bound);
 	RUN(test_invalid_publish);
 	RUN(test_resend_with_session);
