@@ -21,7 +21,8 @@ void *lalloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
 		a->hit = true;
 		return NULL;
 	}
-	p = realloc(ptr, nsize);
+	/* most blocks are new ones: malloc skips realloc's own dispatch */
+	p = ptr ? realloc(ptr, nsize) : malloc(nsize);
 	if (!p)
 		return NULL;
 	a->used = a->used - old + nsize;
