@@ -116,46 +116,59 @@ static const char *const message_keys[K_COUNT] = { "topic", "payload", "qos", "r
 
 /* Only what the packet carried is built: a message without properties
  * (every 3.1.1 one) gets msg.properties and msg.subscription_ids from
- * message_index on first use. Six fields and room for those two. Each
- * field: its key from the metatable, the value, a raw set. */
+ * message_index on first use, and a QoS 0 one (no packet id, DUP 0
+ * [MQTT-3.3.1-2]) its dup and mid: two of six raw sets, and half the
+ * table, on the commonest stream. Each field: its key from the
+ * metatable, the value, a raw set. */
 static void push_message(lua_State *L, const struct mqtt_publish *m)
 {
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt);
-	int mt = lua_gettop(L);
-	lua_createtable(L, 0, 8);
-	lua_rawgeti(L, mt, K_TOPIC);
-	lua_pushlstring(L, m->topic.ptr ? (const char *)m->topic.ptr : "", m->topic.len);
-	lua_rawset(L, -3);
-	lua_rawgeti(L, mt, K_PAYLOAD);
-	lua_pushlstring(L, m->payload.ptr ? (const char *)m->payload.ptr : "", m->payload.len);
-	lua_rawset(L, -3);
-	lua_rawgeti(L, mt, K_QOS);
-	lua_pushinteger(L, m->qos);
-	lua_rawset(L, -3);
-	lua_rawgeti(L, mt, K_RETAIN);
-	lua_pushboolean(L, m->retain);
-	lua_rawset(L, -3);
-	lua_rawgeti(L, mt, K_DUP);
-	lua_pushboolean(L, m->dup);
-	lua_rawset(L, -3);
-	lua_rawgeti(L, mt, K_MID);
-	lua_pushinteger(L, m->packet_id);
-	lua_rawset(L, -3);
+	bool ided = m->packet_id || m->dup;
+	lua_createtable(L, 0, ided || m->props.len ? 8 : 4);
+	int t = lua_gettop(L), mt = t + 1;
 	if (m->props.ptr && m->props.len) {
 		set_sub_ids(L, m->props);
 		set_props(L, m->props);
 	}
-	lua_pushvalue(L, mt);
-	lua_setmetatable(L, -2);    /* msg:json(), the lazy fields */
-	lua_remove(L, mt);
+	/* the metatable above the message, so nothing is moved at the end */
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &message_mt);
+	lua_rawgeti(L, mt, K_TOPIC);
+	lua_pushlstring(L, m->topic.ptr ? (const char *)m->topic.ptr : "", m->topic.len);
+	lua_rawset(L, t);
+	lua_rawgeti(L, mt, K_PAYLOAD);
+	lua_pushlstring(L, m->payload.ptr ? (const char *)m->payload.ptr : "", m->payload.len);
+	lua_rawset(L, t);
+	lua_rawgeti(L, mt, K_QOS);
+	lua_pushinteger(L, m->qos);
+	lua_rawset(L, t);
+	lua_rawgeti(L, mt, K_RETAIN);
+	lua_pushboolean(L, m->retain);
+	lua_rawset(L, t);
+	if (ided) {
+		lua_rawgeti(L, mt, K_DUP);
+		lua_pushboolean(L, m->dup);
+		lua_rawset(L, t);
+		lua_rawgeti(L, mt, K_MID);
+		lua_pushinteger(L, m->packet_id);
+		lua_rawset(L, t);
+	}
+	lua_setmetatable(L, t);     /* msg:json(), the lazy fields */
 }
 
-/* __index of messages: the methods, and msg.properties / msg.subscription_ids
- * of a message that had no properties: a new empty table on first use, kept
- * in the message (so it may be changed, and is the same on the next read). */
+/* __index of messages: the methods; a QoS 0 message's dup (false) and mid
+ * (0); and msg.properties / msg.subscription_ids of a message that had no
+ * properties: a new empty table on first use, kept in the message (so it
+ * may be changed, and is the same on the next read). */
 static int message_index(lua_State *L)
 {
 	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+	if (strcmp(k, "dup") == 0) {
+		lua_pushboolean(L, false);
+		return 1;
+	}
+	if (strcmp(k, "mid") == 0) {
+		lua_pushinteger(L, 0);
+		return 1;
+	}
 	if (strcmp(k, "properties") == 0 || strcmp(k, "subscription_ids") == 0) {
 		lua_settop(L, 2);
 		lua_newtable(L);

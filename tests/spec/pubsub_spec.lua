@@ -422,4 +422,36 @@ c:connect()
 			assert.truthy(out:find("NKEYS\t14\n", 1, true), out)
 		end)
 	end
+	-- a QoS 0 message has no packet id and DUP 0: dup and mid read as
+	-- false and 0 from the metatable, and are not among its own keys
+	it("a QoS 0 message: dup is false and mid 0, from the metatable; a QoS 1 one carries its own", function()
+		local id = H.uniq("q0fields")
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtt://127.0.0.1:${PORT}", client_id = "${ID}" }
+c:on("connect", function(c) c:subscribe("f/${ID}/#", 1) end)
+c:on("message", function(c, msg)
+	local keys = {}
+	for k in pairs(msg) do keys[#keys + 1] = k end
+	table.sort(keys)
+	print("KEYS", msg.payload, table.concat(keys, ","))
+	print("FIELDS", msg.payload, msg.qos, msg.dup, msg.mid, math.type(msg.mid), rawget(msg, "dup"))
+	msg.mid = 7
+	print("SET", msg.payload, msg.mid)
+end)
+c:connect()
+]], { ID = id })
+		local lia = H.lia_spawn({ "run", script })
+		assert.truthy(broker:subscribed(id), H.dump(lia, broker))
+		broker:pub(string.format("-q 0 -t 'f/%s/x' -m zero", id))
+		assert.truthy(lia:wait_for("SET\tzero", 5), H.dump(lia, broker))
+		broker:pub(string.format("-q 1 -t 'f/%s/x' -m one", id))
+		assert.truthy(lia:wait_for("SET\tone", 5), H.dump(lia, broker))
+		local out = lia:stdout()
+		assert.truthy(out:find("KEYS\tzero\tpayload,qos,retain,topic\n", 1, true), out)
+		assert.truthy(out:find("FIELDS\tzero\t0\tfalse\t0\tinteger\tnil\n", 1, true), out)
+		assert.truthy(out:find("SET\tzero\t7\n", 1, true), out)
+		assert.truthy(out:find("KEYS\tone\tdup,mid,payload,qos,retain,topic\n", 1, true), out)
+		assert.truthy(out:find("FIELDS\tone\t1\tfalse\t%d+\tinteger\tfalse\n"), out)
+	end)
 end)
