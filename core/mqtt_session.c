@@ -718,7 +718,7 @@ static bool sendable_now(const struct mqtt_client *c, const struct mqtt_pub_req 
 }
 
 /* Such a message goes straight to the output: no message object, store
- * entry or queue turn, which were a seventh of a QoS 0 publish; what is
+ * entry or queue turn, about a tenth of a QoS 0 publish; what is
  * seen of it (the queue's limits, ctls first, the "publish" event after
  * the write) is as through the queue. 1: it could not be written (out of
  * memory), the queue takes it. */
