@@ -15,6 +15,7 @@
 #include "xalloc.h"
 
 #define DB_MAX_STMTS 48
+#define DB_BUSY_MS 5000         /* how long another process's lock is waited for */
 /* SQLite's default page cache may grow to 2 MB; lia's hot pages are the
  * outbox's tail and a few index and session pages, so 128 KiB (32 pages of
  * 4 KiB) bounds what a long backlog makes resident. (It does not change the
@@ -82,27 +83,54 @@ static int pragma_int(sqlite3 *h, const char *sql, int *out)
 	return rc;
 }
 
-/* NULL when the file is sound and of a version we know, else why not. */
-static const char *check_file(sqlite3 *h, char *why, size_t len)
+/* Is rc a verdict on the file (not a database, corrupt), not on the
+ * moment (another process holds a lock, a full disk, no permission, out
+ * of memory)? Only a bad file is moved aside: a store that is merely
+ * locked is another process's, and moving it would lose what it keeps. */
+static bool bad_file(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+static void say(char *why, size_t len, int rc)
+{
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		snprintf(why, len, "%s for over %d s: another process holds it (a second lia on "
+			"this state directory?)", sqlite3_errstr(rc), DB_BUSY_MS / 1000);
+	else
+		snprintf(why, len, "%s", sqlite3_errstr(rc));
+}
+
+/* 0 when the file is sound and of a version we know; else why not, and
+ * *bad when the file itself is at fault. */
+static int check_file(sqlite3 *h, bool *bad, char *why, size_t len)
 {
 	sqlite3_stmt *st;
 	int ver = 0;
-	why[0] = '\0';
 	int rc = pragma_int(h, "PRAGMA user_version", &ver);
 	if (rc != SQLITE_OK)
-		return snprintf(why, len, "%s", sqlite3_errstr(rc)), why;
+		return *bad = bad_file(rc), say(why, len, rc), -1;
 	if (ver > DB_SCHEMA_VERSION)
-		return snprintf(why, len, "schema version %d is newer than this lia's %d",
-			ver, DB_SCHEMA_VERSION), why;
+		return *bad = true, snprintf(why, len, "schema version %d is newer than this "
+			"lia's %d", ver, DB_SCHEMA_VERSION), -1;
 	rc = sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return snprintf(why, len, "%s", sqlite3_errstr(rc)), why;
+		return *bad = bad_file(rc), say(why, len, rc), -1;
 	rc = sqlite3_step(st);
 	const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-	if (!res || strcmp(res, "ok") != 0)
-		snprintf(why, len, "%s", res ? res : sqlite3_errstr(rc));
+	int r = 0;
+	if (res && strcmp(res, "ok") != 0) {
+		*bad = true;            /* the check ran and found damage */
+		snprintf(why, len, "%s", res);
+		r = -1;
+	} else if (!res) {
+		*bad = bad_file(rc);
+		say(why, len, rc);
+		r = -1;
+	}
 	sqlite3_finalize(st);
-	return why[0] ? why : NULL;
+	return r;
 }
 
 /* Rename path (and its -wal) to path.bad-TIME; the -shm is only an index. */
@@ -127,7 +155,6 @@ static void move_aside(const char *path, char *to, size_t len)
 static int setup(sqlite3 *h)
 {
 	int rc;
-	sqlite3_busy_timeout(h, 5000);
 	if ((rc = exec(h, "PRAGMA journal_mode=WAL")) != SQLITE_OK ||
 			(rc = exec(h, "PRAGMA synchronous=FULL")) != SQLITE_OK ||
 			(rc = exec(h, DB_CACHE_PRAGMA)) != SQLITE_OK ||
@@ -136,20 +163,30 @@ static int setup(sqlite3 *h)
 	return exec(h, "PRAGMA user_version=1");
 }
 
-static sqlite3 *open_file(const char *path, char *why, size_t len)
+/* The handle, or NULL with why (and *bad when the file is at fault). The
+ * busy timeout comes first: a lock held by another process for a moment
+ * (its commit, or the checkpoint of a lia that is exiting) is waited for,
+ * including by the checks. */
+static sqlite3 *open_file(const char *path, bool *bad, char *why, size_t len)
 {
 	sqlite3 *h = NULL;
 	int rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 		SQLITE_OPEN_NOMUTEX, NULL);
+	*bad = false;
 	why[0] = '\0';
 	if (rc != SQLITE_OK) {
 		snprintf(why, len, "%s", h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
 		sqlite3_close(h);
 		return NULL;
 	}
-	if (check_file(h, why, len) || (rc = setup(h)) != SQLITE_OK) {
-		if (!why[0])
-			snprintf(why, len, "%s", sqlite3_errmsg(h));
+	sqlite3_busy_timeout(h, DB_BUSY_MS);
+	if (check_file(h, bad, why, len) < 0) {
+		sqlite3_close(h);
+		return NULL;
+	}
+	if ((rc = setup(h)) != SQLITE_OK) {
+		*bad = bad_file(rc);
+		say(why, len, rc);
 		sqlite3_close(h);
 		return NULL;
 	}
@@ -170,15 +207,16 @@ struct db *db_open(const char *dir, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(db->path, sizeof db->path, "%s/%s", dir, DB_FILE);
-	db->h = open_file(db->path, why, sizeof why);
-	if (!db->h && access(db->path, F_OK) == 0) {
+	bool bad;
+	db->h = open_file(db->path, &bad, why, sizeof why);
+	if (!db->h && bad && access(db->path, F_OK) == 0) {
 		/* there is a file and it is not one we can use: keep it for a
 		 * post-mortem, start afresh */
 		move_aside(db->path, aside, sizeof aside);
 		log_error("store %s unusable (%s): moved to %s, starting with an empty store",
 			db->path, why, aside);
 		db->st.moved_aside++;
-		db->h = open_file(db->path, why, sizeof why);
+		db->h = open_file(db->path, &bad, why, sizeof why);
 	}
 	if (!db->h) {
 		snprintf(err, errlen, "%s: %s", db->path, why);

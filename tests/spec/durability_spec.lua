@@ -492,6 +492,67 @@ describe("store", function()
 			assert(os.execute("sqlite3 " .. H.q(db) .. " 'pragma user_version = 99; create table x(y);'"))
 		end, "schema version 99 is newer")
 	end)
+
+	-- Another process holds an exclusive lock on lia.db (as a lia that is
+	-- exiting does for its checkpoint): a locked store is not a bad one.
+	-- The holder takes the lock, says LOCKED, and lets go once the file
+	-- named by its second argument says ASK (lia is about to open the
+	-- store) and HOLD seconds more have passed, or never with HOLD < 0.
+	local HOLDER = [[
+import sqlite3, sys, time, os
+db, trigger, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
+h = sqlite3.connect(db, isolation_level=None)
+h.execute("create table if not exists state(key text primary key, kind text not null, value text not null) without rowid")
+h.execute("insert or replace into state values('k', 's', 'kept')")
+h.execute("pragma user_version = 1")
+h.execute("begin exclusive")
+print("LOCKED", flush=True)
+while hold < 0 or b"ASK" not in open(trigger, "rb").read():
+    time.sleep(0.02)
+time.sleep(hold)
+h.execute("commit")
+print("RELEASED", flush=True)
+h.close()
+]]
+	local function locked(hold)
+		local dir = H.tmp(H.uniq("data"))
+		os.execute("mkdir -p " .. H.q(dir))
+		local holder_py = H.tmp(H.uniq("holder") .. ".py")
+		H.write(holder_py, HOLDER)
+		local script = H.script([[
+			local f = assert(io.open(os.getenv("TRIGGER"), "w"))
+			f:write("ASK") f:close()
+			local state = require "lia.state"
+			print("got", state.get("k", "none"))
+			os.exit(0)
+		]])
+		local trigger = H.write(H.tmp(H.uniq("trigger")), "")
+		local holder = H.spawn(string.format("python3 %s %s %s %s", H.q(holder_py),
+			H.q(dir .. "/lia.db"), H.q(trigger), tostring(hold)))
+		assert.truthy(holder:wait_for("LOCKED", 10), holder:output())
+		local r = H.lia_run({ "run", "--safe-mode-after", "0", "--data-dir", dir, script },
+			{ env = { TRIGGER = trigger }, timeout = 60 })
+		if hold >= 0 then assert.truthy(holder:wait_for("RELEASED", 10), holder:output()) end
+		holder:stop()
+		return r, io.popen("ls " .. H.q(dir)):read("a")
+	end
+
+	it("a store another process holds for a moment is waited for, not moved aside", function()
+		local r, ls = locked(1)
+		assert.matches("got\tkept", r.out, nil, true)
+		assert.falsy(r.err:find("unusable", 1, true), r.err)
+		assert.falsy(ls:find("bad", 1, true), ls)
+	end)
+
+	it("a store locked for longer: one error line, the file left alone, lia runs from memory", function()
+		local r, ls = locked(-1)
+		assert.matches("got\tnone", r.out, nil, true)
+		assert.are.equal(1, H.count(r.err, "database is locked"), r.err)
+		assert.matches("database is locked for over 5 s: another process holds it", r.err, nil, true)
+		assert.matches("nothing is kept across restarts", r.err, nil, true)
+		assert.falsy(r.err:find("unusable", 1, true), r.err)
+		assert.falsy(ls:find("bad", 1, true), ls)
+	end)
 end)
 
 describe("full disk", function()
