@@ -8,7 +8,9 @@ message, its msg/s and its peak RSS are the median of REPS runs. CPU
 includes the process start and the connection (the same for every peer in
 kind; "start -> CONNACK" shows what that costs). Round trips: each client
 publishes to a topic it subscribes to, one message at a time, timing each
-with its own monotonic clock. Delivery and dispatch: a Lua handler counts
+with its own monotonic clock: where the scheduler puts it, pinned with the
+broker to one CPU (what the client itself adds), and on the other CPU than
+the broker (every wake-up across CPUs). Delivery and dispatch: a Lua handler counts
 M messages sent by mosquitto_pub; the script's os.clock() (process CPU)
 between the first and the last message, per message.
 
@@ -34,7 +36,7 @@ sample minus first).
 
 Writes the table to stdout and BUILD_DIR/bench.json. Environment:
 BENCH_N (20000), BENCH_M (100000 delivered), BENCH_RTT (2000 round trips),
-BENCH_REPS (3), BENCH_SIZE (64), BENCH_HANDLERS ("10 1000 10000"),
+BENCH_REPS (3), BENCH_RTT_REPS (5), BENCH_SIZE (64), BENCH_HANDLERS ("10 1000 10000"),
 BENCH_PEERS (all: "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs"),
 BENCH_LARGE ("262144:4:16 10485760:1:3", SIZE:N1:N2), BENCH_CLIENTS (1000),
 BENCH_WINDOW (5000 ms), BENCH_FLOOD (1000000), BENCH_RECONNECTS (1000),
@@ -55,6 +57,7 @@ M = int(os.environ.get("BENCH_M", "100000"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RTT = int(os.environ.get("BENCH_RTT", "2000"))
 REPS = int(os.environ.get("BENCH_REPS", "3"))
+RTT_REPS = int(os.environ.get("BENCH_RTT_REPS", "5"))
 SIZE = int(os.environ.get("BENCH_SIZE", "64"))
 HANDLERS = [int(x) for x in os.environ.get("BENCH_HANDLERS", "10 1000 10000").split()]
 PEERS = os.environ.get("BENCH_PEERS", "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs").split()
@@ -67,6 +70,7 @@ RECONNECTS = int(os.environ.get("BENCH_RECONNECTS", "1000"))
 DEADLINE = 120.0
 TMP = tempfile.mkdtemp(prefix="lia-bench.")
 PORT = 0
+BROKER = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Debian's python3 (python3-paho-mqtt), not whatever python runs this script
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
@@ -85,7 +89,7 @@ def die(msg):
 def start_broker():
     """mosquitto on a free loopback port; returns (process, log path) once
     it accepts connections."""
-    global PORT
+    global PORT, BROKER
     for _ in range(8):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -100,6 +104,7 @@ def start_broker():
         while time.monotonic() < end and p.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", PORT), 0.2).close()
+                BROKER = p
                 return p, log
             except OSError:
                 time.sleep(0.02)
@@ -436,46 +441,82 @@ c.on("connect", () => c.subscribe("bench/rtt/js", { qos }, once));
 """
 
 
+def rtt_argv(peer, qos):
+    """The command line of one round-trip client, or None when it is not here."""
+    args = [str(PORT), str(RTT), str(qos), str(SIZE)]
+    if peer == "floor":
+        return [RTT_FLOOR] + args if os.access(RTT_FLOOR, os.X_OK) else None
+    if peer not in PEERS:
+        return None
+    if peer == "lia_lua":
+        return [LIA, "run", "--no-watch", write("rtt.lua", LUA_RTT % {"uri": uri(), "qos": qos, "n": RTT, "size": SIZE})]
+    if peer == "paho_py":
+        return [PY, write("rtt.py", PAHO_PY_RTT)] + args
+    if peer == "mqttjs" and have_mqttjs():
+        return ["node", write("rtt.js", MQTTJS_RTT)] + args
+    return None
+
+
+def rtt_once(argv, cpu):
+    """One client's p50 and p99, pinned to cpu when it is not None."""
+    cwd = NODE_DIR if argv[0] == "node" else None
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    _, _, _, out = run_measured(argv, cwd=cwd)
+    line = [l for l in out.splitlines() if l.startswith("rtt ")][-1].split()
+    return int(line[1]), int(line[2])
+
+
+# where the broker and the client run: key suffix, broker CPU, client CPU
+RTT_PLACEMENTS = [("", None, None), ("_core", 0, 0), ("_cross", 0, 1)]
+
+
 def bench_rtt(results):
     """Round trips through the broker of a Lua handler, paho-python and
     MQTT.js, and the floor: the same round trip with one blocking socket
     and no client around it, which is what the machine and the broker
-    cost (a VM's wake-ups move it by tens of microseconds from run to
-    run, so each client is best read against the floor of its run)."""
-    for qos in (0, 1):
-        for peer in ("lia_lua", "paho_py", "mqttjs", "floor"):
-            if peer not in PEERS and peer != "floor":
-                continue
-            p, args = str(PORT), [str(PORT), str(RTT), str(qos), str(SIZE)]
-            if peer == "floor":
-                if not os.access(RTT_FLOOR, os.X_OK):
-                    continue
-                argv, cwd = [RTT_FLOOR] + args, None
-            elif peer == "lia_lua":
-                argv, cwd = [LIA, "run", "--no-watch", write("rtt.lua", LUA_RTT % {"uri": uri(), "qos": qos, "n": RTT, "size": SIZE})], None
-            elif peer == "paho_py":
-                argv, cwd = [PY, write("rtt.py", PAHO_PY_RTT)] + args, None
-            elif have_mqttjs():
-                argv, cwd = ["node", write("rtt.js", MQTTJS_RTT)] + args, NODE_DIR
-            else:
-                continue
-            del p
-            key = "rtt_qos%d" % qos
-            try:
-                # a p99 of 2 000 round trips is the 20th worst: a median of
-                # BENCH_REPS runs, as for the publishers
-                p50, p99 = [], []
-                for _ in range(REPS):
-                    _, _, _, out = run_measured(argv, cwd=cwd)
-                    line = [l for l in out.splitlines() if l.startswith("rtt ")][-1].split()
-                    p50.append(int(line[1]))
-                    p99.append(int(line[2]))
-                r = {"p50_us": int(statistics.median(p50)), "p99_us": int(statistics.median(p99))}
-            except (RuntimeError, IndexError) as e:
-                print("bench: rtt %s: %s" % (peer, e), file=sys.stderr)
-                r = {"error": str(e)[:200]}
-            results.setdefault(key, {})[peer] = r
-            print("  round trip qos %d %-8s %s" % (qos, peer, r), flush=True)
+    cost.
+
+    Three placements. "rtt_qosN": where the scheduler puts the client. In a
+    VM a wake-up across vCPUs costs tens of microseconds, and whether the
+    client lands beside the broker is a coin the kernel tosses once per run,
+    so this row is bimodal. "_core": the broker and the client pinned to one
+    CPU, which shows what each client itself adds. "_cross": the broker on
+    CPU 0 and the client on CPU 1, every wake-up across CPUs. Each rep runs
+    every client once, in turn, so a slow spell of the machine falls on all
+    of them; a p99 of 2 000 round trips is the 20th worst, so the numbers
+    are medians of RTT_REPS runs."""
+    everyone = set(range(os.cpu_count() or 1))
+    for suffix, broker_cpu, client_cpu in RTT_PLACEMENTS:
+        if client_cpu is not None and client_cpu not in everyone:
+            continue
+        if broker_cpu is not None:
+            os.sched_setaffinity(BROKER.pid, {broker_cpu})
+        try:
+            for qos in (0, 1):
+                rtt_placement(results, "rtt_qos%d%s" % (qos, suffix), qos, client_cpu)
+        finally:
+            os.sched_setaffinity(BROKER.pid, everyone)
+
+
+def rtt_placement(results, key, qos, cpu):
+    peers = [(p, rtt_argv(p, qos)) for p in ("lia_lua", "paho_py", "mqttjs", "floor")]
+    samples = {p: [] for p, argv in peers if argv}
+    errors = {}
+    for _ in range(RTT_REPS):
+        for peer, argv in peers:
+            if argv and peer not in errors:
+                try:
+                    samples[peer].append(rtt_once(argv, cpu))
+                except (RuntimeError, IndexError) as e:
+                    print("bench: rtt %s: %s" % (peer, e), file=sys.stderr)
+                    errors[peer] = {"error": str(e)[:200]}
+    for peer, got in samples.items():
+        r = errors.get(peer) or {"p50_us": int(statistics.median(s[0] for s in got)),
+                                 "p99_us": int(statistics.median(s[1] for s in got)),
+                                 "p50_runs": sorted(s[0] for s in got)}
+        results.setdefault(key, {})[peer] = r
+        print("  %-15s %-8s %s" % (key, peer, r), flush=True)
 
 
 # ---- idle RSS and start -> CONNACK -------------------------------------------
@@ -920,14 +961,14 @@ def summarize(results):
         for peer, r in row.items():
             if peer != "lia_lua" and r and "us_per_msg" in r:
                 ratios["publish_qos%d lia_lua/%s" % (qos, peer)] = ratio(lua, r["us_per_msg"])
-    for qos in (0, 1):
-        row = results.get("rtt_qos%d" % qos, {})
+    for key in ("rtt_qos%d%s" % (q, p[0]) for p in RTT_PLACEMENTS for q in (0, 1)):
+        row = results.get(key, {})
         lua = row.get("lia_lua") or {}
         for peer, r in row.items():
             # the floor is no peer: lia's distance from it is its own row
             if peer not in ("lia_lua", "floor") and r and "p50_us" in r:
                 for q in ("p50_us", "p99_us"):
-                    ratios["rtt_qos%d %s lia_lua/%s" % (qos, q, peer)] = ratio(lua.get(q), r[q])
+                    ratios["%s %s lia_lua/%s" % (key, q, peer)] = ratio(lua.get(q), r[q])
     lua, peer = results.get("delivery") or {}, results.get("delivery_mosquitto_sub") or {}
     for k in ("us_per_msg", "user_us_per_msg"):
         if k in lua and k in peer:
@@ -965,7 +1006,7 @@ def main():
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "machine": "%s, %d cores" % (os.uname().machine, os.cpu_count()),
                "mosquitto": subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.split("\n")[0],
-               "n": N, "m": M, "rtt_n": RTT, "reps": REPS, "size": SIZE}
+               "n": N, "m": M, "rtt_n": RTT, "reps": REPS, "rtt_reps": RTT_REPS, "size": SIZE}
     print("bench: %s; %s; %d messages of %d bytes, median of %d" %
           (results["machine"], results["mosquitto"], N, SIZE, REPS), flush=True)
     try:
