@@ -44,6 +44,19 @@ int client_alias_send(struct mqtt_client *c, const uint8_t *data, size_t len, bo
 	return r;
 }
 
+int client_alias_send_msg(struct mqtt_client *c, struct mqtt_msg *m, bool full)
+{
+	size_t n;
+	uint8_t *w = mqtt_alias_wire(c->alias, c->o.version, m->data, m->len, full, &n);
+	if (!w)
+		return MQTT_E_NOMEM;
+	if (w == m->data)
+		return client_send_msg(c, m);
+	int r = client_send(c, w, n);
+	xfree(w);
+	return r;
+}
+
 static unsigned client_alias_in_max(const struct mqtt_client *c)
 {
 	struct mqtt_alias_stats a;

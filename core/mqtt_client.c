@@ -65,8 +65,17 @@ static void flush_out(struct mqtt_client *c)
 	for (;;) {
 		/* write-ahead: what these bytes announce (a packet id, a PUBREC, a
 		 * PUBREL) is durable before the broker can act on it */
-		if (buf_len(&c->out) && c->store->ops->sync)
+		if (client_out_len(c) && c->store->ops->sync)
 			c->store->ops->sync(c->store);
+		if (client_pin_write(c) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				set_watch(c, LOOP_READ | LOOP_WRITE);
+				return;
+			}
+			client_lost(c, 0x80, false, (struct mqtt_str){ 0 }, "%s",
+				c->tr.err[0] ? c->tr.err : "write failed");
+			return;
+		}
 		while (buf_len(&c->out)) {
 			ssize_t w = c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
 			if (w > 0) {
@@ -89,7 +98,7 @@ static void flush_out(struct mqtt_client *c)
 		if (c->state != ST_CONNECTED || !c->queued)
 			break;
 		session_pump(c);
-		if (!buf_len(&c->out))
+		if (!client_out_len(c))
 			break;
 	}
 	set_watch(c, LOOP_READ);
@@ -129,10 +138,15 @@ int client_send(struct mqtt_client *c, const uint8_t *data, size_t len)
 		client_log(c, LOG_ERROR, "output buffer full (%zu bytes): broker not reading", buf_len(&c->out));
 		return MQTT_E_NOMEM;
 	}
+	client_sent(c, data, len);
+	return 0;
+}
+
+void client_sent(struct mqtt_client *c, const uint8_t *data, size_t len)
+{
 	c->st.sent_packets++;
 	trace_bytes(c, data, len);
 	c->st.sent_bytes += len;
-	return 0;
 }
 
 int client_send_packet(struct mqtt_client *c, const struct mqtt_packet *p)
@@ -156,7 +170,7 @@ static void before_sleep(struct loop *l, void *ud)
 {
 	struct mqtt_client *c = ud;
 	(void)l;
-	if (buf_len(&c->out) && (c->state == ST_CONNECTED || c->state == ST_WAIT_CONNACK ||
+	if (client_out_len(c) && (c->state == ST_CONNECTED || c->state == ST_WAIT_CONNACK ||
 			c->state == ST_DISCONNECTING) && !(c->watch_mask & LOOP_WRITE)) {
 		client_enter(c);
 		flush_out(c);
@@ -196,6 +210,7 @@ static void close_transport(struct mqtt_client *c)
 	/* clear, not free: a packet being handled may still point into it */
 	buf_clear(&c->in);
 	buf_clear(&c->out);
+	c->pin_msg = NULL;
 }
 
 static int64_t retry_due(struct loop *l, struct loop_timer *t, void *ud);
@@ -288,7 +303,9 @@ static void disconnect_now(struct mqtt_client *c, uint8_t reason)
 		 * packet ids the store has not committed yet */
 		if (c->store->ops->sync)
 			c->store->ops->sync(c->store);
-		(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+		/* half a pinned packet cannot be followed by anything */
+		if (client_pin_write(c) == 0)
+			(void)c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
 	}
 }
 
@@ -827,7 +844,7 @@ static int64_t reload_due(struct loop *l, struct loop_timer *t, void *ud)
 	if (c->state != ST_CONNECTING && c->state != ST_WAIT_CONNACK && c->state != ST_CONNECTED)
 		return LOOP_TIMER_STOP;
 	client_enter(c);
-	if (c->state == ST_CONNECTED && !buf_len(&c->out)) {
+	if (c->state == ST_CONNECTED && !client_out_len(c)) {
 		/* so the broker does not publish the will */
 		disconnect_now(c, 0);
 	}

@@ -88,6 +88,10 @@ struct mqtt_client {
 	const struct transport_ops *tops;
 	int watch_mask;
 	struct buf in, out;
+	/* client_pin.c: a large PUBLISH written from its own bytes ahead of
+	 * out; pin_off of them are written */
+	struct mqtt_msg *pin_msg;
+	size_t pin_off;
 
 	struct loop_timer *conn_timer, *ka_timer, *retry_timer, *post_timer, *close_timer;
 	struct loop_timer *reload_timer;    /* mqtt_client_reload_tls, from the loop */
@@ -170,6 +174,8 @@ void client_log(struct mqtt_client *c, int level, const char *fmt, ...)
 void client_emit(struct mqtt_client *c, const struct mqtt_event *ev);
 void client_post(struct mqtt_client *c, const struct mqtt_event *ev);
 int client_send(struct mqtt_client *c, const uint8_t *data, size_t len);
+/* The counters and the -d trace of a packet handed to the output. */
+void client_sent(struct mqtt_client *c, const uint8_t *data, size_t len);
 int client_send_packet(struct mqtt_client *c, const struct mqtt_packet *p);
 void client_lost(struct mqtt_client *c, uint8_t reason, bool by_server,
 	struct mqtt_str props, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -189,10 +195,26 @@ void client_alias_connected(struct mqtt_client *c, struct mqtt_str connack_props
 void client_alias_stats(const struct mqtt_client *c, struct mqtt_client_stats *st);
 /* Write an encoded PUBLISH with the alias that applies; full: a resend. */
 int client_alias_send(struct mqtt_client *c, const uint8_t *data, size_t len, bool full);
+/* The same for a message kept until acknowledged: its own bytes when no
+ * alias rewrites them (client_send_msg). */
+int client_alias_send_msg(struct mqtt_client *c, struct mqtt_msg *m, bool full);
 /* Inbound: resolve the alias; false after a protocol error (connection dropped). */
 bool client_alias_resolve(struct mqtt_client *c, struct mqtt_publish *p);
 /* Outbound at publish time: explicit alias without topic -> its topic. */
 int client_alias_publish(struct mqtt_client *c, struct mqtt_pub_req *r);
+
+/* client_pin.c: send a message's encoded PUBLISH (m->data), pinned when
+ * large; write the pinned bytes (0, or -1 with errno from the transport);
+ * m is going: keep its unwritten bytes ahead of out. */
+int client_send_msg(struct mqtt_client *c, struct mqtt_msg *m);
+int client_pin_write(struct mqtt_client *c);
+void client_pin_release(struct mqtt_client *c, const struct mqtt_msg *m);
+
+/* Bytes handed to the output that the socket has not taken. */
+static inline size_t client_out_len(const struct mqtt_client *c)
+{
+	return buf_len(&c->out) + (c->pin_msg ? c->pin_msg->len - c->pin_off : 0);
+}
 
 /* client_lowat.c: wake for fewer, larger reads while the window is full
  * or a stream comes in (before each sleep), and forget a closed socket's

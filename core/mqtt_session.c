@@ -68,6 +68,7 @@ void session_remove(struct mqtt_client *c, struct mqtt_msg *m)
 {
 	if (m == c->qhead)
 		c->qhead = c->store->ops->next(c->store, m);
+	client_pin_release(c, m);
 	c->store->ops->remove(c->store, m);
 }
 
@@ -158,7 +159,7 @@ static bool send_one(struct mqtt_client *c, struct mqtt_msg *m)
 	c->qhead = c->store->ops->next(c->store, m);
 	queue_count(c, m, -1);
 	c->inflight++;
-	return client_alias_send(c, m->data, m->len, false) == 0;
+	return client_alias_send_msg(c, m, false) == 0;
 }
 
 static void pump_ctls(struct mqtt_client *c)
@@ -183,7 +184,7 @@ void session_pump(struct mqtt_client *c)
 	uint16_t window = session_window(c);
 	for (m = c->qhead; m; m = next) {
 		next = s->ops->next(s, m);
-		if (buf_len(&c->out) > CLIENT_OUT_HIGH_WATER)
+		if (client_out_len(c) > CLIENT_OUT_HIGH_WATER)
 			break;      /* resumes when the socket drains */
 		if (m->state != MQTT_MSG_QUEUED)
 			continue;
@@ -218,7 +219,7 @@ static void resume_session(struct mqtt_client *c)
 			m->data[0] |= 0x08;
 			s->ops->update(s, m);
 			/* the broker forgot our aliases with the connection */
-			client_alias_send(c, m->data, m->len, true);
+			client_alias_send_msg(c, m, true);
 		} else {
 			send_ack(c, MQTT_PUBREL, m->packet_id, 0);
 		}
@@ -714,7 +715,7 @@ static struct mqtt_msg *encode_publish(struct mqtt_client *c, const struct mqtt_
 static bool sendable_now(const struct mqtt_client *c, const struct mqtt_pub_req *r)
 {
 	return r->qos == 0 && c->state == ST_CONNECTED && !c->qhead && !c->o.drain_rate &&
-		buf_len(&c->out) <= CLIENT_OUT_HIGH_WATER && !(r->retain && !c->server_retain);
+		client_out_len(c) <= CLIENT_OUT_HIGH_WATER && !(r->retain && !c->server_retain);
 }
 
 /* Such a message goes straight to the output: no message object, store

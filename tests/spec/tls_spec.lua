@@ -91,6 +91,30 @@ print("BAD", pcall(mqtt.client, { tls = { bogus = 1 } }))
 		assert.matches("CONNECTED 2", r.out)
 	end)
 
+	-- a large QoS 1 PUBLISH is written from the message's own bytes
+	-- (core/client_pin.c), through partial TLS writes
+	it("a 5 MiB QoS 1 payload goes over TLS and comes back whole", function()
+		local script = H.script([[
+local mqtt = require "lia.mqtt"
+local c = mqtt.client{ uri = "mqtts://localhost:${TLSPORT}", tls = { ca_file = "${CA}" }, reconnect = false,
+	max_packet_size = 8 * 1024 * 1024 }
+local parts = {}
+for i = 1, 5 * 1024 do parts[i] = string.format("%07d", i) .. string.rep(string.char(65 + i % 26), 1017) end
+local big = table.concat(parts)
+c:on("connect", function(c)
+	c:subscribe("tls/${ID}", 1, function(c, msg)
+		print("GOT " .. #msg.payload .. " " .. tostring(msg.payload == big))
+		lia.stop()
+	end):wait(5000)
+	print("ACKED", c:publish("tls/${ID}", big, { qos = 1 }):wait(20000))
+end)
+c:connect()
+]], { TLSPORT = port, CA = certs .. "/ca.crt", ID = H.uniq("big") })
+		local r = H.lia_run({ "run", script }, { timeout = 60 })
+		assert.equal(0, r.status, r.out .. r.err)
+		assert.matches("GOT 5242880 true", r.out, 1, true)
+	end)
+
 	it("docs_tls.lua runs as documented", function()
 		local r = H.lia_run({ "run", H.root .. "/scripts/examples/docs_tls.lua" }, { timeout = 10,
 			env = { BROKER = "mqtts://localhost:" .. port, CA = certs .. "/ca.crt" } })
