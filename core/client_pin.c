@@ -15,6 +15,7 @@
  * output buffer first (client_pin_release). A connection that closes just
  * forgets the pin, as it forgets the output buffer.
  */
+#include <errno.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -38,8 +39,11 @@ int client_pin_write(struct mqtt_client *c)
 	while (c->pin_msg) {
 		struct mqtt_msg *m = c->pin_msg;
 		ssize_t w = c->tops->write(&c->tr, m->data + c->pin_off, m->len - c->pin_off);
-		if (w <= 0)
+		if (w <= 0) {
+			if (w == 0)
+				errno = EPIPE;  /* as flush_out reads it: lost, not "try later" */
 			return -1;
+		}
 		c->pin_off += (size_t)w;
 		c->last_sent = loop_now(c->loop);
 		if (c->pin_off == m->len)
