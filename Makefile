@@ -56,10 +56,10 @@ APP_OBJ  := $(LUA_SRC:%.c=$(BUILD)/%.o) $(HW_SRC:%.c=$(BUILD)/%.o) \
             $(BUILD)/lua/embedded.o $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# bench_paho.c needs libpaho-mqtt-dev, which only make bench installs;
+# bench_paho*.c need libpaho-mqtt-dev, which only make bench installs;
 # copycount.c (make bench) and slowwal.c (durability_spec) are LD_PRELOAD
 # shims, not programs
-TOOL_SRC := $(filter-out tests/tools/bench_paho.c tests/tools/copycount.c tests/tools/slowwal.c,$(wildcard tests/tools/*.c))
+TOOL_SRC := $(filter-out tests/tools/bench_paho.c tests/tools/bench_paho_async.c tests/tools/copycount.c tests/tools/slowwal.c,$(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps test build-tests asan demo install uninstall clean fuzz conformance bench bench-deps
@@ -263,7 +263,7 @@ fuzz: $(FUZZ_BIN) build-fuzz/seeds/.done
 # Debian, MQTT.js from npm under $(BUILD)/bench-node (never committed).
 DEB_BENCH := mosquitto mosquitto-clients python3 python3-paho-mqtt libpaho-mqtt-dev nodejs npm
 MQTTJS_VERSION := 5
-bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho $(BUILD)/tools/rtt_floor \
+bench: bench-deps $(BUILD)/lia $(BUILD)/tools/bench $(BUILD)/tools/bench_paho $(BUILD)/tools/bench_paho_async $(BUILD)/tools/rtt_floor \
 		$(BUILD)/tools/copycount.so
 	@python3 tests/bench.py $(BUILD)
 	@python3 tests/bench_readme.py $(BUILD)/bench.json README.md
@@ -293,6 +293,10 @@ $(BUILD)/tools/slowwal.so: tests/tools/slowwal.c
 $(BUILD)/tools/bench_paho: tests/tools/bench_paho.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra $(CFLAGS) -o $@ $< -lpaho-mqtt3c
+
+$(BUILD)/tools/bench_paho_async: tests/tools/bench_paho_async.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra $(CFLAGS) -o $@ $< -lpaho-mqtt3a
 
 # ---- protocol conformance: the 1 343-case corpus from ../shared ----
 conformance: $(BUILD)/tools/conformance
