@@ -101,9 +101,11 @@ def round_trips(d):
     out += ["", "Free: where the scheduler puts each client. One CPU: the broker and the client "
             "pinned to CPU 0, which leaves what the client itself adds to a round trip. Two CPUs: "
             "the broker on CPU 0, the client on CPU 1, every wake-up crossing CPUs, which in a VM "
-            "costs tens of microseconds. A free run is one or the other, as the kernel places it: "
-            "mostly beside the broker for a process blocked in recv (the floor), mostly on the other "
-            "CPU for one waiting in epoll (lia), and paho-python's two threads land in between. "
+            "costs tens of microseconds. A free run of a one-thread client is one or the other, "
+            "and keeps the placement its first round trips found: each process goes back to its "
+            "own idle CPU. The same floor measured 7 µs in one broker's life and 70 µs in another's, "
+            "blocked in recv, epoll_wait or poll alike; paho-python's two threads move between "
+            "CPUs about twice a round trip and land in between. "
             "The floor (tests/tools/rtt_floor.c) is no client, only what the machine and the broker "
             "cost; the per-run p50s are in build/bench.json."]
     return out
