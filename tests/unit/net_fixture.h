@@ -142,6 +142,25 @@ static inline const char *fx_path(const char *name)
 	return b;
 }
 
+/* The last lines of a log, indented, to stderr: why a peer did not start
+ * (a port taken in the meantime, a refused certificate) is in its log,
+ * which fx_cleanup removes. */
+static inline void fx_print_tail(const char *path, int lines)
+{
+	char ring[8][256];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	while (n < 1000000 && fgets(ring[n % 8], sizeof ring[0], f))
+		n++;
+	fclose(f);
+	if (lines > 8)
+		lines = 8;
+	for (int i = n > lines ? n - lines : 0; i < n; i++)
+		fprintf(stderr, "    %s", ring[i % 8]);
+}
+
 /* mosquitto with config text conf (written to <name>.conf); waits for
  * wait_port. 0 when mosquitto is missing or would not start. */
 static inline pid_t fx_mosquitto(const char *name, int wait_port, const char *conf)
@@ -153,8 +172,9 @@ static inline pid_t fx_mosquitto(const char *name, int wait_port, const char *co
 	char *argv[] = { "mosquitto", "-c", (char *)fx_path(cfile), NULL };
 	pid_t pid = fx_spawn(log, argv);
 	if (!fx_wait_ready(pid, wait_port, NULL)) {
-		fprintf(stderr, "mosquitto %s did not start; log %s\n", name, fx_path(log));
+		fprintf(stderr, "mosquitto %s did not start; log %s:\n", name, fx_path(log));
 		fx_stop(pid);
+		fx_print_tail(fx_path(log), 8);   /* the directory goes at the end */
 		return 0;
 	}
 	return pid;

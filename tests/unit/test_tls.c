@@ -11,13 +11,27 @@ enum { P_GOOD, P_CLIENTCERT, P_EXPIRED, P_WRONGNAME, P_SELFSIGNED, P_PLAIN, P_N 
 static int port[P_N];
 static pid_t broker;
 
-static bool start_broker(void)
+/* Six listeners on ports found free one by one: another test's outgoing
+ * connection can take one of them (from the same ephemeral range) before
+ * mosquitto binds it, and mosquitto then exits. Such a start is tried
+ * again on new ports; a broker that stays down fails the test as before. */
+static bool port_repeats(int i)
+{
+	for (int j = 0; j < i; j++)
+		if (port[j] == port[i])
+			return true;
+	return false;
+}
+
+static bool start_broker_once(void)
 {
 	char conf[4096];
 	const char *cert[] = { "server", "server", "expired", "wrongname", "selfsigned" };
 	size_t n = 0;
 	for (int i = 0; i < P_N; i++)
-		port[i] = fx_free_port();
+		do
+			port[i] = fx_free_port();
+		while (port_repeats(i));
 	n += (size_t)snprintf(conf + n, sizeof conf - n, "allow_anonymous true\nlog_type all\n");
 	for (int i = 0; i < P_PLAIN; i++) {
 		n += (size_t)snprintf(conf + n, sizeof conf - n,
@@ -33,6 +47,17 @@ static bool start_broker(void)
 		if (!fx_wait_ready(broker, port[i], NULL))
 			return false;
 	return broker != 0;
+}
+
+static bool start_broker(void)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (start_broker_once())
+			return true;
+		fx_stop(broker);
+		broker = 0;
+	}
+	return false;
 }
 
 struct result {
