@@ -11,10 +11,6 @@ enum { P_GOOD, P_CLIENTCERT, P_EXPIRED, P_WRONGNAME, P_SELFSIGNED, P_PLAIN, P_N 
 static int port[P_N];
 static pid_t broker;
 
-/* Six listeners on ports found free one by one: another test's outgoing
- * connection can take one of them (from the same ephemeral range) before
- * mosquitto binds it, and mosquitto then exits. Such a start is tried
- * again on new ports; a broker that stays down fails the test as before. */
 static bool port_repeats(int i)
 {
 	for (int j = 0; j < i; j++)
@@ -49,6 +45,10 @@ static bool start_broker_once(void)
 	return broker != 0;
 }
 
+/* Six listeners on ports found free one by one: another test's outgoing
+ * connection can take one of them (from the same ephemeral range) before
+ * mosquitto binds it, and mosquitto then exits. Such a start is tried
+ * again on new ports; a broker that stays down fails the test as before. */
 static bool start_broker(void)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
