@@ -53,7 +53,7 @@ def table(d):
         out.append("| QoS %d msg/s, peak RSS kB | " % q + " | ".join(
             cell(row.get(p), "%.0f, %s", "msg_per_s", "peak_rss") if p in row else "" for p in PUB) + " |")
     out += round_trips(d)
-    out += ["", "| idle, connected | start → CONNACK ms | VmRSS kB |", "|---|---|---|"]
+    out += ["", "| idle, connected (lia: a 100-line agent, tests/tools/idle_agent.lua) | start → CONNACK ms | VmRSS kB |", "|---|---|---|"]
     for p, r in d.get("idle", {}).items():
         out.append("| %s | %s | %s |" % (NAMES.get(p, p), cell(r, "%.1f", "connack_ms"), cell(r, "%d", "vmrss_kb")))
     out += ["", "| into a Lua handler, QoS 0, 3.1.1 | µs/msg (CPU) | user | system |", "|---|---|---|---|"]
