@@ -1,10 +1,12 @@
 -- idle_agent.lua - the script make bench measures an idle agent with: about
 -- a hundred lines of what a field script holds (a client with a will,
 -- commands in JSON with per-filter handlers, telemetry on a timer, a
--- little state), connected and then waiting. It prints "connected" once
--- its first telemetry went out; the bench reads VmRSS after that.
+-- little state), connected and then waiting. It prints "idle agent ready"
+-- once its first telemetry went out (a line no log line of lia's has: in
+-- safe mode lia runs no script but still connects); the bench reads VmRSS
+-- after that, and kills it, hence --safe-mode-after 0:
 --
---   BENCH_URI=mqtt://127.0.0.1:1883 lia run --no-watch tests/tools/idle_agent.lua
+--   BENCH_URI=mqtt://127.0.0.1:1883 lia run --no-watch --safe-mode-after 0 tests/tools/idle_agent.lua
 local mqtt = require "lia.mqtt"
 local timer = require "lia.timer"
 
@@ -75,6 +77,8 @@ local function on_relay(_, msg)
 	reply("relay", { relay = cmd.relay, on = relays[cmd.relay] })
 end
 
+local ticker
+
 -- {"interval_s":30}
 local function on_config(_, msg)
 	local cmd = msg:json()
@@ -83,10 +87,11 @@ local function on_config(_, msg)
 		return reject("config", "interval_s must be 1..86400")
 	end
 	INTERVAL_MS = math.floor(s * 1000)
+	if ticker then ticker:stop() end
+	ticker = timer.every(INTERVAL_MS, publish_telemetry)
 	reply("config", { interval_s = s })
 end
 
-local ticker
 c:on("connect", function(client)
 	client:publish(BASE .. "status", "online", { qos = 1, retain = true })
 	client:subscribe(BASE .. "cmd/relay", 1, on_relay)
@@ -94,7 +99,7 @@ c:on("connect", function(client)
 	publish_state()
 	publish_telemetry()
 	ticker = ticker or timer.every(INTERVAL_MS, publish_telemetry)
-	print("connected")
+	print("idle agent ready")
 	io.stdout:flush()
 end)
 c:on("disconnect", function(_, info)
