@@ -688,7 +688,9 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opts *opts,
 	struct mqtt_store *store, char *err, size_t errlen)
 {
-	struct mqtt_client *c = xcalloc(1, sizeof *c);
+	/* 28 KiB, most of it the packet-id bitmaps: only the pages written
+	 * become resident (xalloc.h) */
+	struct mqtt_client *c = xzalloc_pages(sizeof *c);
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -755,7 +757,7 @@ static void client_destroy(struct mqtt_client *c)
 	buf_free(&c->out);
 	client_options_free(c);
 	xfree(c->assigned_id);
-	xfree(c);
+	xfree_pages(c, sizeof *c);
 }
 
 void mqtt_client_free(struct mqtt_client *c)

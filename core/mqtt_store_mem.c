@@ -14,7 +14,7 @@ struct mem_store {
 	bool in_dirty;                  /* in_state has had a non-zero entry since cleared
 					 * (here, not after the tables: on their first page) */
 	uint8_t in_state[65536];        /* enum mqtt_in_state */
-	uint32_t in_hash[65536];        /* calloc'd: pages stay untouched until used */
+	uint32_t in_hash[65536];        /* xzalloc_pages: pages stay untouched until used */
 };
 
 /* One allocation for the header and the packet: a publish costs one
@@ -111,7 +111,7 @@ static void mem_destroy(struct mqtt_store *s)
 	struct mem_store *ms = (struct mem_store *)s;
 	while (ms->head)
 		mem_remove(s, ms->head);
-	xfree(ms);
+	xfree_pages(ms, sizeof *ms);
 }
 
 static const struct mqtt_store_ops mem_ops = {
@@ -122,7 +122,7 @@ static const struct mqtt_store_ops mem_ops = {
 
 struct mqtt_store *mqtt_store_mem_new(void)
 {
-	struct mem_store *ms = xcalloc(1, sizeof *ms);
+	struct mem_store *ms = xzalloc_pages(sizeof *ms);
 	if (!ms)
 		return NULL;
 	ms->base.ops = &mem_ops;

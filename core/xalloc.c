@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static long live;           /* allocations minus frees */
 static long fail_after = -1;  /* successes left before failing; -1: never */
@@ -88,6 +89,29 @@ void *xmemdup(const void *p, size_t n)
 	if (q && n)
 		memcpy(q, p, n);
 	return q;
+}
+
+void *xzalloc_pages(size_t n)
+{
+	void *p;
+
+	if (!may_allocate())
+		return NULL;
+	/* an anonymous private mapping reads as zeros and takes no page
+	 * until written */
+	p = mmap(NULL, nonzero(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	live++;
+	return p;
+}
+
+void xfree_pages(void *p, size_t n)
+{
+	if (!p)
+		return;
+	live--;
+	munmap(p, nonzero(n));
 }
 
 void xalloc_fail_after(long n)

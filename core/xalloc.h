@@ -15,6 +15,16 @@ void xfree(void *p);
 char *xstrdup(const char *s);
 void *xmemdup(const void *p, size_t n);
 
+/* n zeroed bytes whose pages become resident only once written, for the
+ * tables indexed by packet id (64 Ki entries) that most clients never fill.
+ * calloc gives that only while glibc serves the size with mmap, and glibc
+ * raises that threshold to the largest mmap'd block freed so far: after one
+ * client was closed, every later client's tables came from the heap and
+ * were cleared, all of their pages resident. Freed with xfree_pages(p, n),
+ * the same n. */
+void *xzalloc_pages(size_t n);
+void xfree_pages(void *p, size_t n);
+
 /* Testing: fail every allocation after n more succeed (-1: never fail). */
 void xalloc_fail_after(long n);
 /* Testing: allocations minus frees since start. */
