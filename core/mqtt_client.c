@@ -688,9 +688,11 @@ void client_connack(struct mqtt_client *c, const struct mqtt_connack *ack)
 struct mqtt_client *mqtt_client_new(struct loop *l, const struct mqtt_client_opts *opts,
 	struct mqtt_store *store, char *err, size_t errlen)
 {
-	/* 28 KiB, most of it the packet-id bitmaps: only the pages written
-	 * become resident (xalloc.h) */
-	struct mqtt_client *c = xzalloc_pages(sizeof *c);
+	struct mqtt_client *c = xcalloc(1, sizeof *c);
+	if (c && !(c->bits = xzalloc_pages(sizeof *c->bits))) {
+		xfree(c);
+		c = NULL;
+	}
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -757,7 +759,8 @@ static void client_destroy(struct mqtt_client *c)
 	buf_free(&c->out);
 	client_options_free(c);
 	xfree(c->assigned_id);
-	xfree_pages(c, sizeof *c);
+	xfree_pages(c->bits, sizeof *c->bits);
+	xfree(c);
 }
 
 void mqtt_client_free(struct mqtt_client *c)

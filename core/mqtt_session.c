@@ -19,8 +19,8 @@ int session_alloc_id(struct mqtt_client *c, uint16_t *id)
 	for (unsigned tries = 0; tries < 65535; tries++) {
 		uint16_t cand = c->next_id;
 		c->next_id = (uint16_t)(cand == 65535 ? 1 : cand + 1);
-		if (cand && !bit_get(c->ids_used, cand)) {
-			bit_set(c->ids_used, cand, true);
+		if (cand && !bit_get(c->bits->used, cand)) {
+			bit_set(c->bits->used, cand, true);
 			*id = cand;
 			if (c->store->ops->save_next_id)
 				c->store->ops->save_next_id(c->store, c->next_id);
@@ -33,7 +33,7 @@ int session_alloc_id(struct mqtt_client *c, uint16_t *id)
 void session_free_id(struct mqtt_client *c, uint16_t id)
 {
 	if (id)
-		bit_set(c->ids_used, id, false);
+		bit_set(c->bits->used, id, false);
 }
 
 uint16_t session_window(const struct mqtt_client *c)
@@ -286,7 +286,7 @@ static void restart_session(struct mqtt_client *c)
 	s->ops->in_clear_all(s);
 	/* a table never written stays untouched: 8 KiB fewer resident per client */
 	if (c->manual_used)
-		memset(c->manual_pending, 0, sizeof c->manual_pending);
+		memset(c->bits->manual_pending, 0, sizeof c->bits->manual_pending);
 	c->manual_used = false;
 	/* user requests go out again; internal re-subscribes are rebuilt below */
 	struct ctl **pp = &c->ctls;
@@ -351,7 +351,7 @@ static bool inbound_seen(struct mqtt_client *c, const struct mqtt_publish *p)
 		if (st == MQTT_IN_RELEASED)
 			client_log(c, LOG_DEBUG, "broker resent released message %u: not delivered again",
 				(unsigned)p->packet_id);
-		if (!bit_get(c->manual_pending, p->packet_id))
+		if (!bit_get(c->bits->manual_pending, p->packet_id))
 			send_ack(c, MQTT_PUBREC, p->packet_id, 0);
 		return true;
 	}
@@ -368,9 +368,9 @@ static void handle_publish(struct mqtt_client *c, const struct mqtt_publish *in)
 	if (p->qos == 2 && inbound_seen(c, p))
 		return;
 	if (p->qos > 0 && c->o.manual_ack) {
-		bit_set(c->manual_pending, p->packet_id, true);
+		bit_set(c->bits->manual_pending, p->packet_id, true);
 		c->manual_used = true;
-		bit_set(c->manual_qos2, p->packet_id, p->qos == 2);
+		bit_set(c->bits->manual_qos2, p->packet_id, p->qos == 2);
 	}
 	deliver(c, p);
 	if (!client_alive(c, gen) || p->qos == 0 || c->o.manual_ack)
@@ -415,7 +415,7 @@ static void handle_pubrel(struct mqtt_client *c, const struct mqtt_ack *a)
 	struct mqtt_store *s = c->store;
 	uint32_t h;
 	int st = s->ops->in_get(s, a->packet_id, &h);
-	if (st == MQTT_IN_RECEIVED && bit_get(c->manual_pending, a->packet_id)) {
+	if (st == MQTT_IN_RECEIVED && bit_get(c->bits->manual_pending, a->packet_id)) {
 		client_log(c, LOG_WARN, "PUBREL for packet id %u before it was acknowledged",
 			(unsigned)a->packet_id);
 		return;
@@ -929,11 +929,11 @@ void mqtt_client_subscriptions(const struct mqtt_client *c, mqtt_sub_fn *fn, voi
 
 int mqtt_client_ack(struct mqtt_client *c, uint16_t packet_id)
 {
-	if (!packet_id || !bit_get(c->manual_pending, packet_id))
+	if (!packet_id || !bit_get(c->bits->manual_pending, packet_id))
 		return MQTT_E_UNKNOWN_ID;
-	bit_set(c->manual_pending, packet_id, false);
+	bit_set(c->bits->manual_pending, packet_id, false);
 	if (c->state == ST_CONNECTED)
-		send_ack(c, bit_get(c->manual_qos2, packet_id) ? MQTT_PUBREC : MQTT_PUBACK, packet_id, 0);
+		send_ack(c, bit_get(c->bits->manual_qos2, packet_id) ? MQTT_PUBREC : MQTT_PUBACK, packet_id, 0);
 	return 0;
 }
 
@@ -995,7 +995,7 @@ void session_adopt_store(struct mqtt_client *c)
 			queue_count(c, m, 1);
 		} else {
 			c->inflight++;
-			bit_set(c->ids_used, m->packet_id, true);
+			bit_set(c->bits->used, m->packet_id, true);
 			if (idmap_put(&c->inflight_ids, m->packet_id, m) < 0)
 				client_log(c, LOG_ERROR, "store: out of memory for in-flight message %u",
 					(unsigned)m->packet_id);

@@ -21,7 +21,9 @@ void *xmemdup(const void *p, size_t n);
  * raises that threshold to the largest mmap'd block freed so far: after one
  * client was closed, every later client's tables came from the heap and
  * were cleared, all of their pages resident. Freed with xfree_pages(p, n),
- * the same n. */
+ * the same n. Only for data without pointers to heap blocks: LeakSanitizer
+ * does not look for references in these pages, so a block only they point
+ * to would be reported as leaked. */
 void *xzalloc_pages(size_t n);
 void xfree_pages(void *p, size_t n);
 
