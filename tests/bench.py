@@ -58,6 +58,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 RTT = int(os.environ.get("BENCH_RTT", "2000"))
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 RTT_REPS = int(os.environ.get("BENCH_RTT_REPS", "5"))
+IDLE_REPS = int(os.environ.get("BENCH_IDLE_REPS", "9"))
 SIZE = int(os.environ.get("BENCH_SIZE", "64"))
 HANDLERS = [int(x) for x in os.environ.get("BENCH_HANDLERS", "10 1000 10000").split()]
 PEERS = os.environ.get("BENCH_PEERS", "lia_lua lia_pub mosquitto_pub paho_py paho_c mqttjs").split()
@@ -585,13 +586,17 @@ def bench_idle(results):
     for peer, (argv, marker) in rows.items():
         try:
             # the resident size moves by ±100 kB between starts (which of
-            # libc's pages the kernel maps around each fault): a median, as
-            # for the publishers
-            runs = [idle(argv, marker) for _ in range(REPS)]
+            # libc's pages the kernel maps around each fault): a median of
+            # IDLE_REPS starts (a start takes well under a second), and the
+            # range beside it in the JSON
+            runs = [idle(argv, marker) for _ in range(IDLE_REPS)]
             ms = statistics.median(m for m, _ in runs)
-            rss = int(statistics.median(r for _, r in runs))
-            results.setdefault("idle", {})[peer] = {"connack_ms": round(ms, 1), "vmrss_kb": rss}
-            print("  idle %-14s start->CONNACK %6.1f ms  VmRSS %6d kB" % (peer, ms, rss), flush=True)
+            rsses = [r for _, r in runs]
+            rss = int(statistics.median(rsses))
+            results.setdefault("idle", {})[peer] = {"connack_ms": round(ms, 1), "vmrss_kb": rss,
+                                                    "vmrss_kb_range": [min(rsses), max(rsses)]}
+            print("  idle %-14s start->CONNACK %6.1f ms  VmRSS %6d kB (%d..%d, %d starts)"
+                  % (peer, ms, rss, min(rsses), max(rsses), len(rsses)), flush=True)
         except RuntimeError as e:
             results.setdefault("idle", {})[peer] = {"error": str(e)}
 
