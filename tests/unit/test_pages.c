@@ -8,7 +8,6 @@
  */
 #include "fake_broker.h"
 #include "mqtt_client_impl.h"
-#include "mqtt_store.h"
 
 #include <stdint.h>
 #include <stdlib.h>
