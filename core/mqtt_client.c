@@ -166,16 +166,23 @@ int client_send_packet(struct mqtt_client *c, const struct mqtt_packet *p)
 	return r;
 }
 
-static void before_sleep(struct loop *l, void *ud)
+/* Write what is queued, unless the socket is not up yet or a flush
+ * already waits for it to take more. */
+static void flush_queued(struct mqtt_client *c)
 {
-	struct mqtt_client *c = ud;
-	(void)l;
 	if (client_out_len(c) && (c->state == ST_CONNECTED || c->state == ST_WAIT_CONNACK ||
 			c->state == ST_DISCONNECTING) && !(c->watch_mask & LOOP_WRITE)) {
 		client_enter(c);
 		flush_out(c);
 		client_leave(c);
 	}
+}
+
+static void before_sleep(struct loop *l, void *ud)
+{
+	struct mqtt_client *c = ud;
+	(void)l;
+	flush_queued(c);
 	client_lowat_before_sleep(c);
 }
 
@@ -506,8 +513,17 @@ static void on_io(struct loop *l, int fd, int events, void *ud)
 	}
 	if (events & LOOP_WRITE)
 		flush_out(c);
-	if (client_alive(c, gen) && (events & (LOOP_READ | LOOP_ERROR)))
+	if (client_alive(c, gen) && (events & (LOOP_READ | LOOP_ERROR))) {
 		do_read(c);
+		/* The acknowledgements of what came in, and what its handlers
+		 * sent, leave now rather than after the loop's timers and other
+		 * sockets: a coroutine a handler woke runs from a timer, and its
+		 * reply would otherwise carry the PUBACK with it, a broker's
+		 * window slot and one wake-up of the broker later. Everything one
+		 * read produced still goes out in one write. */
+		if (client_alive(c, gen))
+			flush_queued(c);
+	}
 	client_leave(c);
 }
 

@@ -100,6 +100,51 @@ static void test_qos1_in(void)
 	mqtt_client_free(c);
 }
 
+/* A handler that wakes a coroutine, as lia.cond's signal does from inside
+ * Lua: the coroutine runs from a 0 ms timer, after the read, and replies. */
+static ssize_t acked_before_reply = -1;
+static struct mqtt_client *replier;
+
+static int64_t reply_later(struct loop *l, struct loop_timer *t, void *ud)
+{
+	uint8_t b[64];
+	(void)l;
+	(void)t;
+	(void)ud;
+	acked_before_reply = recv(F.fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+	publish(replier, "out/reply", "r", 0);
+	return LOOP_TIMER_STOP;
+}
+
+static void wake_on_message(struct mqtt_client *c, const struct mqtt_event *ev, void *ud)
+{
+	on_event(c, ev, ud);
+	if (ev->type == MQTT_EV_MESSAGE)
+		CHECK(loop_timer_start(L, 0, reply_later, NULL) != NULL);
+}
+
+/* The PUBACK of a message has left by the time the coroutine its handler
+ * woke runs: it does not wait to go out with that coroutine's reply (a
+ * request/response round trip would hold the broker's window slot, and
+ * wake the broker later, for the PUBACK's sake). */
+static void test_qos1_in_acked_before_timers(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	mqtt_client_set_handler(c, wake_on_message, NULL);
+	replier = c;
+	acked_before_reply = -1;
+	send_publish(1, 301, false, "in/1", "p");
+	TURN_UNTIL(acked_before_reply >= 0 && E.messages == 1, 5000);
+	CHECK_EQ_INT(E.messages, 1);
+	CHECK_EQ_INT((int)acked_before_reply, 4);   /* the PUBACK, alone */
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBACK);
+	CHECK_EQ_INT(F.p.u.ack.packet_id, 301);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.topic, "out/reply"));
+	mqtt_client_free(c);
+}
+
 static void window_2(struct mqtt_client_opts *o)
 {
 	o->max_inflight = 2;
@@ -604,6 +649,7 @@ int main(void)
 	RUN(test_qos1_out);
 	RUN(test_qos2_out);
 	RUN(test_qos1_in);
+	RUN(test_qos1_in_acked_before_timers);
 	RUN(test_qos2_in_exactly_once);
 	RUN(test_inflight_window);
 	RUN(test_qos0_now_and_queued);
