@@ -35,10 +35,31 @@ static size_t utf8_seq(const uint8_t *s, size_t left)
 	return n;
 }
 
+/* Bytes at s that are ASCII and not U+0000, eight at a time: topics are
+ * nearly always ASCII, and every message in and out is checked. */
+static size_t ascii_run(const uint8_t *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+		memcpy(&v, s + i, 8);
+		/* a byte >= 0x80, or a zero byte (the classic haszero test) */
+		if ((v | ((v - ones) & ~v)) & highs)
+			break;
+	}
+	while (i < len && s[i] - 1u < 0x7Fu)
+		i++;
+	return i;
+}
+
 bool mqtt_utf8_valid(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
+		i += ascii_run(s + i, len - i);
+		if (i == len)
+			break;
 		size_t n = utf8_seq(s + i, len - i);
 		if (!n)
 			return false;

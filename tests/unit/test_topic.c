@@ -56,6 +56,21 @@ static void test_utf8(void)
 			fprintf(stderr, "  utf8 case %zu\n", i);
 		CHECK(got == cases[i].ok);
 	}
+	/* the same cases inside ASCII, at every place in and across the
+	 * eight-byte words that the ASCII runs are read by */
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		for (size_t pre = 0; pre <= 17; pre++) {
+			for (size_t post = 0; post <= 9; post++) {
+				char b[40];
+				memset(b, 'a', sizeof b);
+				memcpy(b + pre, cases[i].s, cases[i].len);
+				bool got = on_heap(mqtt_utf8_valid, b, pre + cases[i].len + post);
+				if (got != cases[i].ok)
+					fprintf(stderr, "  utf8 case %zu after %zu, before %zu bytes\n", i, pre, post);
+				CHECK(got == cases[i].ok);
+			}
+		}
+	}
 }
 
 static void test_topic_names(void)
