@@ -126,6 +126,9 @@ describe("a fleet of ten agents", function()
 		local b = sign("stranger1", keydir .. "/stranger.key", "1", "print('evil')\n")
 		local r = push { "--group", group, b }
 		assert.equal(1, r.status, r.out .. r.err)
+		-- push heard every result through the broker; the subscriber has
+		-- printed them all once a marker published after them is back
+		assert(broker:barrier(sub, "lia/barrier/deploy/result"))
 		local got = results(sub, "stranger1")
 		assert.equal(N, count(got), sub:stdout())
 		for _, id in ipairs(ids) do
@@ -180,6 +183,7 @@ timer.after(50, function() error("broken bundle") end)
 		local r = push { "--group", group, "--canary", "1", "--then-all", b }
 		assert.equal(0, r.status, r.out .. r.err)
 		assert.truthy(r.out:find(ids[off] .. ": offline", 1, true), r.out)
+		assert(broker:barrier(sub, "lia/barrier/deploy/result"))
 		assert.equal(N - 1, count(results(sub, "app2")), sub:stdout())
 		start(off)
 		assert(H.wait(function() return results(sub, "app2")[ids[off]] end, 60), sub:stdout())
