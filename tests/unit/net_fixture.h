@@ -10,11 +10,13 @@
 #ifndef LIA_NET_FIXTURE_H
 #define LIA_NET_FIXTURE_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,15 +40,80 @@ static struct loop *FL;
 
 /* ---- processes ---- */
 
+/* A loopback port nobody listens on, and one this process has not handed
+ * out before: bind(0) may give a port just closed again, and two peers
+ * told the same port leave the second dead and the first answering for
+ * it (a ws:// test talking to the wss:// bridge: "connection reset"). */
 static inline int fx_free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	close(fd);
-	return ntohs(sa.sin_port);
+	static int given[64];
+	static size_t ngiven;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof sa;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		bind(fd, (struct sockaddr *)&sa, sizeof sa);
+		getsockname(fd, (struct sockaddr *)&sa, &len);
+		close(fd);
+		int port = ntohs(sa.sin_port);
+		bool seen = false;
+		for (size_t i = 0; i < ngiven; i++)
+			seen |= given[i] == port;
+		if (seen)
+			continue;
+		if (ngiven < sizeof given / sizeof given[0])
+			given[ngiven++] = port;
+		return port;
+	}
+	return 0;
+}
+
+/* Whether process pid holds the socket listening on port: 1 yes, 0 no (or
+ * nothing listens yet), -1 when /proc cannot tell (not Linux, another
+ * user's process). Between fx_free_port closing its probe and the peer
+ * binding, a test running beside this one may take the port; the peer
+ * then dies of EADDRINUSE while the other answers on its port. */
+static inline int fx_listens(pid_t pid, int port)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	unsigned long inodes[8];
+	size_t n = 0;
+	char line[512], path[64], link[64];
+	for (size_t t = 0; t < 2; t++) {
+		FILE *f = fopen(tables[t], "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			unsigned lport, state;
+			unsigned long inode;
+			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+					&lport, &state, &inode) == 3 && (int)lport == port && state == 0x0A &&
+					n < sizeof inodes / sizeof inodes[0])
+				inodes[n++] = inode;
+		}
+		fclose(f);
+	}
+	if (n == 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int found = 0;
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		char fdpath[64 + sizeof e->d_name];
+		unsigned long inode;
+		snprintf(fdpath, sizeof fdpath, "%s/%s", path, e->d_name);
+		ssize_t k = readlink(fdpath, link, sizeof link - 1);
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode) == 1)
+			for (size_t i = 0; i < n; i++)
+				found |= inodes[i] == inode;
+	}
+	closedir(d);
+	return found;
 }
 
 static inline bool fx_port_open(int port)
@@ -105,11 +172,12 @@ static inline void fx_stop(pid_t pid)
 			fx_pids[i] = 0;
 }
 
-/* Wait until port (or unix path) accepts connections, or the process died. */
+/* Wait until port (or unix path) accepts connections, the process's own
+ * listener (fx_listens), or the process died. */
 static inline bool fx_wait_ready(pid_t pid, int port, const char *path)
 {
 	for (int i = 0; i < 1500; i++) {    /* 15 s: a guard for a loaded machine */
-		if (port ? fx_port_open(port) : fx_path_open(path))
+		if (port ? fx_port_open(port) && fx_listens(pid, port) != 0 : fx_path_open(path))
 			return true;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return false;

@@ -311,6 +311,7 @@ static void test_bad_ws_options(void)
 /* ---- a real WebSocket peer ---- */
 
 static int mqtt_port, ws_port, wss_port, wsfrag_port;
+static pid_t ws_pid, wss_pid, wsfrag_pid;
 
 static pid_t bridge(int port, bool tls, const char *extra1, const char *extra2)
 {
@@ -348,8 +349,23 @@ static bool start_peers(void)
 	ws_port = fx_free_port();
 	wss_port = fx_free_port();
 	wsfrag_port = fx_free_port();
-	return bridge(ws_port, false, "--ping", "0.05") && bridge(wss_port, true, NULL, NULL) &&
-		bridge(wsfrag_port, false, "--fragment", "3");
+	return (ws_pid = bridge(ws_port, false, "--ping", "0.05")) &&
+		(wss_pid = bridge(wss_port, true, NULL, NULL)) &&
+		(wsfrag_pid = bridge(wsfrag_port, false, "--fragment", "3"));
+}
+
+/* Each bridge answers on its own port and no other's: fx_free_port hands
+ * out a port once, and fx_wait_ready waits for the peer's own listener
+ * (once, the fragmenting bridge's port answered with the TLS one's). */
+static void test_bridges_own_their_ports(void)
+{
+	const int port[] = { ws_port, wss_port, wsfrag_port };
+	const pid_t pid[] = { ws_pid, wss_pid, wsfrag_pid };
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			CHECK(i == j || port[i] != port[j]);
+			CHECK_EQ_INT(fx_listens(pid[i], port[j]), i == j);
+		}
 }
 
 static void round_trips(const char *uri_fmt, int port, bool tls)
@@ -444,6 +460,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot start mosquitto or the WebSocket bridge (see %s)\n", fx_dir);
 		test_failed++;
 	} else {
+		RUN(test_bridges_own_their_ports);
 		RUN(test_ws_round_trips);
 		RUN(test_wss_round_trips);
 		RUN(test_ws_fragmented_round_trips);
