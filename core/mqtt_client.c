@@ -178,10 +178,43 @@ static void flush_queued(struct mqtt_client *c)
 	}
 }
 
+/* A request/response script publishes, then waits: written when the loop
+ * is about to sleep, the request would first sit through the wait, the
+ * coroutine's yield and the loop's timers, a few microseconds of each
+ * round trip. So the first publish of a turn goes out at once, and what
+ * follows in the same turn is gathered for before_sleep as before: a loop
+ * of publishes still costs one write per turn, plus this one.
+ *
+ * Only the plain case: a publish from a handler inside on_io is flushed
+ * after the read; a pinned large message, and a store with something to
+ * commit first (a QoS 1/2 message a persistent client stored: its
+ * write-ahead stays one commit per turn), wait for before_sleep. A
+ * script's call must not emit events, so a failed write is left to the
+ * loop: watching for writability, on_io's flush_out meets the error
+ * again and reports the connection lost. */
+void client_write_through(struct mqtt_client *c)
+{
+	const struct mqtt_store_ops *so = c->store->ops;
+	if (c->depth || c->turn_written || c->state != ST_CONNECTED || c->pin_msg ||
+			(c->watch_mask & LOOP_WRITE) || (so->sync && (!so->unsynced || so->unsynced(c->store))))
+		return;
+	c->turn_written = true;
+	while (buf_len(&c->out)) {
+		ssize_t w = c->tops->write(&c->tr, buf_head(&c->out), buf_len(&c->out));
+		if (w <= 0) {
+			set_watch(c, LOOP_READ | LOOP_WRITE);
+			return;
+		}
+		buf_consume(&c->out, (size_t)w);
+		c->last_sent = loop_now(c->loop);
+	}
+}
+
 static void before_sleep(struct loop *l, void *ud)
 {
 	struct mqtt_client *c = ud;
 	(void)l;
+	c->turn_written = false;
 	flush_queued(c);
 	client_lowat_before_sleep(c);
 }

@@ -164,6 +164,7 @@ struct mqtt_client {
 	mqtt_event_fn *fn;
 	void *ud;
 	int depth;                      /* loop callbacks on the stack */
+	bool turn_written;              /* client_write_through ran since the loop last slept */
 	bool freeing;
 	bool replacing;        /* reconnect_now: the lost connection is replaced at once,
 				 * even with reconnect = false (its DISCONNECT event says so) */
@@ -175,6 +176,9 @@ struct mqtt_client {
  * handler may free the client (released on the outermost leave). */
 void client_enter(struct mqtt_client *c);
 void client_leave(struct mqtt_client *c);
+/* After a publish made outside the client's callbacks: write what is
+ * queued now if it is the first such write since the loop last slept. */
+void client_write_through(struct mqtt_client *c);
 
 /* mqtt_client.c, mqtt_events.c */
 void client_log(struct mqtt_client *c, int level, const char *fmt, ...)

@@ -771,8 +771,11 @@ int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *req, u
 		return MQTT_E_TOPIC;
 	if (check_props(c, MQTT_PUBLISH, r->props, r->props_len) < 0)
 		return MQTT_E_INVALID;
-	if (sendable_now(c, r) && (err = publish_now(c, r, mid)) <= 0)
+	if (sendable_now(c, r) && (err = publish_now(c, r, mid)) <= 0) {
+		if (err == 0)
+			client_write_through(c);
 		return err;
+	}
 	struct mqtt_msg *m = encode_publish(c, r, &err);
 	if (!m)
 		return err;
@@ -791,6 +794,7 @@ int mqtt_client_publish(struct mqtt_client *c, const struct mqtt_pub_req *req, u
 	if (mid)
 		*mid = m->mid;
 	session_pump(c);
+	client_write_through(c);
 	return 0;
 }
 

@@ -72,6 +72,8 @@ struct mqtt_store_ops {
 	/* ---- optional (NULL: nothing to do) ---- */
 	/* Make everything written so far durable now (before bytes leave). */
 	void (*sync)(struct mqtt_store *s);
+	/* Whether sync would commit anything now (NULL with a sync: always). */
+	bool (*unsynced)(const struct mqtt_store *s);
 	void (*save_next_id)(struct mqtt_store *s, uint16_t next_id);
 	/* Remembered subscriptions (re-sent when the broker lost the session). */
 	void (*sub_save)(struct mqtt_store *s, const char *filter, uint8_t options,

@@ -304,6 +304,11 @@ static void sql_sync(struct mqtt_store *s)
 	db_commit(S(s)->db);
 }
 
+static bool sql_unsynced(const struct mqtt_store *s)
+{
+	return db_in_txn(((const struct sql_store *)s)->db);
+}
+
 static void sql_save_next_id(struct mqtt_store *s, uint16_t next_id)
 {
 	struct sql_store *ss = S(s);
@@ -385,7 +390,7 @@ static const struct mqtt_store_ops sql_ops = {
 	.add = sql_add, .update = sql_update, .remove = sql_remove, .first = sql_first,
 	.next = sql_next, .in_set = sql_in_set, .in_get = sql_in_get,
 	.in_clear_all = sql_in_clear_all, .destroy = sql_destroy, .sync = sql_sync,
-	.save_next_id = sql_save_next_id, .sub_save = sql_sub_save,
+	.unsynced = sql_unsynced, .save_next_id = sql_save_next_id, .sub_save = sql_sub_save,
 	.sub_forget = sql_sub_forget, .sub_each = sql_sub_each,
 	.session_synced = sql_session_synced
 };

@@ -3,7 +3,11 @@
  * of fake_broker.h. Every check is on the packets the client really sent,
  * decoded by the codec.
  */
+#include <poll.h>
+
+#include "db.h"
 #include "fake_broker.h"
+#include "mqtt_store.h"
 
 /* ---- tests ---- */
 
@@ -143,6 +147,114 @@ static void test_qos1_in_acked_before_timers(void)
 	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
 	CHECK(str_is(F.p.u.publish.topic, "out/reply"));
 	mqtt_client_free(c);
+}
+
+/* The next packet from the client, read without turning its loop: what
+ * arrives was written by the call that just returned. */
+static int expect_unturned(int ms)
+{
+	struct pollfd pfd = { .fd = F.fd, .events = POLLIN };
+	struct mqtt_packet p;
+	size_t used;
+	while (!(F.len && mqtt_decode(F.buf, F.len, F.version, 0, &p, &used) == MQTT_OK)) {
+		if (poll(&pfd, 1, ms) <= 0)
+			return -1;
+		ssize_t n = recv(F.fd, F.buf + F.len, sizeof F.buf - F.len, 0);
+		if (n <= 0)
+			return 0;
+		F.len += (size_t)n;
+	}
+	return fake_expect(0);      /* a whole packet is there: decoded, no turn */
+}
+
+static bool fake_readable(void)
+{
+	struct pollfd pfd = { .fd = F.fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* A script's first publish in a turn of the loop leaves at once (a
+ * request does not wait for the script to yield and the loop to get to
+ * sleep); what follows in that turn is gathered into before_sleep's write. */
+static void test_first_publish_of_a_turn_written_at_once(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	handshake(c, false, NULL, 0);
+	publish(c, "t", "first", 0);
+	CHECK_EQ_INT(expect_unturned(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "first"));
+	publish(c, "t", "second", 0);
+	publish(c, "t", "third", 1);
+	CHECK(!fake_readable());
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "second"));
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "third"));
+	fake_ack(MQTT_PUBACK, F.p.u.publish.packet_id);
+	TURN_UNTIL(E.published_ok >= 3, 5000);
+	CHECK_EQ_INT(E.published_ok, 3);
+	publish(c, "t", "fourth", 1);           /* a new turn: QoS 1 the same */
+	CHECK_EQ_INT(expect_unturned(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "fourth"));
+	mqtt_client_free(c);
+}
+
+/* A write-through that fails raises no event inside the publish call (a
+ * script's call must not run handlers); the loop reports the loss. */
+static void test_write_through_failure_left_to_the_loop(void)
+{
+	struct mqtt_client *c = new_client(MQTT_V311, NULL);
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	handshake(c, false, NULL, 0);
+	int lost = E.disconnects;
+	setsockopt(F.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+	fake_close_conn();                      /* an RST, not a FIN */
+	publish(c, "t", "into the void", 0);
+	CHECK_EQ_INT(E.disconnects, lost);
+	TURN_UNTIL(E.disconnects > lost, 5000);
+	CHECK_EQ_INT(E.disconnects, lost + 1);
+	mqtt_client_free(c);
+}
+
+static void clean_session_off(struct mqtt_client_opts *o)
+{
+	o->clean = false;
+}
+
+/* A persistent client: a QoS 0 publish, which leaves the store nothing to
+ * commit, is written at once as with the memory store; a QoS 1 one is
+ * stored and leaves after the turn's commit (write-ahead, one commit for
+ * whatever the turn stored). */
+static void test_write_through_with_a_store(void)
+{
+	char dir[] = "/tmp/lia-client-XXXXXX", err[256] = "", cmd[64];
+	CHECK(mkdtemp(dir) != NULL);
+	struct db *db = db_open(dir, err, sizeof err);
+	CHECK(db != NULL);
+	CHECK(db && db_attach(db, L) == 0);          /* as lia run does: a commit per turn */
+	struct mqtt_store *st = db ? mqtt_store_sqlite_new(db, "test-client", "fake", err, sizeof err) : NULL;
+	if (!st) {
+		fprintf(stderr, "store: %s\n", err);
+		CHECK(st != NULL);
+		db_close(db);
+		return;
+	}
+	struct mqtt_client *c = new_client_store(MQTT_V311, clean_session_off, st);
+	handshake(c, false, NULL, 0);
+	publish(c, "t", "zero", 0);
+	CHECK_EQ_INT(expect_unturned(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "zero"));
+	loop_run_once(L, 0);                   /* a new turn: the first publish again */
+	publish(c, "t", "one", 1);
+	CHECK(db_in_txn(db));
+	CHECK(!fake_readable());
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.payload, "one"));
+	CHECK(!db_in_txn(db));                  /* committed before it left */
+	mqtt_client_free(c);
+	db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
 }
 
 static void window_2(struct mqtt_client_opts *o)
@@ -650,6 +762,9 @@ int main(void)
 	RUN(test_qos2_out);
 	RUN(test_qos1_in);
 	RUN(test_qos1_in_acked_before_timers);
+	RUN(test_first_publish_of_a_turn_written_at_once);
+	RUN(test_write_through_failure_left_to_the_loop);
+	RUN(test_write_through_with_a_store);
 	RUN(test_qos2_in_exactly_once);
 	RUN(test_inflight_window);
 	RUN(test_qos0_now_and_queued);

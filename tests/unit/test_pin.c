@@ -144,9 +144,13 @@ static void test_behind_waiting_bytes(void)
 	uint8_t *payload = big_payload();
 	struct mqtt_client *c = new_client(MQTT_V311, NULL);
 	handshake(c, false, NULL, 0);
-	publish(c, "first", "1", 1);
+	publish(c, "zeroth", "0", 1);   /* a turn's first publish is written at once */
+	publish(c, "first", "1", 1);    /* this one waits in the output */
+	CHECK(buf_len(&c->out) > 0);
 	publish_big(c, payload);
 	CHECK(c->pin_msg == NULL);
+	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
+	CHECK(str_is(F.p.u.publish.topic, "zeroth"));
 	CHECK_EQ_INT(fake_expect(5000), MQTT_PUBLISH);
 	CHECK(str_is(F.p.u.publish.topic, "first"));
 	check_big(payload, false);
