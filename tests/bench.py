@@ -77,7 +77,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 PAHO_C = os.path.join(BUILD, "tools", "bench_paho")
 PAHO_C_ASYNC = os.path.join(BUILD, "tools", "bench_paho_async")
-# the round trip with nothing but a blocking socket (tests/tools/rtt_floor.c)
+# the round trip with nothing but a blocking socket, or one socket and
+# epoll (tests/tools/rtt_floor.c)
 RTT_FLOOR = os.environ.get("BENCH_RTT_FLOOR") or os.path.join(BUILD, "tools", "rtt_floor")
 COPYCOUNT = os.environ.get("BENCH_COPYCOUNT") or os.path.join(BUILD, "tools", "copycount.so")
 
@@ -443,8 +444,9 @@ c.on("connect", () => c.subscribe("bench/rtt/js", { qos }, once));
 def rtt_argv(peer, qos):
     """The command line of one round-trip client, or None when it is not here."""
     args = [str(PORT), str(RTT), str(qos), str(SIZE)]
-    if peer == "floor":
-        return [RTT_FLOOR] + args if os.access(RTT_FLOOR, os.X_OK) else None
+    if peer in ("floor", "floor_epoll"):
+        extra = ["epoll"] if peer == "floor_epoll" else []
+        return [RTT_FLOOR] + args + extra if os.access(RTT_FLOOR, os.X_OK) else None
     if peer not in PEERS:
         return None
     if peer == "lia_lua":
@@ -474,7 +476,8 @@ def bench_rtt(results):
     """Round trips through the broker of a Lua handler, paho-python and
     MQTT.js, and the floor: the same round trip with one blocking socket
     and no client around it, which is what the machine and the broker
-    cost.
+    cost; and that floor waiting in epoll_wait before each recv, as a
+    client with an event loop does.
 
     Three placements. "rtt_qosN": where the scheduler puts the client. In a
     VM a wake-up across vCPUs costs tens of microseconds, and whether the
@@ -499,7 +502,7 @@ def bench_rtt(results):
 
 
 def rtt_placement(results, key, qos, cpu):
-    peers = [(p, rtt_argv(p, qos)) for p in ("lia_lua", "paho_py", "mqttjs", "floor")]
+    peers = [(p, rtt_argv(p, qos)) for p in ("lia_lua", "paho_py", "mqttjs", "floor", "floor_epoll")]
     samples = {p: [] for p, argv in peers if argv}
     errors = {}
     for _ in range(RTT_REPS):
@@ -970,7 +973,7 @@ def summarize(results):
         lua = row.get("lia_lua") or {}
         for peer, r in row.items():
             # the floor is no peer: lia's distance from it is its own row
-            if peer not in ("lia_lua", "floor") and r and "p50_us" in r:
+            if peer not in ("lia_lua", "floor", "floor_epoll") and r and "p50_us" in r:
                 for q in ("p50_us", "p99_us"):
                     ratios["%s %s lia_lua/%s" % (key, q, peer)] = ratio(lua.get(q), r[q])
     lua, peer = results.get("delivery") or {}, results.get("delivery_mosquitto_sub") or {}

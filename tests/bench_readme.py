@@ -80,7 +80,7 @@ def table(d):
     return "\n".join(out)
 
 
-RTT_CLIENTS = ["lia_lua", "paho_py", "mqttjs", "floor"]
+RTT_CLIENTS = ["lia_lua", "paho_py", "mqttjs", "floor", "floor_epoll"]
 RTT_PLACES = [("", "free"), ("_core", "one CPU"), ("_cross", "two CPUs")]
 
 
@@ -91,7 +91,8 @@ def round_trips(d):
             if d.get("rtt_qos%d%s" % (q, suffix))]
     if not rows:
         return []
-    names = dict(NAMES, lia_lua="lia, Lua handler", floor="floor: one blocking socket")
+    names = dict(NAMES, lia_lua="lia, Lua handler", floor="floor: one blocking socket",
+                 floor_epoll="floor with epoll")
     out = ["", "| round trip p50 / p99 µs | " + " | ".join(names[p] for p in RTT_CLIENTS) + " |",
            "|---" * (len(RTT_CLIENTS) + 1) + "|"]
     for suffix, where, q in rows:
@@ -107,7 +108,8 @@ def round_trips(d):
             "blocked in recv, epoll_wait or poll alike; paho-python's two threads move between "
             "CPUs about twice a round trip and land in between. "
             "The floor (tests/tools/rtt_floor.c) is no client, only what the machine and the broker "
-            "cost; the per-run p50s are in build/bench.json."]
+            "cost; with epoll it waits in epoll_wait before each recv, as a client with an event "
+            "loop (lia, MQTT.js) must. The per-run p50s are in build/bench.json."]
     return out
 
 

@@ -56,16 +56,18 @@ describe("make bench", function()
 				assert.is_table(row, "no " .. key)
 				assert.is_nil(row.lia_lua.error, tostring(row.lia_lua.error))
 				assert.is_true(row.lia_lua.p50_us > 0 and row.lia_lua.p99_us >= row.lia_lua.p50_us, key)
-				local floor = row.floor
-				if floor_bin then
-					assert.is_table(floor, "no floor from " .. floor_bin)
-					assert.is_nil(floor.error, tostring(floor.error))
-					assert.is_true(floor.p50_us > 0 and floor.p99_us >= floor.p50_us, key)
-				else
-					assert.is_nil(floor)
+				for _, name in ipairs { "floor", "floor_epoll" } do
+					local floor = row[name]
+					if floor_bin then
+						assert.is_table(floor, "no " .. name .. " from " .. floor_bin)
+						assert.is_nil(floor.error, tostring(floor.error))
+						assert.is_true(floor.p50_us > 0 and floor.p99_us >= floor.p50_us, key)
+					else
+						assert.is_nil(floor)
+					end
+					-- the floor is no peer: no ratio, never "lia is behind"
+					assert.is_nil(d.ratios[key .. " p50_us lia_lua/" .. name])
 				end
-				-- the floor is no peer: no ratio, never "lia is behind"
-				assert.is_nil(d.ratios[key .. " p50_us lia_lua/floor"])
 			end
 		end
 		assert.is_true(d.idle.lia_lua.vmrss_kb > 0)

@@ -7,18 +7,25 @@
  * prints the median and 99th percentile in microseconds the way the
  * bench's Lua client does:
  *
- *   rtt_floor PORT N QOS SIZE   ->   "rtt P50 P99"
+ *   rtt_floor PORT N QOS SIZE [epoll]   ->   "rtt P50 P99"
  *
  * What is left is the kernel's (two writes, two wake-ups) and the
  * broker's; what a client adds shows as its distance from this row.
+ * With "epoll" the socket is non-blocking and each wait is an epoll_wait
+ * before the recv, as in an event loop (lia's, Redis's, libuv's): the
+ * floor of a client that must also watch other sockets and timers.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +36,7 @@
 #define BUF_BYTES 65536
 
 static int fd = -1;
+static int ep = -1;            /* epoll mode: the set fd is in */
 static uint8_t in[BUF_BYTES];
 static size_t have;
 
@@ -75,7 +83,14 @@ static void next_packet(struct mqtt_packet *p)
 			die(mqtt_result_name(rc));
 		if (have == sizeof in)
 			die("packet larger than the buffer");
+		if (ep >= 0) {
+			struct epoll_event ev;
+			if (epoll_wait(ep, &ev, 1, -1) < 0)
+				die("epoll_wait failed");
+		}
 		ssize_t r = recv(fd, in + have, sizeof in - have, 0);
+		if (r < 0 && ep >= 0 && errno == EAGAIN)
+			continue;
 		if (r <= 0)
 			die("the broker closed the connection");
 		have += (size_t)r;
@@ -90,7 +105,7 @@ static void await(uint8_t type)
 	while (p.type != type);
 }
 
-static void session(int port, int qos)
+static void session(int port, int qos, bool use_epoll)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int one = 1;
@@ -99,6 +114,13 @@ static void session(int port, int qos)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
 		die("cannot connect");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (use_epoll) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		ep = epoll_create1(0);
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+			die("cannot set up epoll");
+	}
 
 	struct mqtt_packet p = { .type = MQTT_CONNECT };
 	p.u.connect.version = MQTT_V311;
@@ -126,8 +148,8 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: rtt_floor PORT N QOS SIZE\n");
+	if (argc < 5 || argc > 6 || (argc == 6 && strcmp(argv[5], "epoll") != 0)) {
+		fprintf(stderr, "usage: rtt_floor PORT N QOS SIZE [epoll]\n");
 		return 2;
 	}
 	int port = atoi(argv[1]), qos = atoi(argv[3]);
@@ -139,7 +161,7 @@ int main(int argc, char **argv)
 	if (!payload || !samples)
 		die("out of memory");
 	memset(payload, 'x', (size_t)size);
-	session(port, qos);
+	session(port, qos, argc == 6);
 
 	for (long i = 0; i < n; i++) {
 		struct mqtt_packet p = { .type = MQTT_PUBLISH, .flags = (uint8_t)(qos << 1) };
